@@ -1,0 +1,80 @@
+// graft/autodiff/tape.h: reverse-mode gradients with TensorFlow 2 semantics.
+//
+//   GradientTape tape;
+//   tape.watch(x);
+//   Tensor y = sum(tanh(x) * x);
+//   std::vector<std::optional<Tensor>> g = tape.gradient(y, {x});
+//
+// A tape records the ops run on its thread while it is alive, from the moment
+// one of their inputs is watched (by watch(), or because it came out of a
+// recorded op). Trainable variables read under a tape are watched
+// automatically (graft/vars). gradient(target, sources) returns one optional
+// gradient per source, empty when the source does not reach the target. A
+// non-persistent tape answers once and then frees what it held; a persistent
+// one answers as often as asked. Tapes nest: an outer tape records the ops an
+// inner tape's gradient() runs, so gradients of gradients work.
+//
+// Not thread-safe: a tape belongs to the thread that made it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "graft/ops/dispatch.h"
+
+namespace graft {
+
+class GradientTape : private ops::internal::OpObserver {
+ public:
+  explicit GradientTape(bool persistent = false);
+  ~GradientTape() override;
+  GradientTape(const GradientTape&) = delete;
+  GradientTape& operator=(const GradientTape&) = delete;
+
+  // Records ops that consume `t` from now on. Integer tensors are ignored:
+  // no gradient flows through them.
+  void watch(const Tensor& t);
+  bool is_watched(const Tensor& t) const;
+
+  // d(sum of target) / d(source) for each source. The target need not be a
+  // scalar (its gradient seed is ones, as in TensorFlow); `output_gradient`
+  // replaces that seed when given (same shape as target). Throws ValueError
+  // when called twice on a non-persistent tape.
+  std::vector<std::optional<Tensor>> gradient(const Tensor& target, const std::vector<Tensor>& sources,
+                                              const Tensor& output_gradient = Tensor());
+
+  // Stops or resumes recording (TensorFlow's tape.stop_recording()).
+  void set_recording(bool recording) { recording_ = recording; }
+  bool persistent() const { return persistent_; }
+  // Ops recorded so far.
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    OpKind kind;
+    OpAttrs attrs;
+    std::vector<Tensor> inputs;
+    std::vector<uint64_t> input_versions;
+    Tensor output;
+  };
+
+  void on_op(OpKind kind, std::span<const Tensor> inputs, const OpAttrs& attrs, const Tensor& output) override;
+
+  bool persistent_;
+  bool recording_ = true;
+  bool used_ = false;
+  std::vector<Entry> entries_;
+  // Ids of tensors whose consumers are recorded: watched or produced here.
+  std::unordered_map<uint64_t, bool> tracked_;
+};
+
+namespace autodiff::internal {
+// Watches `t` on every tape alive on this thread (variables call this when a
+// trainable variable is read).
+void watch_on_active_tapes(const Tensor& t);
+}  // namespace autodiff::internal
+
+}  // namespace graft

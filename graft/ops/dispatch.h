@@ -1,0 +1,54 @@
+// graft/ops/dispatch.h: the single entry point every op goes through.
+//
+//   Tensor y = apply(OpKind::kAdd, {a, b});
+//
+// apply() checks and infers the output with the op table, runs the kernel
+// (or hands the op to an active capture), then tells every active observer
+// (gradient tapes) what ran. Observers and the capture hook live in higher
+// layers (autodiff, trace) and register here, so this layer stays below them.
+#pragma once
+
+#include <initializer_list>
+#include <span>
+
+#include "graft/ops/op_table.h"
+
+namespace graft {
+
+Tensor apply(OpKind kind, std::span<const Tensor> inputs, const OpAttrs& attrs = {});
+inline Tensor apply(OpKind kind, std::initializer_list<Tensor> inputs, const OpAttrs& attrs = {}) {
+  return apply(kind, std::span<const Tensor>(inputs.begin(), inputs.size()), attrs);
+}
+
+// Runs the op's kernel on concrete inputs into a given output, bypassing
+// observers and capture (the graph executor uses it).
+void run_kernel(const OpDef& def, std::span<const Tensor> inputs, const Tensor& out, const OpAttrs& attrs);
+
+namespace ops::internal {
+
+// Sees every op applied on this thread while registered (a GradientTape).
+class OpObserver {
+ public:
+  virtual ~OpObserver() = default;
+  virtual void on_op(OpKind kind, std::span<const Tensor> inputs, const OpAttrs& attrs,
+                     const Tensor& output) = 0;
+};
+
+// Takes over ops instead of running them (a graft::function capture): returns
+// the output, usually a symbolic tensor.
+class OpInterceptor {
+ public:
+  virtual ~OpInterceptor() = default;
+  virtual Tensor intercept(const OpDef& def, std::span<const Tensor> inputs, const OpAttrs& attrs,
+                           const TensorMeta& meta) = 0;
+};
+
+// Observers are notified in registration order. Thread-local.
+void add_observer(OpObserver* observer);
+void remove_observer(OpObserver* observer);
+// Sets this thread's interceptor (null to clear); returns the previous one.
+OpInterceptor* set_interceptor(OpInterceptor* interceptor);
+OpInterceptor* interceptor();
+
+}  // namespace ops::internal
+}  // namespace graft

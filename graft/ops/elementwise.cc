@@ -1,0 +1,371 @@
+// Elementwise ops: creation by fill, binary and unary arithmetic, comparisons,
+// where and cast, with NumPy broadcasting.
+#include <cmath>
+#include <cstring>
+
+#include "graft/ops/internal/broadcast.h"
+#include "graft/ops/internal/kernels.h"
+#include "graft/ops/ops.h"
+
+namespace graft::ops::internal {
+
+Shape broadcast_shapes(const OpDef& def, const Shape& a, const Shape& b) {
+  int rank = std::max(a.rank(), b.rank());
+  Dims dims;
+  for (int i = 0; i < rank; ++i) {
+    int ia = i - (rank - a.rank());
+    int ib = i - (rank - b.rank());
+    int64_t da = ia >= 0 ? a[ia] : 1;
+    int64_t db = ib >= 0 ? b[ib] : 1;
+    GRAFT_CHECK_AS(ShapeError, da == db || da == 1 || db == 1, def.name, ": shapes ", a.to_string(), " and ",
+                   b.to_string(), " do not broadcast: axis ", i - rank, " has ", da, " vs ", db,
+                   "\n  help: sizes must match or be 1 (NumPy rules); reshape one operand first");
+    dims.push_back(da == 1 ? db : da);
+  }
+  return Shape(dims);
+}
+
+void check_same_dtype(const OpDef& def, std::span<const Tensor> in) {
+  for (size_t i = 1; i < in.size(); ++i) {
+    GRAFT_CHECK_AS(DTypeError, in[i].dtype() == in[0].dtype(), def.name, ": input 0 is ",
+                   dtype_name(in[0].dtype()), " but input ", i, " is ", dtype_name(in[i].dtype()),
+                   "\n  help: graft never mixes dtypes silently; cast() one input first");
+  }
+}
+
+void check_floating(const OpDef& def, const Tensor& t, int index) {
+  GRAFT_CHECK_AS(DTypeError, is_floating(t.dtype()), def.name, ": input ", index,
+                 " must be float32 or float64, got ", dtype_name(t.dtype()));
+}
+
+TensorMeta infer_fill(const OpDef&, std::span<const Tensor>, const OpAttrs& attrs) {
+  return {attrs.shape, attrs.dtype};
+}
+
+TensorMeta infer_binary(const OpDef& def, std::span<const Tensor> in, const OpAttrs&) {
+  check_same_dtype(def, in);
+  return {broadcast_shapes(def, in[0].shape(), in[1].shape()), in[0].dtype()};
+}
+
+TensorMeta infer_binary_float(const OpDef& def, std::span<const Tensor> in, const OpAttrs& attrs) {
+  check_floating(def, in[0], 0);
+  return infer_binary(def, in, attrs);
+}
+
+TensorMeta infer_unary(const OpDef&, std::span<const Tensor> in, const OpAttrs&) {
+  return {in[0].shape(), in[0].dtype()};
+}
+
+TensorMeta infer_unary_float(const OpDef& def, std::span<const Tensor> in, const OpAttrs&) {
+  check_floating(def, in[0], 0);
+  return {in[0].shape(), in[0].dtype()};
+}
+
+TensorMeta infer_where(const OpDef& def, std::span<const Tensor> in, const OpAttrs&) {
+  check_same_dtype(def, in.subspan(1));
+  Shape shape = broadcast_shapes(def, broadcast_shapes(def, in[0].shape(), in[1].shape()), in[2].shape());
+  return {shape, in[1].dtype()};
+}
+
+TensorMeta infer_cast(const OpDef&, std::span<const Tensor> in, const OpAttrs& attrs) {
+  return {in[0].shape(), attrs.dtype};
+}
+
+namespace {
+
+template <typename T, typename F>
+void binary_kernel(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  T* po = out.data<T>();
+  const int64_t n = out.numel();
+  if (a.numel() == n && b.numel() == n) {
+    parallel_for(0, n, kParallelGrain, [=](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
+    });
+  } else if (b.numel() == 1 && a.numel() == n) {
+    const T s = pb[0];
+    parallel_for(0, n, kParallelGrain, [=](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) po[i] = f(pa[i], s);
+    });
+  } else if (a.numel() == 1 && b.numel() == n) {
+    const T s = pa[0];
+    parallel_for(0, n, kParallelGrain, [=](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) po[i] = f(s, pb[i]);
+    });
+  } else {
+    for_each_broadcast_row<2>(out.shape(), {&a.shape(), &b.shape()},
+                              [=](int64_t o, std::array<int64_t, 2> off, std::array<int64_t, 2> step, int64_t len) {
+                                const T* ra = pa + off[0];
+                                const T* rb = pb + off[1];
+                                T* ro = po + o;
+                                if (step[0] == 1 && step[1] == 1) {
+                                  for (int64_t j = 0; j < len; ++j) ro[j] = f(ra[j], rb[j]);
+                                } else if (step[0] == 1) {
+                                  for (int64_t j = 0; j < len; ++j) ro[j] = f(ra[j], rb[0]);
+                                } else if (step[1] == 1) {
+                                  for (int64_t j = 0; j < len; ++j) ro[j] = f(ra[0], rb[j]);
+                                } else {
+                                  for (int64_t j = 0; j < len; ++j) ro[j] = f(ra[0], rb[0]);
+                                }
+                              });
+  }
+}
+
+template <typename F>
+void binary_forward(std::span<const Tensor> in, const Tensor& out, F f) {
+  visit_dtype(out.dtype(), [&]<typename T>(T) { binary_kernel<T>(in[0], in[1], out, f); });
+}
+
+template <typename T, typename F>
+void unary_kernel(const Tensor& x, const Tensor& out, F f) {
+  const T* px = x.data<T>();
+  T* po = out.data<T>();
+  parallel_for(0, out.numel(), kParallelGrain, [=](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) po[i] = f(px[i]);
+  });
+}
+
+template <typename F>
+void unary_forward(std::span<const Tensor> in, const Tensor& out, F f) {
+  visit_dtype(out.dtype(), [&]<typename T>(T) { unary_kernel<T>(in[0], out, f); });
+}
+
+// For ops whose inference admits floating point only.
+template <typename F>
+void unary_forward_float(std::span<const Tensor> in, const Tensor& out, F f) {
+  if (out.dtype() == DType::kFloat64) {
+    unary_kernel<double>(in[0], out, f);
+  } else {
+    unary_kernel<float>(in[0], out, f);
+  }
+}
+
+template <typename F>
+void binary_forward_float(std::span<const Tensor> in, const Tensor& out, F f) {
+  if (out.dtype() == DType::kFloat64) {
+    binary_kernel<double>(in[0], in[1], out, f);
+  } else {
+    binary_kernel<float>(in[0], in[1], out, f);
+  }
+}
+
+// Comparisons yield 1 or 0 in the inputs' dtype.
+template <typename Cmp>
+void compare_forward(std::span<const Tensor> in, const Tensor& out, Cmp cmp) {
+  binary_forward(in, out, [cmp](auto a, auto b) { return static_cast<decltype(a)>(cmp(a, b) ? 1 : 0); });
+}
+
+// The zero of g's dtype, for where().
+Tensor zero_like_scalar(const Tensor& g) { return scalar_like(0.0, g); }
+
+}  // namespace
+
+void fill_forward(std::span<const Tensor>, const Tensor& out, const OpAttrs& attrs) {
+  visit_dtype(out.dtype(), [&]<typename T>(T) {
+    T* p = out.data<T>();
+    const T v = static_cast<T>(attrs.scalar);
+    std::fill(p, p + out.numel(), v);
+  });
+}
+
+void add_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  binary_forward(in, out, [](auto a, auto b) { return a + b; });
+}
+void sub_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  binary_forward(in, out, [](auto a, auto b) { return a - b; });
+}
+void mul_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  binary_forward(in, out, [](auto a, auto b) { return a * b; });
+}
+void div_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  if (in[1].dtype() == DType::kInt64) {
+    const int64_t* pb = in[1].data<int64_t>();
+    for (int64_t i = 0; i < in[1].numel(); ++i) {
+      GRAFT_CHECK(pb[i] != 0, op_name(OpKind::kDiv), ": integer division by zero (divisor element ", i,
+                  " is 0)");
+    }
+  }
+  binary_forward(in, out, [](auto a, auto b) { return a / b; });
+}
+void pow_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  binary_forward_float(in, out, [](auto a, auto b) { return static_cast<decltype(a)>(std::pow(a, b)); });
+}
+void maximum_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  binary_forward(in, out, [](auto a, auto b) { return a >= b ? a : b; });
+}
+void minimum_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  binary_forward(in, out, [](auto a, auto b) { return a <= b ? a : b; });
+}
+void equal_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  compare_forward(in, out, [](auto a, auto b) { return a == b; });
+}
+void not_equal_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  compare_forward(in, out, [](auto a, auto b) { return a != b; });
+}
+void less_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  compare_forward(in, out, [](auto a, auto b) { return a < b; });
+}
+void less_equal_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  compare_forward(in, out, [](auto a, auto b) { return a <= b; });
+}
+void greater_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  compare_forward(in, out, [](auto a, auto b) { return a > b; });
+}
+void greater_equal_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  compare_forward(in, out, [](auto a, auto b) { return a >= b; });
+}
+
+void where_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  visit_dtype(in[0].dtype(), [&]<typename C>(C) {
+    visit_dtype(out.dtype(), [&]<typename T>(T) {
+      const C* pc = in[0].data<C>();
+      const T* pa = in[1].data<T>();
+      const T* pb = in[2].data<T>();
+      T* po = out.data<T>();
+      for_each_broadcast_row<3>(
+          out.shape(), {&in[0].shape(), &in[1].shape(), &in[2].shape()},
+          [=](int64_t o, std::array<int64_t, 3> off, std::array<int64_t, 3> step, int64_t len) {
+            for (int64_t j = 0; j < len; ++j) {
+              po[o + j] = pc[off[0] + j * step[0]] != C(0) ? pa[off[1] + j * step[1]] : pb[off[2] + j * step[2]];
+            }
+          });
+    });
+  });
+}
+
+void neg_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  unary_forward(in, out, [](auto x) { return -x; });
+}
+void exp_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  unary_forward_float(in, out, [](auto x) { return std::exp(x); });
+}
+void log_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  unary_forward_float(in, out, [](auto x) { return std::log(x); });
+}
+void sqrt_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  unary_forward_float(in, out, [](auto x) { return std::sqrt(x); });
+}
+void tanh_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  unary_forward_float(in, out, [](auto x) { return std::tanh(x); });
+}
+void sigmoid_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  // Stable on both sides: exp() only ever sees a non-positive argument.
+  unary_forward_float(in, out, [](auto x) {
+    using T = decltype(x);
+    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+    T e = std::exp(x);
+    return e / (T(1) + e);
+  });
+}
+void relu_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  unary_forward(in, out, [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); });
+}
+void abs_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  unary_forward(in, out, [](auto x) { return x < decltype(x)(0) ? -x : x; });
+}
+void square_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  unary_forward(in, out, [](auto x) { return x * x; });
+}
+void sign_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  unary_forward(in, out, [](auto x) {
+    using T = decltype(x);
+    return static_cast<T>((x > T(0)) - (x < T(0)));
+  });
+}
+void copy_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  if (out.nbytes() > 0) std::memcpy(out.raw_data(), in[0].raw_data(), out.nbytes());
+}
+
+void cast_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  visit_dtype(in[0].dtype(), [&]<typename S>(S) {
+    visit_dtype(out.dtype(), [&]<typename T>(T) {
+      const S* ps = in[0].data<S>();
+      T* po = out.data<T>();
+      for (int64_t i = 0; i < out.numel(); ++i) po[i] = static_cast<T>(ps[i]);
+    });
+  });
+}
+
+// --- Vector-Jacobian products --------------------------------------------
+
+void add_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  grad[0] = sum_to(c.grad_output, c.inputs[0].shape());
+  grad[1] = sum_to(c.grad_output, c.inputs[1].shape());
+}
+
+void sub_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  grad[0] = sum_to(c.grad_output, c.inputs[0].shape());
+  grad[1] = sum_to(-c.grad_output, c.inputs[1].shape());
+}
+
+void mul_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  grad[0] = sum_to(c.grad_output * c.inputs[1], c.inputs[0].shape());
+  grad[1] = sum_to(c.grad_output * c.inputs[0], c.inputs[1].shape());
+}
+
+// d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -(a/b)/b
+void div_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  Tensor g_over_b = c.grad_output / c.inputs[1];
+  grad[0] = sum_to(g_over_b, c.inputs[0].shape());
+  grad[1] = sum_to(-(g_over_b * c.output), c.inputs[1].shape());
+}
+
+// d(a^b)/da = b a^(b-1); d(a^b)/db = a^b log(a), taken as 0 where a <= 0.
+void pow_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  const Tensor& a = c.inputs[0];
+  const Tensor& b = c.inputs[1];
+  grad[0] = sum_to(c.grad_output * b * pow(a, b - 1.0), a.shape());
+  Tensor zero = zero_like_scalar(a);
+  Tensor safe_log = where(greater(a, zero), log(where(greater(a, zero), a, ones_like(a))), zero);
+  grad[1] = sum_to(c.grad_output * c.output * safe_log, b.shape());
+}
+
+// Ties send the gradient to the first input.
+void maximum_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  Tensor to_a = greater_equal(c.inputs[0], c.inputs[1]);
+  grad[0] = sum_to(c.grad_output * to_a, c.inputs[0].shape());
+  grad[1] = sum_to(c.grad_output * (1.0 - to_a), c.inputs[1].shape());
+}
+
+void minimum_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  Tensor to_a = less_equal(c.inputs[0], c.inputs[1]);
+  grad[0] = sum_to(c.grad_output * to_a, c.inputs[0].shape());
+  grad[1] = sum_to(c.grad_output * (1.0 - to_a), c.inputs[1].shape());
+}
+
+void where_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  Tensor zero = zero_like_scalar(c.grad_output);
+  grad[1] = sum_to(where(c.inputs[0], c.grad_output, zero), c.inputs[1].shape());
+  grad[2] = sum_to(where(c.inputs[0], zero, c.grad_output), c.inputs[2].shape());
+}
+
+void neg_vjp(const VjpContext& c, std::span<Tensor> grad) { grad[0] = -c.grad_output; }
+// d/dx exp(x) = exp(x)
+void exp_vjp(const VjpContext& c, std::span<Tensor> grad) { grad[0] = c.grad_output * c.output; }
+// d/dx log(x) = 1/x
+void log_vjp(const VjpContext& c, std::span<Tensor> grad) { grad[0] = c.grad_output / c.inputs[0]; }
+// d/dx sqrt(x) = 1 / (2 sqrt(x))
+void sqrt_vjp(const VjpContext& c, std::span<Tensor> grad) { grad[0] = c.grad_output * 0.5 / c.output; }
+// d/dx tanh(x) = 1 - tanh(x)^2
+void tanh_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  grad[0] = c.grad_output * (1.0 - square(c.output));
+}
+// d/dx sigmoid(x) = s (1 - s)
+void sigmoid_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  grad[0] = c.grad_output * c.output * (1.0 - c.output);
+}
+void relu_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  grad[0] = c.grad_output * greater(c.inputs[0], zero_like_scalar(c.inputs[0]));
+}
+void abs_vjp(const VjpContext& c, std::span<Tensor> grad) { grad[0] = c.grad_output * sign(c.inputs[0]); }
+// d/dx x^2 = 2x
+void square_vjp(const VjpContext& c, std::span<Tensor> grad) { grad[0] = c.grad_output * (2.0 * c.inputs[0]); }
+
+void cast_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  if (is_floating(c.inputs[0].dtype()) && is_floating(c.grad_output.dtype())) {
+    grad[0] = cast(c.grad_output, c.inputs[0].dtype());
+  }
+}
+
+}  // namespace graft::ops::internal

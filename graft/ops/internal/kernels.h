@@ -1,0 +1,97 @@
+// graft/ops/internal/kernels.h: shape inference, kernels and VJPs of each op
+// family, declared for the op table (op_table.cc). Not a public header.
+#pragma once
+
+#include <span>
+
+#include "graft/ops/op_table.h"
+
+namespace graft::ops::internal {
+
+#define GRAFT_DECLARE_INFER(name) \
+  TensorMeta name(const OpDef& def, std::span<const Tensor> in, const OpAttrs& attrs)
+#define GRAFT_DECLARE_FORWARD(name) \
+  void name(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs)
+#define GRAFT_DECLARE_VJP(name) void name(const VjpContext& ctx, std::span<Tensor> grad)
+
+// Shared inference rules.
+GRAFT_DECLARE_INFER(infer_fill);
+GRAFT_DECLARE_INFER(infer_binary);      // broadcast, same dtype
+GRAFT_DECLARE_INFER(infer_binary_float);  // as above, floating point only
+GRAFT_DECLARE_INFER(infer_unary);
+GRAFT_DECLARE_INFER(infer_unary_float);
+GRAFT_DECLARE_INFER(infer_where);
+GRAFT_DECLARE_INFER(infer_cast);
+GRAFT_DECLARE_INFER(infer_reduce);
+GRAFT_DECLARE_INFER(infer_matmul);
+GRAFT_DECLARE_INFER(infer_reshape);
+GRAFT_DECLARE_INFER(infer_permute);
+GRAFT_DECLARE_INFER(infer_broadcast_to);
+
+// Forward kernels.
+GRAFT_DECLARE_FORWARD(fill_forward);
+GRAFT_DECLARE_FORWARD(add_forward);
+GRAFT_DECLARE_FORWARD(sub_forward);
+GRAFT_DECLARE_FORWARD(mul_forward);
+GRAFT_DECLARE_FORWARD(div_forward);
+GRAFT_DECLARE_FORWARD(pow_forward);
+GRAFT_DECLARE_FORWARD(maximum_forward);
+GRAFT_DECLARE_FORWARD(minimum_forward);
+GRAFT_DECLARE_FORWARD(equal_forward);
+GRAFT_DECLARE_FORWARD(not_equal_forward);
+GRAFT_DECLARE_FORWARD(less_forward);
+GRAFT_DECLARE_FORWARD(less_equal_forward);
+GRAFT_DECLARE_FORWARD(greater_forward);
+GRAFT_DECLARE_FORWARD(greater_equal_forward);
+GRAFT_DECLARE_FORWARD(where_forward);
+GRAFT_DECLARE_FORWARD(neg_forward);
+GRAFT_DECLARE_FORWARD(exp_forward);
+GRAFT_DECLARE_FORWARD(log_forward);
+GRAFT_DECLARE_FORWARD(sqrt_forward);
+GRAFT_DECLARE_FORWARD(tanh_forward);
+GRAFT_DECLARE_FORWARD(sigmoid_forward);
+GRAFT_DECLARE_FORWARD(relu_forward);
+GRAFT_DECLARE_FORWARD(abs_forward);
+GRAFT_DECLARE_FORWARD(square_forward);
+GRAFT_DECLARE_FORWARD(sign_forward);
+GRAFT_DECLARE_FORWARD(copy_forward);
+GRAFT_DECLARE_FORWARD(cast_forward);
+GRAFT_DECLARE_FORWARD(sum_forward);
+GRAFT_DECLARE_FORWARD(max_forward);
+GRAFT_DECLARE_FORWARD(matmul_forward);
+GRAFT_DECLARE_FORWARD(permute_forward);
+GRAFT_DECLARE_FORWARD(broadcast_to_forward);
+
+// Vector-Jacobian products.
+GRAFT_DECLARE_VJP(add_vjp);
+GRAFT_DECLARE_VJP(sub_vjp);
+GRAFT_DECLARE_VJP(mul_vjp);
+GRAFT_DECLARE_VJP(div_vjp);
+GRAFT_DECLARE_VJP(pow_vjp);
+GRAFT_DECLARE_VJP(maximum_vjp);
+GRAFT_DECLARE_VJP(minimum_vjp);
+GRAFT_DECLARE_VJP(where_vjp);
+GRAFT_DECLARE_VJP(neg_vjp);
+GRAFT_DECLARE_VJP(exp_vjp);
+GRAFT_DECLARE_VJP(log_vjp);
+GRAFT_DECLARE_VJP(sqrt_vjp);
+GRAFT_DECLARE_VJP(tanh_vjp);
+GRAFT_DECLARE_VJP(sigmoid_vjp);
+GRAFT_DECLARE_VJP(relu_vjp);
+GRAFT_DECLARE_VJP(abs_vjp);
+GRAFT_DECLARE_VJP(square_vjp);
+GRAFT_DECLARE_VJP(cast_vjp);
+GRAFT_DECLARE_VJP(sum_vjp);
+GRAFT_DECLARE_VJP(max_vjp);
+GRAFT_DECLARE_VJP(matmul_vjp);
+GRAFT_DECLARE_VJP(reshape_vjp);
+GRAFT_DECLARE_VJP(permute_vjp);
+GRAFT_DECLARE_VJP(broadcast_to_vjp);
+
+// The broadcast of two shapes; throws ShapeError naming `def`'s op.
+Shape broadcast_shapes(const OpDef& def, const Shape& a, const Shape& b);
+// Throws DTypeError unless every input has the same dtype.
+void check_same_dtype(const OpDef& def, std::span<const Tensor> in);
+void check_floating(const OpDef& def, const Tensor& t, int index);
+
+}  // namespace graft::ops::internal

@@ -1,0 +1,67 @@
+#include "graft/ops/op_table.h"
+
+#include <array>
+
+#include "graft/ops/internal/kernels.h"
+
+namespace graft {
+namespace {
+
+using namespace ops::internal;  // NOLINT: the table names every kernel
+
+// Attributes read by each op are noted beside its row.
+constexpr std::array<OpDef, static_cast<size_t>(OpKind::kCount)> kOpTable = {{
+    {OpKind::kFill, "fill", 0, infer_fill, fill_forward, nullptr},  // shape, scalar, dtype
+    {OpKind::kAdd, "add", 2, infer_binary, add_forward, add_vjp},
+    {OpKind::kSub, "sub", 2, infer_binary, sub_forward, sub_vjp},
+    {OpKind::kMul, "mul", 2, infer_binary, mul_forward, mul_vjp},
+    {OpKind::kDiv, "div", 2, infer_binary, div_forward, div_vjp},
+    {OpKind::kPow, "pow", 2, infer_binary_float, pow_forward, pow_vjp},
+    {OpKind::kMaximum, "maximum", 2, infer_binary, maximum_forward, maximum_vjp},
+    {OpKind::kMinimum, "minimum", 2, infer_binary, minimum_forward, minimum_vjp},
+    {OpKind::kEqual, "equal", 2, infer_binary, equal_forward, nullptr},
+    {OpKind::kNotEqual, "not_equal", 2, infer_binary, not_equal_forward, nullptr},
+    {OpKind::kLess, "less", 2, infer_binary, less_forward, nullptr},
+    {OpKind::kLessEqual, "less_equal", 2, infer_binary, less_equal_forward, nullptr},
+    {OpKind::kGreater, "greater", 2, infer_binary, greater_forward, nullptr},
+    {OpKind::kGreaterEqual, "greater_equal", 2, infer_binary, greater_equal_forward, nullptr},
+    {OpKind::kWhere, "where", 3, infer_where, where_forward, where_vjp},
+    {OpKind::kNeg, "neg", 1, infer_unary, neg_forward, neg_vjp},
+    {OpKind::kExp, "exp", 1, infer_unary_float, exp_forward, exp_vjp},
+    {OpKind::kLog, "log", 1, infer_unary_float, log_forward, log_vjp},
+    {OpKind::kSqrt, "sqrt", 1, infer_unary_float, sqrt_forward, sqrt_vjp},
+    {OpKind::kTanh, "tanh", 1, infer_unary_float, tanh_forward, tanh_vjp},
+    {OpKind::kSigmoid, "sigmoid", 1, infer_unary_float, sigmoid_forward, sigmoid_vjp},
+    {OpKind::kRelu, "relu", 1, infer_unary, relu_forward, relu_vjp},
+    {OpKind::kAbs, "abs", 1, infer_unary, abs_forward, abs_vjp},
+    {OpKind::kSquare, "square", 1, infer_unary, square_forward, square_vjp},
+    {OpKind::kSign, "sign", 1, infer_unary, sign_forward, nullptr},
+    {OpKind::kStopGradient, "stop_gradient", 1, infer_unary, copy_forward, nullptr},
+    {OpKind::kCast, "cast", 1, infer_cast, cast_forward, cast_vjp},  // dtype
+    {OpKind::kSum, "sum", 1, infer_reduce, sum_forward, sum_vjp},    // axes, keepdims
+    {OpKind::kMax, "max", 1, infer_reduce, max_forward, max_vjp},    // axes, keepdims
+    {OpKind::kMatMul, "matmul", 2, infer_matmul, matmul_forward, matmul_vjp},  // transpose_a, transpose_b
+    {OpKind::kReshape, "reshape", 1, infer_reshape, nullptr, reshape_vjp, /*view_of_input=*/true},  // shape
+    {OpKind::kPermute, "permute", 1, infer_permute, permute_forward, permute_vjp},  // axes
+    {OpKind::kBroadcastTo, "broadcast_to", 1, infer_broadcast_to, broadcast_to_forward, broadcast_to_vjp},  // shape
+}};
+
+constexpr bool rows_match_kinds() {
+  for (size_t i = 0; i < kOpTable.size(); ++i) {
+    if (static_cast<size_t>(kOpTable[i].kind) != i || kOpTable[i].name == nullptr) return false;
+  }
+  return true;
+}
+static_assert(rows_match_kinds(), "kOpTable needs exactly one row per OpKind, in OpKind order");
+
+}  // namespace
+
+const OpDef& op_def(OpKind kind) {
+  auto index = static_cast<size_t>(kind);
+  GRAFT_INTERNAL_ASSERT(index < kOpTable.size(), "op kind ", index, " has no table row");
+  return kOpTable[index];
+}
+
+std::string_view op_name(OpKind kind) { return op_def(kind).name; }
+
+}  // namespace graft

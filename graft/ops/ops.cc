@@ -1,0 +1,163 @@
+#include "graft/ops/ops.h"
+
+namespace graft {
+namespace {
+
+Tensor unary(OpKind kind, const Tensor& x) { return apply(kind, {x}); }
+Tensor binary(OpKind kind, const Tensor& a, const Tensor& b) { return apply(kind, {a, b}); }
+
+OpAttrs reduce_attrs(const Dims& axes, bool keepdims) {
+  OpAttrs attrs;
+  attrs.axes = axes;
+  attrs.keepdims = keepdims;
+  return attrs;
+}
+
+}  // namespace
+
+Tensor full(const Shape& shape, double value, DType dtype) {
+  OpAttrs attrs;
+  attrs.shape = shape;
+  attrs.scalar = value;
+  attrs.dtype = dtype;
+  return apply(OpKind::kFill, std::span<const Tensor>(), attrs);
+}
+Tensor zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
+Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+Tensor zeros_like(const Tensor& like) { return full(like.shape(), 0.0, like.dtype()); }
+Tensor ones_like(const Tensor& like) { return full(like.shape(), 1.0, like.dtype()); }
+Tensor scalar_like(double value, const Tensor& like) { return full(Shape{}, value, like.dtype()); }
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary(OpKind::kAdd, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary(OpKind::kSub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary(OpKind::kMul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary(OpKind::kDiv, a, b); }
+Tensor pow(const Tensor& a, const Tensor& b) { return binary(OpKind::kPow, a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary(OpKind::kMaximum, a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary(OpKind::kMinimum, a, b); }
+Tensor equal(const Tensor& a, const Tensor& b) { return binary(OpKind::kEqual, a, b); }
+Tensor not_equal(const Tensor& a, const Tensor& b) { return binary(OpKind::kNotEqual, a, b); }
+Tensor less(const Tensor& a, const Tensor& b) { return binary(OpKind::kLess, a, b); }
+Tensor less_equal(const Tensor& a, const Tensor& b) { return binary(OpKind::kLessEqual, a, b); }
+Tensor greater(const Tensor& a, const Tensor& b) { return binary(OpKind::kGreater, a, b); }
+Tensor greater_equal(const Tensor& a, const Tensor& b) { return binary(OpKind::kGreaterEqual, a, b); }
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) { return apply(OpKind::kWhere, {cond, a, b}); }
+
+Tensor neg(const Tensor& x) { return unary(OpKind::kNeg, x); }
+Tensor exp(const Tensor& x) { return unary(OpKind::kExp, x); }
+Tensor log(const Tensor& x) { return unary(OpKind::kLog, x); }
+Tensor sqrt(const Tensor& x) { return unary(OpKind::kSqrt, x); }
+Tensor tanh(const Tensor& x) { return unary(OpKind::kTanh, x); }
+Tensor sigmoid(const Tensor& x) { return unary(OpKind::kSigmoid, x); }
+Tensor relu(const Tensor& x) { return unary(OpKind::kRelu, x); }
+Tensor abs(const Tensor& x) { return unary(OpKind::kAbs, x); }
+Tensor square(const Tensor& x) { return unary(OpKind::kSquare, x); }
+Tensor sign(const Tensor& x) { return unary(OpKind::kSign, x); }
+Tensor stop_gradient(const Tensor& x) { return unary(OpKind::kStopGradient, x); }
+
+Tensor cast(const Tensor& x, DType dtype) {
+  OpAttrs attrs;
+  attrs.dtype = dtype;
+  return apply(OpKind::kCast, {x}, attrs);
+}
+
+Tensor sum(const Tensor& x, const Dims& axes, bool keepdims) {
+  return apply(OpKind::kSum, {x}, reduce_attrs(axes, keepdims));
+}
+
+Tensor mean(const Tensor& x, const Dims& axes, bool keepdims) {
+  Tensor total = sum(x, axes, keepdims);
+  int64_t count = total.numel() == 0 ? 0 : x.numel() / total.numel();
+  return total / static_cast<double>(count);
+}
+
+Tensor max(const Tensor& x, const Dims& axes, bool keepdims) {
+  return apply(OpKind::kMax, {x}, reduce_attrs(axes, keepdims));
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  OpAttrs attrs;
+  attrs.transpose_a = transpose_a;
+  attrs.transpose_b = transpose_b;
+  return apply(OpKind::kMatMul, {a, b}, attrs);
+}
+
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  OpAttrs attrs;
+  attrs.shape = shape;
+  return apply(OpKind::kReshape, {x}, attrs);
+}
+
+Tensor reshape(const Tensor& x, std::initializer_list<int64_t> dims) {
+  int inferred = -1;
+  int64_t known = 1;
+  Dims resolved;
+  for (int64_t d : dims) {
+    if (d == -1) {
+      GRAFT_CHECK_AS(ShapeError, inferred < 0, "reshape: at most one dimension can be -1");
+      inferred = resolved.size();
+      resolved.push_back(1);
+    } else {
+      GRAFT_CHECK_AS(ShapeError, d >= 0, "reshape: dimensions must be >= 0 or -1, got ", d);
+      known *= d;
+      resolved.push_back(d);
+    }
+  }
+  if (inferred >= 0) {
+    GRAFT_CHECK_AS(ShapeError, known > 0 && x.numel() % known == 0, "reshape: cannot infer the -1 dimension: ",
+                   x.numel(), " elements of ", x.shape().to_string(), " do not divide by ", known);
+    resolved[inferred] = x.numel() / known;
+  }
+  return reshape(x, Shape(resolved));
+}
+
+Tensor permute(const Tensor& x, const Dims& perm) {
+  OpAttrs attrs;
+  attrs.axes = perm;
+  return apply(OpKind::kPermute, {x}, attrs);
+}
+
+Tensor transpose(const Tensor& x) {
+  GRAFT_CHECK_AS(ShapeError, x.rank() >= 2, "transpose: expected a tensor of rank >= 2, got shape ",
+                 x.shape().to_string());
+  Dims perm;
+  for (int i = 0; i < x.rank(); ++i) perm.push_back(i);
+  std::swap(perm[x.rank() - 1], perm[x.rank() - 2]);
+  return permute(x, perm);
+}
+
+Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  OpAttrs attrs;
+  attrs.shape = shape;
+  return apply(OpKind::kBroadcastTo, {x}, attrs);
+}
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  GRAFT_CHECK_AS(ShapeError, x.rank() >= shape.rank(), "sum_to: cannot reduce shape ", x.shape().to_string(),
+                 " to the larger rank of ", shape.to_string());
+  int lead = x.rank() - shape.rank();
+  Dims axes;
+  for (int i = 0; i < x.rank(); ++i) {
+    if (i < lead) {
+      axes.push_back(i);
+    } else if (shape[i - lead] == 1 && x.shape()[i] != 1) {
+      axes.push_back(i);
+    } else {
+      GRAFT_CHECK_AS(ShapeError, shape[i - lead] == x.shape()[i], "sum_to: shape ", x.shape().to_string(),
+                     " does not broadcast from ", shape.to_string());
+    }
+  }
+  Tensor reduced = axes.empty() ? x : sum(x, axes, /*keepdims=*/true);
+  return reduced.shape() == shape ? reduced : reshape(reduced, shape);
+}
+
+Tensor mse_loss(const Tensor& prediction, const Tensor& target) {
+  GRAFT_CHECK_AS(ShapeError, prediction.shape() == target.shape(), "mse_loss: prediction has shape ",
+                 prediction.shape().to_string(), " but target has shape ", target.shape().to_string(),
+                 "\n  help: reshape the target to the prediction's shape; mse_loss does not broadcast");
+  return mean(square(prediction - target));
+}
+
+}  // namespace graft

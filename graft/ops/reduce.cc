@@ -1,0 +1,161 @@
+// Reductions (sum, max) over a set of axes, with keepdims.
+#include <limits>
+
+#include "graft/ops/internal/kernels.h"
+#include "graft/ops/ops.h"
+#include "graft/tensor/parallel.h"
+
+namespace graft::ops::internal {
+namespace {
+
+// Normalised, sorted, duplicate-free axes; all axes when `axes` is empty.
+Dims reduced_axes(const OpDef& def, const Shape& shape, const Dims& axes) {
+  bool reduce[kMaxRank] = {};
+  if (axes.empty()) {
+    for (int d = 0; d < shape.rank(); ++d) reduce[d] = true;
+  }
+  for (int64_t axis : axes) {
+    int a = normalize_axis(axis, shape.rank(), def.name);
+    GRAFT_CHECK_AS(ShapeError, !reduce[a], def.name, ": axis ", axis, " is listed twice");
+    reduce[a] = true;
+  }
+  Dims out;
+  for (int d = 0; d < shape.rank(); ++d) {
+    if (reduce[d]) out.push_back(d);
+  }
+  return out;
+}
+
+// The input shape with reduced axes set to 1.
+Shape keepdims_shape(const Shape& shape, const Dims& axes) {
+  Shape out = shape;
+  for (int64_t a : axes) out[static_cast<int>(a)] = 1;
+  return out;
+}
+
+// Reduces `x` into `out` with `combine`, starting from `init`. When the
+// reduced axes are one contiguous block the input is [outer, r, inner] and
+// the loops run over it directly; otherwise every element is mapped to its
+// output slot.
+template <typename T, typename Acc, typename Combine>
+void reduce_kernel(const Tensor& x, const Tensor& out, const Dims& axes, Acc init, Combine combine) {
+  const Shape& shape = x.shape();
+  const T* px = x.data<T>();
+  T* po = out.data<T>();
+  const int64_t out_n = out.numel();
+  bool contiguous = true;
+  for (int i = 1; i < axes.size(); ++i) contiguous &= axes[i] == axes[i - 1] + 1;
+  if (contiguous) {
+    int64_t outer = 1, r = 1, inner = 1;
+    int first = axes.empty() ? 0 : static_cast<int>(axes[0]);
+    int last = axes.empty() ? -1 : static_cast<int>(axes[axes.size() - 1]);
+    for (int d = 0; d < shape.rank(); ++d) {
+      if (d < first) outer *= shape[d];
+      else if (d <= last) r *= shape[d];
+      else inner *= shape[d];
+    }
+    if (inner == 1) {
+      // Row reductions.
+      parallel_for(0, outer, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(r, 1)),
+                   [&](int64_t begin, int64_t end) {
+                     for (int64_t o = begin; o < end; ++o) {
+                       Acc acc = init;
+                       const T* row = px + o * r;
+                       for (int64_t j = 0; j < r; ++j) acc = combine(acc, static_cast<Acc>(row[j]));
+                       po[o] = static_cast<T>(acc);
+                     }
+                   });
+    } else {
+      // Column reductions: accumulate whole rows of `inner` values.
+      parallel_for(0, outer, 1, [&](int64_t begin, int64_t end) {
+        std::vector<Acc> acc(static_cast<size_t>(inner));
+        for (int64_t o = begin; o < end; ++o) {
+          std::fill(acc.begin(), acc.end(), init);
+          const T* block = px + o * r * inner;
+          for (int64_t j = 0; j < r; ++j) {
+            const T* row = block + j * inner;
+            for (int64_t k = 0; k < inner; ++k) acc[k] = combine(acc[k], static_cast<Acc>(row[k]));
+          }
+          for (int64_t k = 0; k < inner; ++k) po[o * inner + k] = static_cast<T>(acc[k]);
+        }
+      });
+    }
+    return;
+  }
+  std::vector<Acc> acc(static_cast<size_t>(out_n), init);
+  Dims out_strides = keepdims_shape(shape, axes).strides();
+  for (int64_t a : axes) out_strides[static_cast<int>(a)] = 0;
+  Dims index;
+  index.resize(shape.rank());
+  int64_t out_offset = 0;
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    acc[out_offset] = combine(acc[out_offset], static_cast<Acc>(px[i]));
+    for (int d = shape.rank() - 1; d >= 0; --d) {
+      ++index[d];
+      out_offset += out_strides[d];
+      if (index[d] < shape[d]) break;
+      out_offset -= out_strides[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+  for (int64_t i = 0; i < out_n; ++i) po[i] = static_cast<T>(acc[i]);
+}
+
+}  // namespace
+
+TensorMeta infer_reduce(const OpDef& def, std::span<const Tensor> in, const OpAttrs& attrs) {
+  const Shape& shape = in[0].shape();
+  Dims axes = reduced_axes(def, shape, attrs.axes);
+  if (def.kind == OpKind::kMax) {
+    for (int64_t a : axes) {
+      GRAFT_CHECK_AS(ShapeError, shape[static_cast<int>(a)] > 0, def.name, ": cannot reduce axis ", a,
+                     " of shape ", shape.to_string(), ": it is empty");
+    }
+  }
+  if (attrs.keepdims) return {keepdims_shape(shape, axes), in[0].dtype()};
+  Dims dims;
+  for (int d = 0, k = 0; d < shape.rank(); ++d) {
+    if (k < axes.size() && axes[k] == d) {
+      ++k;
+    } else {
+      dims.push_back(shape[d]);
+    }
+  }
+  return {Shape(dims), in[0].dtype()};
+}
+
+void sum_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
+  Dims axes = reduced_axes(op_def(OpKind::kSum), in[0].shape(), attrs.axes);
+  visit_dtype(out.dtype(), [&]<typename T>(T) {
+    // float32 sums accumulate in double along rows; exact for int64.
+    using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+    reduce_kernel<T, Acc>(in[0], out, axes, Acc(0), [](Acc a, Acc b) { return a + b; });
+  });
+}
+
+void max_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
+  Dims axes = reduced_axes(op_def(OpKind::kMax), in[0].shape(), attrs.axes);
+  visit_dtype(out.dtype(), [&]<typename T>(T) {
+    reduce_kernel<T, T>(in[0], out, axes, std::numeric_limits<T>::lowest(),
+                        [](T a, T b) { return b > a || b != b ? b : a; });
+  });
+}
+
+void sum_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  const Shape& shape = c.inputs[0].shape();
+  Dims axes = reduced_axes(op_def(OpKind::kSum), shape, c.attrs.axes);
+  grad[0] = broadcast_to(reshape(c.grad_output, keepdims_shape(shape, axes)), shape);
+}
+
+// The gradient is split evenly among the elements that attain the maximum.
+void max_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  const Tensor& x = c.inputs[0];
+  Dims axes = reduced_axes(op_def(OpKind::kMax), x.shape(), c.attrs.axes);
+  Shape kept = keepdims_shape(x.shape(), axes);
+  Tensor is_max = equal(x, reshape(c.output, kept));
+  Tensor count = sum(is_max, axes, /*keepdims=*/true);
+  grad[0] = is_max * (reshape(c.grad_output, kept) / count);
+}
+
+}  // namespace graft::ops::internal

@@ -1,0 +1,152 @@
+#include "graft/tensor/parallel.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "graft/base/check.h"
+#include "graft/tensor/blas.h"
+
+namespace graft {
+namespace {
+
+class Pool {
+ public:
+  explicit Pool(int threads) { resize(threads); }
+  ~Pool() { stop(); }
+
+  int threads() const { return threads_; }
+
+  void resize(int threads) {
+    stop();
+    threads_ = std::max(1, threads);
+    stopping_ = false;
+    for (int i = 0; i + 1 < threads_; ++i) workers_.emplace_back([this, i] { work(i + 1); });
+  }
+
+  void run(int tasks, const std::function<void(int)>& task) {
+    std::unique_lock lock(run_mutex_);  // one parallel region at a time
+    {
+      std::lock_guard guard(mutex_);
+      task_ = &task;
+      tasks_ = tasks;
+      next_ = 0;
+      pending_ = tasks;
+      ++generation_;
+    }
+    wake_.notify_all();
+    drain();
+    std::unique_lock guard(mutex_);
+    done_.wait(guard, [&] { return pending_ == 0; });
+    task_ = nullptr;
+  }
+
+ private:
+  void drain() {
+    for (;;) {
+      int index;
+      const std::function<void(int)>* task;
+      {
+        std::lock_guard guard(mutex_);
+        if (task_ == nullptr || next_ >= tasks_) return;
+        index = next_++;
+        task = task_;
+      }
+      (*task)(index);
+      std::lock_guard guard(mutex_);
+      if (--pending_ == 0) done_.notify_all();
+    }
+  }
+
+  void work(int) {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock guard(mutex_);
+        wake_.wait(guard, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+      }
+      drain();
+    }
+  }
+
+  void stop() {
+    {
+      std::lock_guard guard(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  int threads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex run_mutex_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  const std::function<void(int)>* task_ = nullptr;
+  int tasks_ = 0;
+  int next_ = 0;
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+};
+
+int default_threads() {
+  if (const char* env = std::getenv("GRAFT_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+Pool& pool() {
+  static Pool* p = [] {
+    int n = default_threads();
+    blas::set_num_threads(n);
+    return new Pool(n);
+  }();
+  return *p;
+}
+
+// Nested parallel_for calls run inline.
+thread_local bool in_parallel_region = false;
+
+}  // namespace
+
+void parallel_for(int64_t begin, int64_t end, int64_t grain,
+                  const std::function<void(int64_t, int64_t)>& body) {
+  int64_t n = end - begin;
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  Pool& p = pool();
+  int64_t chunks = std::min<int64_t>(p.threads(), n / grain);
+  if (chunks < 2 || in_parallel_region) {
+    body(begin, end);
+    return;
+  }
+  int64_t step = (n + chunks - 1) / chunks;
+  p.run(static_cast<int>(chunks), [&](int i) {
+    in_parallel_region = true;
+    int64_t b = begin + i * step;
+    int64_t e = std::min(end, b + step);
+    if (b < e) body(b, e);
+    in_parallel_region = false;
+  });
+}
+
+void set_num_threads(int n) {
+  GRAFT_CHECK(n >= 1, "set_num_threads: expected at least 1 thread, got ", n);
+  pool().resize(n);
+  blas::set_num_threads(n);
+}
+
+int num_threads() { return pool().threads(); }
+
+}  // namespace graft

@@ -1,0 +1,55 @@
+// graft/tensor/shape.h: the dimensions of a dense row-major tensor.
+//
+//   Shape s{32, 784};
+//   s.rank();        // 2
+//   s.numel();       // 25088
+//   s.to_string();   // "[32, 784]"
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <span>
+#include <string>
+
+#include "graft/base/inline_vector.h"
+
+namespace graft {
+
+inline constexpr int kMaxRank = 8;
+
+// A list of small integers (axes, offsets) stored inline.
+using Dims = InlineVector<int64_t, kMaxRank>;
+
+class Shape {
+ public:
+  Shape() = default;
+  Shape(std::initializer_list<int64_t> dims) : Shape(std::span<const int64_t>(dims.begin(), dims.size())) {}
+  // Throws ShapeError for a negative dimension or a rank above kMaxRank.
+  explicit Shape(std::span<const int64_t> dims);
+  explicit Shape(const Dims& dims) : Shape(dims.span()) {}
+
+  int rank() const { return dims_.size(); }
+  int64_t operator[](int axis) const { return dims_[axis]; }
+  int64_t& operator[](int axis) { return dims_[axis]; }
+  int64_t numel() const;
+  const int64_t* begin() const { return dims_.begin(); }
+  const int64_t* end() const { return dims_.end(); }
+  std::span<const int64_t> dims() const { return dims_.span(); }
+
+  // Row-major strides in elements.
+  Dims strides() const;
+  std::string to_string() const;
+
+  friend bool operator==(const Shape& a, const Shape& b) { return a.dims_ == b.dims_; }
+
+ private:
+  Dims dims_;
+};
+
+std::ostream& operator<<(std::ostream& out, const Shape& shape);
+
+// Normalises a possibly negative axis (-1 is the last) and checks its range.
+// `op` names the operation in the error message.
+int normalize_axis(int64_t axis, int rank, std::string_view op);
+
+}  // namespace graft

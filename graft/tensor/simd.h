@@ -1,0 +1,12 @@
+// graft/tensor/simd.h: run-time selection of vector code paths.
+//
+// The default build is portable (no -march=native). A hot loop marked
+// GRAFT_TARGET_CLONES is compiled twice, for AVX2+FMA and for baseline x86-64,
+// and the loader picks the best one for the CPU it runs on.
+#pragma once
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define GRAFT_TARGET_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define GRAFT_TARGET_CLONES
+#endif

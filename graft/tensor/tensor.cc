@@ -1,0 +1,137 @@
+#include "graft/tensor/tensor.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "graft/tensor/allocator.h"
+
+namespace graft {
+
+Storage::Storage(size_t nbytes) : data_(allocate_buffer(nbytes)), nbytes_(nbytes) {}
+Storage::~Storage() { free_buffer(data_, nbytes_); }
+
+uint64_t next_tensor_id() {
+  static std::atomic<uint64_t> counter{1};
+  return counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape.numel()) * dtype_size(dtype));
+  impl->shape = shape;
+  impl->dtype = dtype;
+  impl->id = next_tensor_id();
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::symbolic(const Shape& shape, DType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape;
+  impl->dtype = dtype;
+  impl->id = next_tensor_id();
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::view(const Tensor& base, const Shape& shape) {
+  GRAFT_CHECK_AS(ShapeError, base.numel() == shape.numel(), "view: cannot view a tensor of shape ",
+                 base.shape().to_string(), " (", base.numel(), " elements) as ", shape.to_string(),
+                 " (", shape.numel(), " elements)");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = base.impl_->storage;
+  impl->offset_bytes = base.impl_->offset_bytes;
+  impl->shape = shape;
+  impl->dtype = base.dtype();
+  impl->id = next_tensor_id();
+  return Tensor(std::move(impl));
+}
+
+int64_t Tensor::dim(int64_t axis) const { return shape()[normalize_axis(axis, rank(), "dim")]; }
+
+void* Tensor::raw_data() const {
+  const TensorImpl& impl = checked();
+  GRAFT_CHECK(impl.storage != nullptr, "tensor ", impl.shape.to_string(), " ", dtype_name(impl.dtype),
+              " is symbolic: it stands for a value inside a graft::function capture and has no data yet\n"
+              "  help: read values outside the captured function, or return the tensor from it");
+  return static_cast<char*>(impl.storage->data()) + impl.offset_bytes;
+}
+
+void Tensor::throw_undefined() {
+  internal::throw_error<ValueError>(
+      "use of an undefined tensor (a default-constructed graft::Tensor)\n"
+      "  help: create it with Tensor::empty, Tensor::from_vector or an op first");
+}
+
+void Tensor::check_dtype(DType expected) const {
+  GRAFT_CHECK_AS(DTypeError, dtype() == expected, "tensor has dtype ", dtype_name(dtype()),
+                 ", but was accessed as ", dtype_name(expected));
+}
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape(), dtype());
+  if (nbytes() > 0) std::memcpy(out.raw_data(), raw_data(), nbytes());
+  return out;
+}
+
+void Tensor::copy_from(const Tensor& src) {
+  GRAFT_CHECK_AS(ShapeError, src.shape() == shape(), "copy_from: expected shape ", shape().to_string(),
+                 ", got ", src.shape().to_string());
+  GRAFT_CHECK_AS(DTypeError, src.dtype() == dtype(), "copy_from: expected dtype ", dtype_name(dtype()),
+                 ", got ", dtype_name(src.dtype()));
+  if (src.raw_data() != raw_data() && nbytes() > 0) std::memmove(raw_data(), src.raw_data(), nbytes());
+  bump_version();
+}
+
+void check_shape(const Tensor& t, const Shape& expected, std::string_view what) {
+  GRAFT_CHECK_AS(ShapeError, t.shape() == expected, what, ": expected shape ", expected.to_string(),
+                 ", got ", t.shape().to_string());
+}
+
+namespace {
+
+// Prints at most kEdge values from each end of every axis.
+constexpr int64_t kEdge = 3;
+
+template <typename T>
+void print_values(std::ostream& out, const T* data, const Shape& shape, int axis, int64_t offset,
+                  const Dims& strides) {
+  if (shape.rank() == 0) {
+    out << +data[0];
+    return;
+  }
+  out << "[";
+  int64_t n = shape[axis];
+  for (int64_t i = 0; i < n; ++i) {
+    if (n > 2 * kEdge && i == kEdge) {
+      out << "..., ";
+      i = n - kEdge;
+    }
+    if (axis + 1 == shape.rank()) {
+      out << +data[offset + i * strides[axis]];
+    } else {
+      print_values(out, data, shape, axis + 1, offset + i * strides[axis], strides);
+    }
+    if (i + 1 < n) out << ", ";
+  }
+  out << "]";
+}
+
+}  // namespace
+
+std::string Tensor::to_string() const {
+  if (!defined()) return "Tensor(undefined)";
+  std::ostringstream out;
+  out << "Tensor(";
+  if (is_symbolic()) {
+    out << "symbolic";
+  } else {
+    visit_dtype(dtype(), [&]<typename T>(T) {
+      print_values(out, static_cast<const T*>(raw_data()), shape(), 0, 0, shape().strides());
+    });
+  }
+  out << ", shape=" << shape().to_string() << ", dtype=" << dtype_name(dtype()) << ")";
+  return out.str();
+}
+
+std::ostream& operator<<(std::ostream& out, const Tensor& t) { return out << t.to_string(); }
+
+}  // namespace graft
