@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -45,6 +46,16 @@ class GradientTape : private ops::internal::OpObserver {
   // when called twice on a non-persistent tape.
   std::vector<std::optional<Tensor>> gradient(const Tensor& target, const std::vector<Tensor>& sources,
                                               const Tensor& output_gradient = Tensor());
+
+  // The same for any range of things convertible to Tensor (variables).
+  template <typename Range>
+    requires(!std::is_same_v<Range, std::vector<Tensor>>)
+  std::vector<std::optional<Tensor>> gradient(const Tensor& target, const Range& sources,
+                                              const Tensor& output_gradient = Tensor()) {
+    std::vector<Tensor> tensors;
+    for (const auto& s : sources) tensors.push_back(static_cast<Tensor>(s));
+    return gradient(target, tensors, output_gradient);
+  }
 
   // Stops or resumes recording (TensorFlow's tape.stop_recording()).
   void set_recording(bool recording) { recording_ = recording; }
