@@ -72,7 +72,7 @@ Tensor Tensor::clone() const {
   return out;
 }
 
-void Tensor::copy_from(const Tensor& src) {
+void Tensor::copy_from(const Tensor& src) const {
   GRAFT_CHECK_AS(ShapeError, src.shape() == shape(), "copy_from: expected shape ", shape().to_string(),
                  ", got ", src.shape().to_string());
   GRAFT_CHECK_AS(DTypeError, src.dtype() == dtype(), "copy_from: expected dtype ", dtype_name(dtype()),

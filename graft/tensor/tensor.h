@@ -112,7 +112,7 @@ class Tensor {
 
   Tensor clone() const;
   // Copies `src` (same shape and dtype) into this tensor's buffer in place.
-  void copy_from(const Tensor& src);
+  void copy_from(const Tensor& src) const;
   // Marks an in-place write (tapes use it to detect stale saved tensors).
   void bump_version() const { ++checked().version; }
 
