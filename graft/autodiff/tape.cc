@@ -78,7 +78,11 @@ std::vector<std::optional<Tensor>> GradientTape::gradient(const Tensor& target, 
     VjpContext ctx{e.inputs, e.output, grad_out, e.attrs};
     op_def(e.kind).vjp(ctx, grad_in);
     for (size_t j = 0; j < e.inputs.size(); ++j) {
-      if (!grad_in[j].defined() || !is_floating(e.inputs[j].dtype())) continue;
+      // Only watched tensors and tensors made under the tape take gradients,
+      // as in TensorFlow: an unwatched constant gets none.
+      if (!grad_in[j].defined() || !is_floating(e.inputs[j].dtype()) || tracked_.count(e.inputs[j].id()) == 0) {
+        continue;
+      }
       GRAFT_INTERNAL_ASSERT(grad_in[j].shape() == e.inputs[j].shape(), "vjp of ", op_name(e.kind), " gave shape ",
                             grad_in[j].shape().to_string(), " for input ", j, " of shape ",
                             e.inputs[j].shape().to_string());
@@ -91,7 +95,7 @@ std::vector<std::optional<Tensor>> GradientTape::gradient(const Tensor& target, 
   result.reserve(sources.size());
   for (const Tensor& s : sources) {
     auto it = grads.find(s.id());
-    if (it == grads.end() || !is_floating(s.dtype())) {
+    if (it == grads.end() || !is_floating(s.dtype()) || tracked_.count(s.id()) == 0) {
       result.emplace_back();
     } else {
       result.emplace_back(it->second);

@@ -1,0 +1,305 @@
+#include "graft/vars/store.h"
+
+#include <atomic>
+#include <cstdio>
+#include <utility>
+
+#include "graft/tensor/random.h"
+#include "graft/vars/internal/variable_impl.h"
+
+namespace graft {
+namespace {
+
+using vars::internal::VariableImpl;
+
+std::atomic<uint64_t> g_next_variable_id{1};
+
+thread_local std::vector<Scope> t_scopes;
+thread_local vars::internal::CreateObserver* t_create_observer = nullptr;
+
+std::string location_text(const std::source_location& loc) { return internal::format_location(loc); }
+
+const char* reuse_name(Reuse reuse) {
+  switch (reuse) {
+    case Reuse::kCreate: return "Reuse::kCreate";
+    case Reuse::kReuse: return "Reuse::kReuse";
+    default: return "Reuse::kAutoReuse";
+  }
+}
+
+std::string join_path(const std::string& prefix, std::string_view name) {
+  return prefix.empty() ? std::string(name) : prefix + "/" + std::string(name);
+}
+
+}  // namespace
+
+void check_variable_name(std::string_view name, std::string_view what) {
+  GRAFT_CHECK(!name.empty(), what, ": a name must not be empty");
+  GRAFT_CHECK(name.find('/') == std::string_view::npos, what, ": name '", name,
+              "' contains '/'\n  help: a name is one path component; nest scopes with child() instead");
+}
+
+// --- VariableStore ---------------------------------------------------------
+
+VariableStore::VariableStore(std::string name, uint64_t seed) : state_(std::make_shared<State>()) {
+  if (!name.empty()) check_variable_name(name, "VariableStore");
+  state_->name = std::move(name);
+  state_->seed = seed;
+  state_->owner = this;
+}
+
+VariableStore::~VariableStore() {
+  std::vector<std::shared_ptr<VariableImpl>> held;
+  {
+    std::lock_guard lock(state_->mutex);
+    for (auto& [id, entry] : state_->by_id) {
+      std::shared_ptr<VariableImpl> impl = entry.strong ? entry.strong : entry.weak.lock();
+      if (impl == nullptr) continue;
+      impl->retirement = "retired because its VariableStore '" + state_->name + "' was destroyed";
+      held.push_back(std::move(impl));
+    }
+    state_->by_id.clear();
+    state_->by_path.clear();
+  }
+  // `held` dies here, outside the lock.
+}
+
+const std::string& VariableStore::name() const { return state_->name; }
+uint64_t VariableStore::seed() const { return state_->seed; }
+Scope VariableStore::root() { return Scope(*this, state_->name, Reuse::kAutoReuse); }
+
+std::vector<Variable> VariableStore::variables() const {
+  std::vector<Variable> out;
+  std::lock_guard lock(state_->mutex);
+  out.reserve(state_->by_id.size());
+  for (auto& [id, entry] : state_->by_id) {
+    std::shared_ptr<VariableImpl> impl = entry.strong ? entry.strong : entry.weak.lock();
+    if (impl != nullptr) out.push_back(Variable(std::move(impl)));
+  }
+  return out;
+}
+
+std::vector<Variable> VariableStore::trainable_variables() const {
+  std::vector<Variable> all = variables();
+  std::vector<Variable> out;
+  for (Variable& v : all) {
+    if (v.trainable()) out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::optional<Variable> VariableStore::find(std::string_view path) const {
+  std::shared_ptr<VariableImpl> impl;
+  {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->by_path.find(std::string(path));
+    if (it == state_->by_path.end()) return std::nullopt;
+    const State::Entry& entry = state_->by_id.at(it->second);
+    impl = entry.strong ? entry.strong : entry.weak.lock();
+  }
+  if (impl == nullptr) return std::nullopt;
+  return Variable(std::move(impl));
+}
+
+size_t VariableStore::size() const { return variables().size(); }
+
+uint64_t VariableStore::epoch() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->epoch;
+}
+
+void VariableStore::retire(const Variable& v, std::string_view reason, std::source_location location) {
+  VariableImpl& impl = v.checked();
+  std::shared_ptr<VariableImpl> keep_alive;
+  {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->by_id.find(impl.id);
+    GRAFT_CHECK(impl.retirement.empty(), "cannot retire variable '", impl.path, "': it was already ", impl.retirement);
+    GRAFT_CHECK(it != state_->by_id.end(), "cannot retire variable '", impl.path, "': it does not belong to store '",
+                state_->name, "'");
+    keep_alive = std::move(it->second.strong);
+    state_->by_path.erase(it->second.path);
+    state_->by_id.erase(it);
+    ++state_->epoch;
+    impl.retirement = internal::str("retired by ", reason, " at ", location_text(location), " (store '", state_->name,
+                                    "' epoch ", state_->epoch, ")");
+  }
+}
+
+void VariableStore::set_audit_options(const AuditOptions& options) {
+  std::lock_guard lock(state_->mutex);
+  state_->audit = options;
+}
+
+std::vector<AuditReport> VariableStore::audit_reports() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->reports;
+}
+
+VariableStore& VariableStore::default_store() {
+  // Leaked on purpose: unkeyed variables may die after static destructors ran.
+  static VariableStore* store = new VariableStore("");
+  return *store;
+}
+
+void VariableStore::State::on_unkeyed_dropped(uint64_t id, const std::string& site_key) {
+  std::lock_guard lock(mutex);
+  auto it = by_id.find(id);
+  if (it != by_id.end()) {
+    by_path.erase(it->second.path);
+    by_id.erase(it);
+    ++epoch;
+  }
+  auto site = sites.find(site_key);
+  if (site != sites.end()) {
+    --site->second.live;
+    ++site->second.dropped;
+  }
+}
+
+// --- Scope -----------------------------------------------------------------
+
+Scope::Scope(VariableStore& store, std::string path, Reuse reuse) : store_(&store), path_(std::move(path)), reuse_(reuse) {}
+
+Scope Scope::child(std::string_view name) const { return child(name, reuse_); }
+
+Scope Scope::child(std::string_view name, Reuse reuse) const {
+  check_variable_name(name, "Scope::child");
+  return Scope(*store_, join_path(path_, name), reuse);
+}
+
+std::string Scope::path_of(std::string_view name) const { return join_path(path_, name); }
+
+Variable Scope::variable(std::string_view name, const Shape& shape, const Initializer& init,
+                         const VariableOptions& options, std::source_location location) const {
+  check_variable_name(name, "Scope::variable");
+  VariableStore::State& state = *store_->state_;
+  const std::string path = path_of(name);
+  std::shared_ptr<VariableImpl> impl;
+  bool created = false;
+  {
+    std::lock_guard lock(state.mutex);
+    auto found = state.by_path.find(path);
+    if (found != state.by_path.end()) {
+      const VariableStore::State::Entry& entry = state.by_id.at(found->second);
+      impl = entry.strong ? entry.strong : entry.weak.lock();
+    }
+    if (impl != nullptr) {
+      const std::string sites = "\n  created at:   " + location_text(impl->created_at) +
+                                "\n  requested at: " + location_text(location);
+      GRAFT_CHECK(reuse_ != Reuse::kCreate, "variable '", path, "' already exists (scope '", path_, "' is in ",
+                  reuse_name(reuse_), ")", sites,
+                  "\n  help: use another name, or Reuse::kAutoReuse to get the existing variable");
+      GRAFT_CHECK_AS(ShapeError, impl->value.shape() == shape, "variable '", path, "' exists with shape ",
+                     impl->value.shape().to_string(), ", requested ", shape.to_string(), sites,
+                     "\n  help: use another name, or retire the old layer before creating the new one");
+      GRAFT_CHECK_AS(DTypeError, impl->value.dtype() == options.dtype_, "variable '", path, "' exists with dtype ",
+                     dtype_name(impl->value.dtype()), ", requested ", dtype_name(options.dtype_), sites,
+                     "\n  help: use another name, or request the existing dtype");
+    } else {
+      GRAFT_CHECK_AS(NotFoundError, reuse_ != Reuse::kReuse, "variable '", path, "' does not exist (scope '", path_,
+                     "' is in Reuse::kReuse)\n  requested at: ", location_text(location),
+                     "\n  help: create it first, or use Reuse::kAutoReuse to get-or-create");
+      auto fresh = std::make_shared<VariableImpl>();
+      fresh->value = Tensor::empty(shape, options.dtype_);
+      init(fresh->value, derive_seed(state.seed, hash_string(path.c_str())));
+      fresh->id = g_next_variable_id.fetch_add(1);
+      fresh->path = path;
+      fresh->trainable = options.trainable_;
+      fresh->keyed = true;
+      fresh->created_at = location;
+      fresh->store = store_;
+      fresh->store_state = store_->state_;
+      state.by_id[fresh->id] = {fresh, fresh, path};
+      state.by_path[path] = fresh->id;
+      ++state.epoch;
+      impl = std::move(fresh);
+      created = true;
+    }
+  }
+  Variable v(std::move(impl));
+  if (created && t_create_observer != nullptr) t_create_observer->on_create(v, /*keyed=*/true, location);
+  return v;
+}
+
+// --- Unkeyed creation and the audit ------------------------------------------
+
+Variable::Variable(const Tensor& initial_value, std::string_view name, bool trainable, std::source_location location) {
+  check_variable_name(name, "Variable");
+  GRAFT_CHECK(initial_value.defined(), "Variable '", name, "': the initial value is an undefined tensor");
+  GRAFT_CHECK(!initial_value.is_symbolic(), "Variable '", name, "' created at ", location_text(location),
+              " inside a graft::function capture from a computed value\n"
+              "  help: create variables by path with scope.variable(name, shape, init), which runs once");
+  Scope scope = current_scope();
+  VariableStore& store = scope.store();
+  VariableStore::State& state = *store.state_;
+  const std::string site = location_text(location);
+  const std::string site_key = site + "|" + std::string(name);
+  auto fresh = std::make_shared<VariableImpl>();
+  {
+    std::lock_guard lock(state.mutex);
+    auto& stats = state.sites[site_key];
+    stats.site = site;
+    stats.name = std::string(name);
+    int recreations = stats.recreations + (stats.dropped > 0 ? 1 : 0);
+    if (recreations >= state.audit.threshold && !stats.reported) {
+      std::string message = internal::str(
+          "variable '", name, "' is created again at ", site, " each time that code runs, and the previous one is "
+          "dropped (", recreations, " re-creations so far): training would update weights that are thrown away",
+          "\n  help: create it once by path with scope.variable(\"", name, "\", shape, init) (get-or-create), "
+          "or keep the Variable alive between steps; a name scope alone does not reuse variables");
+      GRAFT_CHECK(!state.audit.strict, message);
+      stats.reported = true;
+      state.reports.push_back({site, std::string(name), recreations, message});
+      if (state.audit.print_warnings) std::fprintf(stderr, "graft: warning: %s\n", message.c_str());
+    }
+    stats.recreations = recreations;
+    ++stats.live;
+
+    // A taken name is made unique: weights, weights_1, weights_2, ...
+    std::string path = scope.path_of(name);
+    for (int suffix = 1; state.by_path.count(path) > 0; ++suffix) {
+      path = scope.path_of(std::string(name) + "_" + std::to_string(suffix));
+    }
+    fresh->value = initial_value.clone();
+    fresh->id = g_next_variable_id.fetch_add(1);
+    fresh->path = path;
+    fresh->trainable = trainable;
+    fresh->keyed = false;
+    fresh->created_at = location;
+    fresh->site_key = site_key;
+    fresh->store = &store;
+    fresh->store_state = store.state_;
+    state.by_id[fresh->id] = {nullptr, fresh, path};
+    state.by_path[path] = fresh->id;
+    ++state.epoch;
+  }
+  impl_ = std::move(fresh);
+  if (t_create_observer != nullptr) t_create_observer->on_create(*this, /*keyed=*/false, location);
+}
+
+// --- Thread-local scopes ---------------------------------------------------
+
+VariableScope::VariableScope(std::string_view name) { t_scopes.push_back(current_scope().child(name)); }
+VariableScope::VariableScope(std::string_view name, Reuse reuse) {
+  t_scopes.push_back(current_scope().child(name, reuse));
+}
+VariableScope::VariableScope(const Scope& scope) { t_scopes.push_back(scope); }
+VariableScope::~VariableScope() { t_scopes.pop_back(); }
+const Scope& VariableScope::scope() const { return t_scopes.back(); }
+
+Scope current_scope() {
+  if (!t_scopes.empty()) return t_scopes.back();
+  return VariableStore::default_store().root();
+}
+
+Variable get_variable(std::string_view name, const Shape& shape, const Initializer& init,
+                      const VariableOptions& options, std::source_location location) {
+  return current_scope().variable(name, shape, init, options, location);
+}
+
+namespace vars::internal {
+CreateObserver* set_create_observer(CreateObserver* observer) { return std::exchange(t_create_observer, observer); }
+}  // namespace vars::internal
+
+}  // namespace graft

@@ -1,0 +1,92 @@
+// graft/vars/variable.h: a mutable, named tensor whose identity is its path.
+//
+//   VariableStore store("mlp");
+//   Scope layer = store.root().child("layer_0");
+//   Variable w = layer.variable("kernel", {784, 256}, init::glorot_uniform());
+//   w.path();                   // "mlp/layer_0/kernel"
+//   Tensor y = matmul(x, w);    // reads w (and, under a tape, watches it)
+//   w.assign(w - 0.1 * grad);   // same shape and dtype, or ShapeError
+//
+// A Variable is a handle: copies refer to the same variable. Its dtype and
+// shape are fixed at creation. Its id is stable for the life of the process
+// and never reused, so optimizers and compiled functions can key state by it.
+// Once retired (VariableStore::retire, or removing the layer that owns it)
+// every read or write throws an error that says when, where and why.
+//
+// Unkeyed creation, the seed document's tf.Variable:
+//   Variable w(random_normal({10, 10}), "weights");
+// registers under the current scope (see VariableScope) with a unique name
+// (weights, weights_1, ...). Such a variable lives while a handle does; a
+// site that keeps making new ones while dropping the old is reported by the
+// creation audit (graft/vars/store.h).
+//
+// Thread safety: reading and assigning one variable from several threads at
+// once is a data race, as for tensors; everything else is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <source_location>
+#include <string>
+#include <string_view>
+
+#include "graft/tensor/tensor.h"
+
+namespace graft {
+
+class VariableStore;
+namespace vars::internal {
+struct VariableImpl;
+}
+
+class Variable {
+ public:
+  // A null handle; any call but defined() throws.
+  Variable() = default;
+  // Unkeyed creation under the current scope: see the header comment.
+  explicit Variable(const Tensor& initial_value, std::string_view name = "Variable", bool trainable = true,
+                    std::source_location location = std::source_location::current());
+
+  bool defined() const { return impl_ != nullptr; }
+  uint64_t id() const;
+  const std::string& path() const;
+  // The last component of the path.
+  std::string_view name() const;
+  const Shape& shape() const;
+  DType dtype() const;
+  bool trainable() const;
+  void set_trainable(bool trainable);
+  // Where the variable was created.
+  const std::source_location& created_at() const;
+  // The store that owns it.
+  VariableStore& store() const;
+
+  // The current value. Reading a trainable variable under a GradientTape
+  // watches it. The returned tensor is the variable's own buffer (the same
+  // tensor id on every read), updated in place by assign(). Throws for a
+  // retired variable.
+  Tensor value() const;
+  operator Tensor() const { return value(); }  // NOLINT: variables are used wherever tensors are
+
+  // Writes a new value in place. Throws ShapeError / DTypeError naming the
+  // path when the shape or dtype differs.
+  void assign(const Tensor& value) const;
+  void assign_add(const Tensor& delta) const;
+  void assign_sub(const Tensor& delta) const;
+
+  bool is_retired() const;
+  // "retired by Sequential::remove(1) at model.cc:88 (store epoch 7)", or "".
+  std::string retirement() const;
+
+  friend bool operator==(const Variable& a, const Variable& b) { return a.impl_ == b.impl_; }
+
+ private:
+  friend class VariableStore;
+  friend class Scope;
+  explicit Variable(std::shared_ptr<vars::internal::VariableImpl> impl) : impl_(std::move(impl)) {}
+  vars::internal::VariableImpl& checked() const;
+
+  std::shared_ptr<vars::internal::VariableImpl> impl_;
+};
+
+}  // namespace graft
