@@ -35,6 +35,12 @@ struct ReuseCase {
   const char* outcome;  // "new", "same", "ValueError", "NotFoundError", "ShapeError"
 };
 
+std::string reuse_case_name(const ::testing::TestParamInfo<ReuseCase>& info) {
+  static const char* const kModes[] = {"Create", "Reuse", "AutoReuse"};
+  return internal::str(kModes[static_cast<int>(info.param.mode)], info.param.exists ? "Exists" : "Missing",
+                       info.param.same_shape ? "SameShape" : "OtherShape");
+}
+
 class ReuseTableTest : public ::testing::TestWithParam<ReuseCase> {};
 
 TEST_P(ReuseTableTest, FollowsTheTable) {
@@ -71,11 +77,7 @@ INSTANTIATE_TEST_SUITE_P(
                       ReuseCase{Reuse::kAutoReuse, false, false, "new"},
                       ReuseCase{Reuse::kAutoReuse, true, true, "same"},
                       ReuseCase{Reuse::kAutoReuse, true, false, "ShapeError"}),
-    [](const ::testing::TestParamInfo<ReuseCase>& info) {
-      const char* modes[] = {"Create", "Reuse", "AutoReuse"};
-      return internal::str(modes[static_cast<int>(info.param.mode)], info.param.exists ? "Exists" : "Missing",
-                           info.param.same_shape ? "SameShape" : "OtherShape");
-    });
+    reuse_case_name);
 
 TEST(VariableStoreTest, ChildScopesInheritTheReuseMode) {
   VariableStore store("m");
