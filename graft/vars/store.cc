@@ -60,11 +60,31 @@ VariableStore::~VariableStore() {
     }
     state_->by_id.clear();
     state_->by_path.clear();
+    state_->owner = nullptr;
+    ++state_->epoch;
   }
   // `held` dies here, outside the lock.
 }
 
 const std::string& VariableStore::name() const { return state_->name; }
+
+StoreWatch VariableStore::watch() const {
+  StoreWatch w;
+  w.state_ = state_;
+  return w;
+}
+
+uint64_t StoreWatch::epoch() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->epoch;
+}
+
+bool StoreWatch::alive() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->owner != nullptr;
+}
+
+const std::string& StoreWatch::name() const { return state_->name; }
 uint64_t VariableStore::seed() const { return state_->seed; }
 Scope VariableStore::root() { return Scope(*this, state_->name, Reuse::kAutoReuse); }
 
@@ -142,7 +162,7 @@ VariableStore& VariableStore::default_store() {
   return *store;
 }
 
-void VariableStore::State::on_unkeyed_dropped(uint64_t id, const std::string& site_key) {
+void VariableStoreState::on_unkeyed_dropped(uint64_t id, const std::string& site_key) {
   std::lock_guard lock(mutex);
   auto it = by_id.find(id);
   if (it != by_id.end()) {

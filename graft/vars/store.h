@@ -68,6 +68,20 @@ struct VariableOptions {
 
 class Scope;
 
+// Reads a store's name and structure epoch; safe to keep after the store is
+// gone (alive() turns false). Compiled functions hold one per store they read.
+class StoreWatch {
+ public:
+  uint64_t epoch() const;
+  bool alive() const;
+  const std::string& name() const;
+  bool operator==(const StoreWatch& other) const { return state_ == other.state_; }
+
+ private:
+  friend class VariableStore;
+  std::shared_ptr<const struct VariableStoreState> state_;
+};
+
 class VariableStore {
  public:
   // `name` is the first path component of every variable ("" for none);
@@ -87,8 +101,10 @@ class VariableStore {
   std::vector<Variable> trainable_variables() const;
   std::optional<Variable> find(std::string_view path) const;
   size_t size() const;
-  // Moves on every create and retire.
+  // Moves on every create, retire, drop of an unkeyed variable and change of
+  // a trainable flag.
   uint64_t epoch() const;
+  StoreWatch watch() const;
 
   // Takes `v` out of every listing and moves the epoch; later use of `v`
   // throws, quoting `reason` and where retire was called.
@@ -101,7 +117,7 @@ class VariableStore {
   // The store unkeyed variables go to when no VariableScope is active.
   static VariableStore& default_store();
 
-  struct State;  // internal
+  using State = VariableStoreState;  // internal
 
  private:
   friend class Scope;
@@ -173,6 +189,16 @@ class ReadObserver {
   virtual void on_read(const Variable& v) = 0;
 };
 ReadObserver* set_read_observer(ReadObserver* observer);
+
+// Takes over Variable::assign on this thread while registered (a capture
+// records the assignment instead of running it). Called after the shape and
+// dtype checks.
+class AssignHook {
+ public:
+  virtual ~AssignHook() = default;
+  virtual void on_assign(const Variable& v, const Tensor& value) = 0;
+};
+AssignHook* set_assign_hook(AssignHook* hook);
 
 // Sees every variable creation on this thread while registered.
 class CreateObserver {

@@ -11,7 +11,17 @@ namespace graft {
 namespace vars::internal {
 namespace {
 thread_local ReadObserver* t_read_observer = nullptr;
+thread_local AssignHook* t_assign_hook = nullptr;
 }  // namespace
+
+void VariableImpl::touch_store() const {
+  if (auto state = store_state.lock()) {
+    std::lock_guard lock(state->mutex);
+    ++state->epoch;
+  }
+}
+
+AssignHook* set_assign_hook(AssignHook* hook) { return std::exchange(t_assign_hook, hook); }
 
 VariableImpl::~VariableImpl() {
   if (keyed || !retirement.empty()) return;
@@ -42,7 +52,13 @@ std::string_view Variable::name() const {
 const Shape& Variable::shape() const { return checked().value.shape(); }
 DType Variable::dtype() const { return checked().value.dtype(); }
 bool Variable::trainable() const { return checked().trainable; }
-void Variable::set_trainable(bool trainable) { checked().trainable = trainable; }
+void Variable::set_trainable(bool trainable) {
+  VariableImpl& impl = checked();
+  if (impl.trainable == trainable) return;
+  impl.trainable = trainable;
+  // What a tape watches changed, so compiled functions must recapture.
+  impl.touch_store();
+}
 const std::source_location& Variable::created_at() const { return checked().created_at; }
 
 VariableStore& Variable::store() const {
@@ -80,6 +96,10 @@ void Variable::assign(const Tensor& value) const {
   GRAFT_CHECK_AS(DTypeError, value.dtype() == impl.value.dtype(), "cannot assign a ", dtype_name(value.dtype()),
                  " value to variable '", impl.path, "' of dtype ", dtype_name(impl.value.dtype()),
                  "\n  help: cast() the value first");
+  if (vars::internal::t_assign_hook != nullptr) {
+    vars::internal::t_assign_hook->on_assign(*this, value);
+    return;
+  }
   impl.value.copy_from(value);
 }
 

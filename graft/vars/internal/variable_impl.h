@@ -27,6 +27,8 @@ struct VariableImpl {
   std::string retirement;  // non-empty once retired
 
   ~VariableImpl();
+  // Moves the owning store's epoch (a structural change such as freezing).
+  void touch_store() const;
 };
 
 // Per creation site of unkeyed variables.
@@ -43,7 +45,7 @@ struct SiteStats {
 
 namespace graft {
 
-struct VariableStore::State {
+struct VariableStoreState {
   std::string name;
   uint64_t seed = 0;
   VariableStore* owner = nullptr;
