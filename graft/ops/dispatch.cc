@@ -46,6 +46,10 @@ void remove_observer(OpObserver* observer) {
   if (it != t_observers.end()) t_observers.erase(it);
 }
 
+std::vector<OpObserver*> exchange_observers(std::vector<OpObserver*> observers) {
+  return std::exchange(t_observers, std::move(observers));
+}
+
 OpInterceptor* set_interceptor(OpInterceptor* interceptor) {
   return std::exchange(t_interceptor, interceptor);
 }

@@ -10,6 +10,7 @@
 
 #include <initializer_list>
 #include <span>
+#include <vector>
 
 #include "graft/ops/op_table.h"
 
@@ -46,6 +47,9 @@ class OpInterceptor {
 // Observers are notified in registration order. Thread-local.
 void add_observer(OpObserver* observer);
 void remove_observer(OpObserver* observer);
+// Replaces this thread's observer list, returning the old one (a capture
+// hides the tapes alive outside it, then restores them).
+std::vector<OpObserver*> exchange_observers(std::vector<OpObserver*> observers);
 // Sets this thread's interceptor (null to clear); returns the previous one.
 OpInterceptor* set_interceptor(OpInterceptor* interceptor);
 OpInterceptor* interceptor();
