@@ -238,7 +238,7 @@ Variable Scope::variable(std::string_view name, const Shape& shape, const Initia
     }
   }
   Variable v(std::move(impl));
-  if (created && t_create_observer != nullptr) t_create_observer->on_create(v, /*keyed=*/true, location);
+  if (created && t_create_observer != nullptr) t_create_observer->on_create(v, /*keyed=*/true, name, location);
   return v;
 }
 
@@ -295,7 +295,7 @@ Variable::Variable(const Tensor& initial_value, std::string_view name, bool trai
     ++state.epoch;
   }
   impl_ = std::move(fresh);
-  if (t_create_observer != nullptr) t_create_observer->on_create(*this, /*keyed=*/false, location);
+  if (t_create_observer != nullptr) t_create_observer->on_create(*this, /*keyed=*/false, name, location);
 }
 
 // --- Thread-local scopes ---------------------------------------------------

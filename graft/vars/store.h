@@ -204,8 +204,10 @@ AssignHook* set_assign_hook(AssignHook* hook);
 class CreateObserver {
  public:
   virtual ~CreateObserver() = default;
-  // `keyed` is false for unkeyed creation (Variable(...)).
-  virtual void on_create(const Variable& v, bool keyed, const std::source_location& location) = 0;
+  // `keyed` is false for unkeyed creation (Variable(...)), whose path may end
+  // in a uniquified form of `requested_name`.
+  virtual void on_create(const Variable& v, bool keyed, std::string_view requested_name,
+                         const std::source_location& location) = 0;
 };
 CreateObserver* set_create_observer(CreateObserver* observer);
 

@@ -86,6 +86,12 @@ Tensor Variable::value() const {
   return impl.value;
 }
 
+Tensor Variable::raw_value() const {
+  VariableImpl& impl = checked();
+  check_live(impl, "read");
+  return impl.value;
+}
+
 void Variable::assign(const Tensor& value) const {
   VariableImpl& impl = checked();
   check_live(impl, "assign to");

@@ -67,6 +67,9 @@ class Variable {
   // retired variable.
   Tensor value() const;
   operator Tensor() const { return value(); }  // NOLINT: variables are used wherever tensors are
+  // The variable's buffer without watching it on tapes or telling a capture
+  // (for optimizers, checkpoints and graph capture itself).
+  Tensor raw_value() const;
 
   // Writes a new value in place. Throws ShapeError / DTypeError naming the
   // path when the shape or dtype differs.

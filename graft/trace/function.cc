@@ -1,0 +1,178 @@
+#include "graft/trace/function.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "graft/trace/internal/capture.h"
+
+namespace graft::trace::internal {
+namespace {
+
+std::string signature_text(const std::vector<TensorMeta>& signature) {
+  std::string out = "(";
+  for (size_t i = 0; i < signature.size(); ++i) out += (i ? ", " : "") + meta_text(signature[i]);
+  return out + ")";
+}
+
+std::vector<TensorMeta> signature_of(const std::vector<Tensor>& args) {
+  std::vector<TensorMeta> signature;
+  signature.reserve(args.size());
+  for (const Tensor& t : args) signature.push_back({t.shape(), t.dtype()});
+  return signature;
+}
+
+bool same_signature(const std::vector<TensorMeta>& a, const std::vector<Tensor>& args) {
+  if (a.size() != args.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!args[i].defined() || a[i].dtype != args[i].dtype() || !(a[i].shape == args[i].shape())) return false;
+  }
+  return true;
+}
+
+std::string join(const std::vector<std::string>& items, size_t limit = 4) {
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < limit; ++i) out += (i ? ", " : "") + items[i];
+  if (items.size() > limit) out += graft::internal::str(" and ", items.size() - limit, " more");
+  return out;
+}
+
+}  // namespace
+
+struct FunctionCore::Entry {
+  std::vector<TensorMeta> signature;
+  std::string static_key;
+  std::vector<StoreWatch> stores;
+  std::vector<uint64_t> epochs;
+  std::vector<Capture::VariableRead> reads;
+  std::unique_ptr<trace::Executor> executor;
+  uint64_t last_used = 0;
+
+  bool current() const {
+    for (size_t i = 0; i < stores.size(); ++i) {
+      if (stores[i].epoch() != epochs[i]) return false;
+    }
+    return true;
+  }
+};
+
+FunctionCore::FunctionCore(FunctionOptions options) : options_(std::move(options)) {}
+FunctionCore::FunctionCore(FunctionCore&&) noexcept = default;
+FunctionCore::~FunctionCore() = default;
+
+FunctionCore::Entry* FunctionCore::find(const std::vector<Tensor>& args, const std::string& static_key) {
+  for (auto& entry : cache_) {
+    if (entry->static_key == static_key && same_signature(entry->signature, args) && entry->current()) {
+      return entry.get();
+    }
+  }
+  return nullptr;
+}
+
+std::vector<Tensor> FunctionCore::call(const std::vector<Tensor>& args, const std::string& static_key,
+                                       const Body& body) {
+  // Called while another function captures: become part of its graph.
+  if (ops::internal::interceptor() != nullptr) return body(args);
+  ++calls_;
+  Entry* entry = find(args, static_key);
+  if (entry != nullptr) {
+    recaptures_in_a_row_ = 0;
+  } else {
+    entry = &capture(args, static_key, body);
+  }
+  entry->last_used = static_cast<uint64_t>(calls_);
+  last_ = entry;
+  return entry->executor->run(args);
+}
+
+FunctionCore::Entry& FunctionCore::capture(const std::vector<Tensor>& args, const std::string& static_key,
+                                           const Body& body) {
+  CapturePolicy policy{options_.name_, options_.strict_, captures_ == 0, calls_, captures_ + 1};
+  auto entry = std::make_unique<Entry>();
+  entry->signature = signature_of(args);
+  entry->static_key = static_key;
+  Graph graph;
+  std::vector<std::string> created;
+  {
+    Capture capture(args, policy);
+    std::vector<Tensor> outputs = body(capture.symbolic_args());
+    graph = capture.finish(outputs);
+    entry->stores = capture.stores();
+    entry->reads = capture.reads();
+    created = capture.created();
+  }
+  for (const StoreWatch& store : entry->stores) entry->epochs.push_back(store.epoch());
+
+  // Why: the first call, a new signature, or a store that changed.
+  std::vector<std::string> reasons;
+  auto stale = std::find_if(cache_.begin(), cache_.end(), [&](const auto& e) {
+    return e->static_key == static_key && same_signature(e->signature, args);
+  });
+  auto with_statics = [](const Entry& e) {
+    return signature_text(e.signature) + (e.static_key.empty() ? "" : " static (" + e.static_key + ")");
+  };
+  if (captures_ == 0) {
+    reasons.push_back("first call, signature " + with_statics(*entry));
+  } else if (stale == cache_.end() && last_ != nullptr && same_signature(last_->signature, args)) {
+    reasons.push_back("new static arguments (" + static_key + ") (previous (" + last_->static_key + "))");
+  } else if (stale == cache_.end()) {
+    reasons.push_back("new signature " + with_statics(*entry) +
+                      (last_ != nullptr ? " (previous " + with_statics(*last_) + ")" : ""));
+  } else {
+    const Entry& old = **stale;
+    for (size_t i = 0; i < old.stores.size(); ++i) {
+      uint64_t now = old.stores[i].epoch();
+      if (now != old.epochs[i]) {
+        reasons.push_back(graft::internal::str("store '", old.stores[i].name(), "' epoch ", old.epochs[i], " -> ", now));
+      }
+    }
+    std::vector<std::string> retired, frozen, unfrozen;
+    for (const Capture::VariableRead& r : old.reads) {
+      if (r.variable.is_retired()) {
+        retired.push_back(r.variable.path());
+      } else if (r.variable.trainable() != r.trainable) {
+        (r.trainable ? frozen : unfrozen).push_back(r.variable.path());
+      }
+    }
+    if (!retired.empty()) reasons.push_back("retired " + join(retired));
+    if (!frozen.empty()) reasons.push_back("froze " + join(frozen));
+    if (!unfrozen.empty()) reasons.push_back("unfroze " + join(unfrozen));
+    cache_.erase(stale);
+  }
+  if (!created.empty()) reasons.push_back("created " + join(created));
+  ++captures_;
+  std::string line = graft::internal::str("capture ", captures_, " (call ", calls_, "): ", join(reasons, 16));
+  history_.push_back(line);
+
+  if (captures_ > 1 && ++recaptures_in_a_row_ >= options_.recapture_warning_ && !warned_) {
+    warned_ = true;
+    std::fprintf(stderr,
+                 "graft: warning: function '%s' recaptured on %d calls in a row; the last: %s\n"
+                 "  help: every capture re-traces and re-optimises the step; keep input shapes fixed (pad or bucket "
+                 "sequence lengths) and grow the model less often\n",
+                 options_.name_.c_str(), recaptures_in_a_row_, line.c_str());
+  }
+
+  graph.name = options_.name_;
+  entry->executor = std::make_unique<trace::Executor>(std::move(graph), options_.optimize_);
+  if (static_cast<int>(cache_.size()) >= options_.max_cached_graphs_) {
+    auto oldest = std::min_element(cache_.begin(), cache_.end(),
+                                   [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
+    if (oldest->get() == last_) last_ = nullptr;
+    cache_.erase(oldest);
+  }
+  cache_.push_back(std::move(entry));
+  return *cache_.back();
+}
+
+std::string FunctionCore::explain() const {
+  std::string out = graft::internal::str("function '", options_.name_, "': ", calls_, " calls, ", captures_, " captures, ",
+                                  cache_.size(), " cached graphs\n");
+  for (const std::string& line : history_) out += "  " + line + "\n";
+  return out;
+}
+
+std::string FunctionCore::graph_text() const { return last_ ? last_->executor->graph().to_text() : ""; }
+std::string FunctionCore::graph_dot() const { return last_ ? last_->executor->graph().to_dot() : ""; }
+trace::ExecutorStats FunctionCore::stats() const { return last_ ? last_->executor->stats() : trace::ExecutorStats{}; }
+
+}  // namespace graft::trace::internal

@@ -1,0 +1,115 @@
+#include "graft/trace/graph.h"
+
+#include <sstream>
+
+namespace graft::trace {
+
+int Graph::add_value(const TensorMeta& meta, ValueSource source, int index) {
+  values.push_back({meta, source, index});
+  return static_cast<int>(values.size()) - 1;
+}
+
+size_t Graph::op_count() const {
+  size_t n = 0;
+  for (const Node& node : nodes) n += node.assign ? 0 : 1;
+  return n;
+}
+
+std::string meta_text(const TensorMeta& meta) {
+  return std::string(dtype_name(meta.dtype)) + meta.shape.to_string();
+}
+
+namespace {
+
+std::string attrs_text(const Node& node) {
+  std::ostringstream out;
+  const OpAttrs& a = node.attrs;
+  switch (node.kind) {
+    case OpKind::kFill: out << " value=" << a.scalar << " shape=" << a.shape; break;
+    case OpKind::kSum:
+    case OpKind::kMax:
+      out << " axes=" << Shape(a.axes) << (a.keepdims ? " keepdims" : "");
+      break;
+    case OpKind::kMatMul:
+      if (a.transpose_a) out << " transpose_a";
+      if (a.transpose_b) out << " transpose_b";
+      break;
+    case OpKind::kReshape:
+    case OpKind::kBroadcastTo: out << " shape=" << a.shape; break;
+    case OpKind::kPermute: out << " perm=" << Shape(a.axes); break;
+    case OpKind::kCast: out << " dtype=" << dtype_name(a.dtype); break;
+    default: break;
+  }
+  return out.str();
+}
+
+std::string value_label(const Graph& g, int id) {
+  const Value& v = g.values[id];
+  switch (v.source) {
+    case ValueSource::kArgument: return "arg " + std::to_string(v.index);
+    case ValueSource::kExternal: return g.external_names[v.index];
+    case ValueSource::kConstant: return "constant";
+    default: return std::string(op_name(g.nodes[v.index].kind));
+  }
+}
+
+}  // namespace
+
+std::string Graph::to_text() const {
+  std::ostringstream out;
+  out << "graph '" << name << "': " << arguments.size() << " arguments, " << externals.size() << " externals, "
+      << op_count() << " ops, " << (nodes.size() - op_count()) << " assigns\n";
+  for (size_t id = 0; id < values.size(); ++id) {
+    const Value& v = values[id];
+    if (v.source == ValueSource::kNode) continue;
+    out << "  %" << id << " = " << value_label(*this, static_cast<int>(id)) << " : " << meta_text(v.meta) << "\n";
+  }
+  for (const Node& node : nodes) {
+    out << "  ";
+    if (node.assign) {
+      out << "assign " << external_names[values[node.inputs[0]].index] << " <- %" << node.inputs[1] << "\n";
+      continue;
+    }
+    out << "%" << node.output << " = " << op_name(node.kind) << "(";
+    for (size_t i = 0; i < node.inputs.size(); ++i) out << (i ? ", %" : "%") << node.inputs[i];
+    out << ")" << attrs_text(node) << " : " << meta_text(values[node.output].meta) << "\n";
+  }
+  out << "  return";
+  for (size_t i = 0; i < outputs.size(); ++i) out << (i ? ", %" : " %") << outputs[i];
+  out << "\n";
+  return out.str();
+}
+
+std::string Graph::to_dot() const {
+  std::ostringstream out;
+  out << "digraph \"" << name << "\" {\n  rankdir=TB;\n  node [fontname=\"monospace\", fontsize=10];\n";
+  for (size_t id = 0; id < values.size(); ++id) {
+    const Value& v = values[id];
+    if (v.source == ValueSource::kNode) continue;
+    const char* shape = v.source == ValueSource::kArgument ? "invhouse" : "box";
+    out << "  v" << id << " [shape=" << shape << ", label=\"" << value_label(*this, static_cast<int>(id)) << "\\n"
+        << meta_text(v.meta) << "\"];\n";
+  }
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const Node& node = nodes[n];
+    std::string target = node.assign ? "a" + std::to_string(n) : "v" + std::to_string(node.output);
+    if (node.assign) {
+      out << "  " << target << " [shape=cds, style=filled, fillcolor=lightsalmon, label=\"assign "
+          << external_names[values[node.inputs[0]].index] << "\"];\n";
+    } else {
+      out << "  " << target << " [shape=ellipse, label=\"" << op_name(node.kind) << "\\n"
+          << meta_text(values[node.output].meta) << "\"];\n";
+    }
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (node.assign && i == 0) continue;
+      out << "  v" << node.inputs[i] << " -> " << target << ";\n";
+    }
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    out << "  out" << i << " [shape=house, label=\"output " << i << "\"];\n  v" << outputs[i] << " -> out" << i << ";\n";
+  }
+  out << "}\n";
+  return out.str();
+}
+
+}  // namespace graft::trace
