@@ -146,6 +146,11 @@ void VariableStore::retire(const Variable& v, std::string_view reason, std::sour
   }
 }
 
+void VariableStore::touch() {
+  std::lock_guard lock(state_->mutex);
+  ++state_->epoch;
+}
+
 void VariableStore::set_audit_options(const AuditOptions& options) {
   std::lock_guard lock(state_->mutex);
   state_->audit = options;

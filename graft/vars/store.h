@@ -111,6 +111,11 @@ class VariableStore {
   void retire(const Variable& v, std::string_view reason,
               std::source_location location = std::source_location::current());
 
+  // Moves the epoch for a structural change that creates or retires no
+  // variable (a layer without variables added, modules re-wired), so
+  // compiled functions recapture.
+  void touch();
+
   void set_audit_options(const AuditOptions& options);
   std::vector<AuditReport> audit_reports() const;
 
