@@ -88,7 +88,7 @@ void Executor::eliminate_dead_code() {
   for (int out : graph_.outputs) needed[out] = true;
   for (size_t n = graph_.nodes.size(); n-- > 0;) {
     const Node& node = graph_.nodes[n];
-    bool live = node.assign || needed[node.output];
+    bool live = node.assign || node.host || needed[node.output];
     live_[n] = live;
     if (!live) {
       ++stats_.dead_nodes;
@@ -101,7 +101,7 @@ void Executor::eliminate_dead_code() {
 void Executor::fold_constants() {
   for (size_t n = 0; n < graph_.nodes.size(); ++n) {
     Node& node = graph_.nodes[n];
-    if (!live_[n] || node.assign) continue;
+    if (!live_[n] || node.assign || node.host) continue;
     bool all_constant = std::all_of(node.inputs.begin(), node.inputs.end(), [&](int v) {
       return graph_.values[v].source == ValueSource::kConstant;
     });
@@ -144,7 +144,7 @@ void Executor::plan() {
     if (!live_[n]) continue;
     order.push_back(static_cast<int>(n));
     const Node& node = graph_.nodes[n];
-    if (!node.assign && op_def(node.kind).view_of_input) {
+    if (node.output >= 0 && op_def(node.kind).view_of_input) {
       base[node.output] = base[node.inputs[0]];
       from_args_[node.output] = from_args_[node.inputs[0]];
     }
@@ -157,7 +157,7 @@ void Executor::plan() {
   for (size_t pos = 0; pos < order.size(); ++pos) {
     const Node& node = graph_.nodes[order[pos]];
     for (int in : node.inputs) last[base[in]] = std::max(last[base[in]], static_cast<int>(pos));
-    if (!node.assign && !op_def(node.kind).view_of_input) {
+    if (node.output >= 0 && !op_def(node.kind).view_of_input) {
       first[node.output] = static_cast<int>(pos);
       last[node.output] = std::max(last[node.output], static_cast<int>(pos));
     }
@@ -169,7 +169,7 @@ void Executor::plan() {
   std::vector<std::vector<int>> ending(order.size());
   for (size_t pos = 0; pos < order.size(); ++pos) {
     const Node& node = graph_.nodes[order[pos]];
-    if (node.assign || op_def(node.kind).view_of_input || returned[node.output]) continue;
+    if (node.output < 0 || op_def(node.kind).view_of_input || returned[node.output]) continue;
     size_t size = bytes_of(graph_.values[node.output].meta);
     // Buffers whose last use came before this step are free again.
     for (size_t p = 0; p < pos; ++p) {
@@ -188,7 +188,9 @@ void Executor::plan() {
   for (int n : order) {
     const Node& node = graph_.nodes[n];
     Step step{StepKind::kKernel, n, {}};
-    if (node.assign) {
+    if (node.host) {
+      step.kind = StepKind::kHost;
+    } else if (node.assign) {
       step.kind = StepKind::kAssign;
     } else if (op_def(node.kind).view_of_input) {
       step.kind = StepKind::kView;
@@ -254,6 +256,9 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& args) {
         break;
       case StepKind::kAssign:
         step.inputs[0].copy_from(step.inputs[1]);
+        break;
+      case StepKind::kHost:
+        node.host();
         break;
       case StepKind::kView:
         break;

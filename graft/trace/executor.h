@@ -38,7 +38,7 @@ class Executor {
   const ExecutorStats& stats() const { return stats_; }
 
  private:
-  enum class StepKind { kKernel, kView, kAssign };
+  enum class StepKind { kKernel, kView, kAssign, kHost };
   struct Step {
     StepKind kind;
     int node;

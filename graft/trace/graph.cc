@@ -11,7 +11,7 @@ int Graph::add_value(const TensorMeta& meta, ValueSource source, int index) {
 
 size_t Graph::op_count() const {
   size_t n = 0;
-  for (const Node& node : nodes) n += node.assign ? 0 : 1;
+  for (const Node& node : nodes) n += node.assign || node.host ? 0 : 1;
   return n;
 }
 
@@ -58,7 +58,7 @@ std::string value_label(const Graph& g, int id) {
 std::string Graph::to_text() const {
   std::ostringstream out;
   out << "graph '" << name << "': " << arguments.size() << " arguments, " << externals.size() << " externals, "
-      << op_count() << " ops, " << (nodes.size() - op_count()) << " assigns\n";
+      << op_count() << " ops, " << (nodes.size() - op_count()) << " assigns and host calls\n";
   for (size_t id = 0; id < values.size(); ++id) {
     const Value& v = values[id];
     if (v.source == ValueSource::kNode) continue;
@@ -66,6 +66,10 @@ std::string Graph::to_text() const {
   }
   for (const Node& node : nodes) {
     out << "  ";
+    if (node.host) {
+      out << "host_call " << node.host_name << "\n";
+      continue;
+    }
     if (node.assign) {
       out << "assign " << external_names[values[node.inputs[0]].index] << " <- %" << node.inputs[1] << "\n";
       continue;
@@ -92,8 +96,10 @@ std::string Graph::to_dot() const {
   }
   for (size_t n = 0; n < nodes.size(); ++n) {
     const Node& node = nodes[n];
-    std::string target = node.assign ? "a" + std::to_string(n) : "v" + std::to_string(node.output);
-    if (node.assign) {
+    std::string target = node.output < 0 ? "a" + std::to_string(n) : "v" + std::to_string(node.output);
+    if (node.host) {
+      out << "  " << target << " [shape=component, label=\"host_call " << node.host_name << "\"];\n";
+    } else if (node.assign) {
       out << "  " << target << " [shape=cds, style=filled, fillcolor=lightsalmon, label=\"assign "
           << external_names[values[node.inputs[0]].index] << "\"];\n";
     } else {

@@ -9,6 +9,7 @@
 //   graph.to_dot();                 // Graphviz, for `dot -Tsvg`
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct Node {
   std::vector<int> inputs;  // value ids
   int output = -1;          // value id; -1 for an assign
   bool assign = false;      // externals[value(inputs[0]).index] <- inputs[1]
+  // A host call (see host_call() in function.h): run in program order.
+  std::function<void()> host;
+  std::string host_name;
 };
 
 struct Graph {
@@ -50,7 +54,7 @@ struct Graph {
   std::string to_text() const;
   // Graphviz dot.
   std::string to_dot() const;
-  // Number of nodes that are not assigns.
+  // Number of nodes that are neither assigns nor host calls.
   size_t op_count() const;
 };
 

@@ -258,3 +258,25 @@ TEST(FunctionTest, ReturnsSeveralTensorsOrNone) {
 
 }  // namespace
 }  // namespace graft
+
+namespace graft {
+namespace {
+
+TEST(HostCallTest, RunsOnEveryReplayInProgramOrder) {
+  VariableStore store("m");
+  Variable lr = store.root().variable("lr", {}, init::constant(1.0), VariableOptions().trainable(false));
+  Variable w = store.root().variable("w", {1}, init::zeros());
+  int calls = 0;
+  auto step = function([&](const Tensor& g) {
+    // A schedule: the learning rate halves every call, set on the host.
+    host_call("schedule", [&] { lr.assign(Tensor::scalar<float>(1.0f / static_cast<float>(1 << calls++))); });
+    w.assign_sub(g * lr.value());
+  });
+  for (int i = 0; i < 4; ++i) step(ones({1}));
+  EXPECT_EQ(calls, 4);
+  EXPECT_FLOAT_EQ(w.value().item<float>(), -(1.0f + 0.5f + 0.25f + 0.125f));
+  EXPECT_EQ(step.captures(), 1);
+}
+
+}  // namespace
+}  // namespace graft

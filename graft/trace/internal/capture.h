@@ -39,6 +39,11 @@ class Capture : private ops::internal::OpInterceptor,
   // Ends the capture with the function's results.
   Graph finish(const std::vector<Tensor>& outputs);
 
+  // Records a host call (host_call() in function.h).
+  void add_host_call(std::string name, std::function<void()> fn);
+  // The capture running on this thread, or null.
+  static Capture* current();
+
   struct VariableRead {
     Variable variable;
     bool trainable;
