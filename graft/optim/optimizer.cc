@@ -1,0 +1,153 @@
+#include "graft/optim/optimizer.h"
+
+#include <cstring>
+
+#include "graft/ops/ops.h"
+#include "graft/trace/function.h"
+
+namespace graft {
+namespace {
+
+// FNV-1a over a tensor's bytes: has the value changed at all?
+uint64_t fingerprint(const Tensor& t) {
+  const auto* p = static_cast<const unsigned char*>(t.raw_data());
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < t.nbytes(); ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+// The scope of `path`'s components under `root`.
+Scope scope_of_path(Scope root, std::string_view path) {
+  while (!path.empty()) {
+    size_t slash = path.find('/');
+    root = root.child(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return root;
+}
+
+}  // namespace
+
+Optimizer::Optimizer(std::string name, LearningRateSchedule schedule)
+    : store_(std::move(name)), schedule_(std::move(schedule)) {
+  // float64, so float64 variables see exactly the scheduled rate.
+  lr_ = store_.root().variable("learning_rate", {}, init::constant(schedule_(0)),
+                               VariableOptions().dtype(DType::kFloat64).trainable(false));
+}
+
+Variable Optimizer::slot(const Variable& v, std::string_view slot_name, const Initializer& init,
+                         std::optional<Shape> shape) {
+  return scope_of_path(store_.root(), v.path())
+      .variable(slot_name, shape.value_or(v.shape()), init, VariableOptions().dtype(v.dtype()).trainable(false));
+}
+
+void Optimizer::release_retired() {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (!it->second.variable.is_retired()) {
+      ++it;
+      continue;
+    }
+    for (const Variable& s : slots_of(it->second.variable)) {
+      store_.retire(s, "the retirement of '" + it->second.variable.path() + "' (optimizer '" + name() + "')");
+    }
+    it = entries_.erase(it);
+  }
+}
+
+void Optimizer::apply_gradients(const std::vector<Variable>& vars, const std::vector<std::optional<Tensor>>& grads,
+                                std::source_location location) {
+  GRAFT_CHECK(vars.size() == grads.size(), "optimizer '", name(), "': ", vars.size(), " variables but ", grads.size(),
+              " gradients (at ", internal::format_location(location),
+              ")\n  help: pass the same list to tape.gradient() and apply_gradients()");
+  release_retired();
+  std::vector<uint64_t> updated;
+  for (size_t i = 0; i < vars.size(); ++i) {
+    if (!grads[i]) continue;
+    const Variable& v = vars[i];
+    GRAFT_CHECK_AS(ShapeError, grads[i]->shape() == v.shape(), "optimizer '", name(), "': the gradient for '", v.path(),
+                   "' has shape ", grads[i]->shape().to_string(), ", the variable ", v.shape().to_string());
+    auto [it, fresh] = entries_.try_emplace(v.id());
+    if (fresh) {
+      it->second.variable = v;
+      it->second.first_fingerprint = fingerprint(v.raw_value());
+    }
+    updated.push_back(v.id());
+  }
+  // The schedule and the counters run on the host at every step, also when
+  // this runs inside a compiled function.
+  host_call("learning_rate_schedule", [this, updated] {
+    lr_.assign(Tensor::scalar<double>(schedule_(iterations_)));
+    ++iterations_;
+    for (uint64_t id : updated) {
+      auto it = entries_.find(id);
+      if (it != entries_.end()) ++it->second.updates;
+    }
+  });
+  Tensor lr64 = lr_.value();
+  Tensor lr32;
+  for (size_t i = 0; i < vars.size(); ++i) {
+    if (!grads[i]) continue;
+    if (vars[i].dtype() == DType::kFloat64) {
+      update(vars[i], *grads[i], lr64);
+    } else {
+      if (!lr32.defined()) lr32 = cast(lr64, DType::kFloat32);
+      update(vars[i], *grads[i], lr32);
+    }
+  }
+}
+
+std::vector<Variable> Optimizer::slots_of(const Variable& v) const {
+  std::vector<Variable> out;
+  for (const std::string& slot_name : slot_names()) {
+    if (auto s = store_.find(store_.name() + "/" + v.path() + "/" + slot_name)) out.push_back(*s);
+  }
+  return out;
+}
+
+std::vector<std::string> Optimizer::diagnose(const std::vector<Variable>& trainable, int64_t min_updates) const {
+  std::vector<std::string> out;
+  if (iterations_ < min_updates) return out;
+  for (const Variable& v : trainable) {
+    if (v.is_retired() || !v.trainable()) continue;
+    auto it = entries_.find(v.id());
+    if (it == entries_.end() || it->second.updates == 0) {
+      out.push_back(internal::str("variable '", v.path(), "' is trainable but optimizer '", name(),
+                                  "' never updated it in ", iterations_, " steps: it got no gradient (is it used in "
+                                  "the loss?) or it was not passed to apply_gradients"));
+    } else if (fingerprint(v.raw_value()) == it->second.first_fingerprint) {
+      out.push_back(internal::str("variable '", v.path(), "' has not changed in ", it->second.updates,
+                                  " updates: its gradients are zero (a dead relu, a detached path?) or the learning "
+                                  "rate is 0"));
+    }
+  }
+  return out;
+}
+
+ClippedGradients clip_by_global_norm(const std::vector<std::optional<Tensor>>& grads, double max_norm) {
+  GRAFT_CHECK(max_norm > 0, "clip_by_global_norm: max_norm must be > 0, got ", max_norm);
+  Tensor total;
+  for (const auto& g : grads) {
+    if (!g) continue;
+    Tensor s = sum(square(cast(*g, DType::kFloat32)));
+    total = total.defined() ? total + s : s;
+  }
+  ClippedGradients out;
+  if (!total.defined()) {
+    out.gradients = grads;
+    out.global_norm = zeros({});
+    return out;
+  }
+  out.global_norm = sqrt(total);
+  Tensor scale = max_norm / maximum(out.global_norm, scalar_like(max_norm, out.global_norm));
+  for (const auto& g : grads) {
+    if (!g) {
+      out.gradients.emplace_back();
+    } else {
+      out.gradients.emplace_back(*g * (g->dtype() == DType::kFloat32 ? scale : cast(scale, g->dtype())));
+    }
+  }
+  return out;
+}
+
+}  // namespace graft

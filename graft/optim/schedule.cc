@@ -1,0 +1,37 @@
+#include "graft/optim/schedule.h"
+
+#include <cmath>
+
+#include "graft/base/check.h"
+
+namespace graft::schedule {
+
+LearningRateSchedule constant(double lr) {
+  GRAFT_CHECK(lr >= 0, "schedule::constant: the learning rate must be >= 0, got ", lr);
+  return [lr](int64_t) { return lr; };
+}
+
+LearningRateSchedule step_decay(double lr, int64_t every, double gamma) {
+  GRAFT_CHECK(every > 0, "schedule::step_decay: 'every' must be > 0, got ", every);
+  return [=](int64_t step) { return lr * std::pow(gamma, static_cast<double>(step / every)); };
+}
+
+LearningRateSchedule cosine(double lr, int64_t total_steps, double min_lr) {
+  GRAFT_CHECK(total_steps > 0, "schedule::cosine: total_steps must be > 0, got ", total_steps);
+  return [=](int64_t step) {
+    if (step >= total_steps) return min_lr;
+    const double pi = 3.14159265358979323846;
+    double progress = static_cast<double>(step) / static_cast<double>(total_steps);
+    return min_lr + 0.5 * (lr - min_lr) * (1.0 + std::cos(pi * progress));
+  };
+}
+
+LearningRateSchedule warmup(int64_t warmup_steps, LearningRateSchedule after) {
+  GRAFT_CHECK(warmup_steps >= 0, "schedule::warmup: warmup_steps must be >= 0, got ", warmup_steps);
+  return [warmup_steps, after = std::move(after)](int64_t step) {
+    if (step >= warmup_steps) return after(step);
+    return after(warmup_steps) * static_cast<double>(step + 1) / static_cast<double>(warmup_steps + 1);
+  };
+}
+
+}  // namespace graft::schedule

@@ -1,0 +1,27 @@
+// graft/optim/schedule.h: learning rate as a function of the step.
+//
+//   Adam adam(AdamOptions(1e-3).schedule(schedule::warmup(500, schedule::cosine(1e-3, 10000))));
+//
+// A schedule is evaluated on the host before each update (inside a compiled
+// step too, through host_call), so it can be any function of the step count.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace graft {
+
+using LearningRateSchedule = std::function<double(int64_t step)>;
+
+namespace schedule {
+
+LearningRateSchedule constant(double lr);
+// lr * gamma^(step / every).
+LearningRateSchedule step_decay(double lr, int64_t every, double gamma);
+// From lr down to min_lr over total_steps along half a cosine, then min_lr.
+LearningRateSchedule cosine(double lr, int64_t total_steps, double min_lr = 0.0);
+// Linear from 0 to after(warmup_steps) over the first warmup_steps, then after.
+LearningRateSchedule warmup(int64_t warmup_steps, LearningRateSchedule after);
+
+}  // namespace schedule
+}  // namespace graft

@@ -1,0 +1,41 @@
+// graft/optim/sgd.h: stochastic gradient descent, with momentum and Nesterov
+// momentum, in PyTorch's formulation:
+//   g <- g + weight_decay * p
+//   buf <- momentum * buf + g           (buf starts at 0, so the first buf is g)
+//   p <- p - lr * (nesterov ? g + momentum * buf : buf)
+// With momentum 0 there are no slots: p <- p - lr * g.
+//
+//   SGD sgd(SGDOptions(0.1).momentum(0.9).nesterov(true));
+#pragma once
+
+#include "graft/optim/optimizer.h"
+
+namespace graft {
+
+struct SGDOptions {
+  explicit SGDOptions(double lr) : schedule_(schedule::constant(lr)) {}
+  LearningRateSchedule schedule_;
+  double momentum_ = 0.0;
+  bool nesterov_ = false;
+  double weight_decay_ = 0.0;
+  std::string name_ = "sgd";
+  SGDOptions& schedule(LearningRateSchedule s) { schedule_ = std::move(s); return *this; }
+  SGDOptions& momentum(double m) { momentum_ = m; return *this; }
+  SGDOptions& nesterov(bool n) { nesterov_ = n; return *this; }
+  SGDOptions& weight_decay(double w) { weight_decay_ = w; return *this; }
+  SGDOptions& name(std::string n) { name_ = std::move(n); return *this; }
+};
+
+class SGD : public Optimizer {
+ public:
+  explicit SGD(const SGDOptions& options);
+
+ protected:
+  void update(const Variable& v, const Tensor& grad, const Tensor& lr) override;
+  std::vector<std::string> slot_names() const override;
+
+ private:
+  SGDOptions options_;
+};
+
+}  // namespace graft
