@@ -13,8 +13,12 @@
 namespace graft {
 
 enum class OpKind : uint16_t {
-  // Creation (no inputs).
+  // Creation (no inputs). Random ops are pure functions of their seed.
   kFill,
+  kArange,
+  kRandomUniform,
+  kRandomNormal,
+  kTruncatedNormal,
   // Elementwise, NumPy broadcasting.
   kAdd,
   kSub,
@@ -51,16 +55,39 @@ enum class OpKind : uint16_t {
   kReshape,
   kPermute,
   kBroadcastTo,
+  kConcat,
+  kSlice,
+  kPad,
+  // Indexing along an axis.
+  kGather,
+  kScatterAdd,
+  kOneHot,
+  // Neural-network kernels, fused for speed and numerical stability.
+  kSoftmax,
+  kLogSoftmax,
+  kSparseSoftmaxCrossEntropy,
   kCount,
 };
 
 // Attributes of one op application. Each op reads the fields it documents in
 // op_table.cc and ignores the rest.
 struct OpAttrs {
-  Shape shape;            // target shape: fill, reshape, broadcast_to
+  Shape shape;            // target shape: fill, random ops, reshape, broadcast_to;
+                          // slice: the extent; pad, scatter_add: the output shape
   Dims axes;              // reduction axes (empty: all), permutation
+  Dims begin;             // slice, pad: first index of the box per axis
   double scalar = 0.0;    // fill value
-  DType dtype = DType::kFloat32;  // fill and cast
+  double start = 0.0;     // arange: start, stop (exclusive), step
+  double stop = 0.0;
+  double step = 1.0;
+  double low = 0.0;       // random_uniform: [low, high)
+  double high = 1.0;
+  double mean = 0.0;      // random_normal, truncated_normal
+  double stddev = 1.0;
+  uint64_t seed = 0;      // random ops: the stream (graft/tensor/random.h)
+  int64_t axis = 0;       // concat, gather, scatter_add, softmax, log_softmax
+  int64_t depth = 0;      // one_hot: number of classes
+  DType dtype = DType::kFloat32;  // fill, arange, random ops, one_hot, cast
   bool keepdims = false;  // reductions
   bool transpose_a = false;  // matmul
   bool transpose_b = false;  // matmul

@@ -12,6 +12,10 @@ using namespace ops::internal;  // NOLINT: the table names every kernel
 // Attributes read by each op are noted beside its row.
 constexpr std::array<OpDef, static_cast<size_t>(OpKind::kCount)> kOpTable = {{
     {OpKind::kFill, "fill", 0, infer_fill, fill_forward, nullptr},  // shape, scalar, dtype
+    {OpKind::kArange, "arange", 0, infer_arange, arange_forward, nullptr},  // start, stop, step, dtype
+    {OpKind::kRandomUniform, "random_uniform", 0, infer_random, random_uniform_forward, nullptr},  // shape, dtype, seed, low, high
+    {OpKind::kRandomNormal, "random_normal", 0, infer_random, random_normal_forward, nullptr},  // shape, dtype, seed, mean, stddev
+    {OpKind::kTruncatedNormal, "truncated_normal", 0, infer_random, truncated_normal_forward, nullptr},  // as random_normal
     {OpKind::kAdd, "add", 2, infer_binary, add_forward, add_vjp},
     {OpKind::kSub, "sub", 2, infer_binary, sub_forward, sub_vjp},
     {OpKind::kMul, "mul", 2, infer_binary, mul_forward, mul_vjp},
@@ -44,6 +48,16 @@ constexpr std::array<OpDef, static_cast<size_t>(OpKind::kCount)> kOpTable = {{
     {OpKind::kReshape, "reshape", 1, infer_reshape, nullptr, reshape_vjp, /*view_of_input=*/true},  // shape
     {OpKind::kPermute, "permute", 1, infer_permute, permute_forward, permute_vjp},  // axes
     {OpKind::kBroadcastTo, "broadcast_to", 1, infer_broadcast_to, broadcast_to_forward, broadcast_to_vjp},  // shape
+    {OpKind::kConcat, "concat", kVariadic, infer_concat, concat_forward, concat_vjp},  // axis
+    {OpKind::kSlice, "slice", 1, infer_slice, slice_forward, slice_vjp},  // begin, shape (the extent)
+    {OpKind::kPad, "pad", 1, infer_pad, pad_forward, pad_vjp},            // begin, shape (the output)
+    {OpKind::kGather, "gather", 2, infer_gather, gather_forward, gather_vjp},  // axis
+    {OpKind::kScatterAdd, "scatter_add", 2, infer_scatter_add, scatter_add_forward, scatter_add_vjp},  // shape, axis
+    {OpKind::kOneHot, "one_hot", 1, infer_one_hot, one_hot_forward, nullptr},  // depth, dtype
+    {OpKind::kSoftmax, "softmax", 1, infer_softmax, softmax_forward, softmax_vjp},  // axis
+    {OpKind::kLogSoftmax, "log_softmax", 1, infer_softmax, log_softmax_forward, log_softmax_vjp},  // axis
+    {OpKind::kSparseSoftmaxCrossEntropy, "sparse_softmax_cross_entropy", 2, infer_sparse_softmax_cross_entropy,
+     sparse_softmax_cross_entropy_forward, sparse_softmax_cross_entropy_vjp},
 }};
 
 constexpr bool rows_match_kinds() {

@@ -28,6 +28,47 @@ Tensor zeros_like(const Tensor& like) { return full(like.shape(), 0.0, like.dtyp
 Tensor ones_like(const Tensor& like) { return full(like.shape(), 1.0, like.dtype()); }
 Tensor scalar_like(double value, const Tensor& like) { return full(Shape{}, value, like.dtype()); }
 
+Tensor arange(double start, double stop, double step, DType dtype) {
+  OpAttrs attrs;
+  attrs.start = start;
+  attrs.stop = stop;
+  attrs.step = step;
+  attrs.dtype = dtype;
+  return apply(OpKind::kArange, std::span<const Tensor>(), attrs);
+}
+
+namespace {
+
+Tensor random(OpKind kind, const Shape& shape, uint64_t seed, DType dtype, OpAttrs attrs) {
+  attrs.shape = shape;
+  attrs.seed = seed;
+  attrs.dtype = dtype;
+  return apply(kind, std::span<const Tensor>(), attrs);
+}
+
+}  // namespace
+
+Tensor random_uniform(const Shape& shape, uint64_t seed, double low, double high, DType dtype) {
+  OpAttrs attrs;
+  attrs.low = low;
+  attrs.high = high;
+  return random(OpKind::kRandomUniform, shape, seed, dtype, attrs);
+}
+
+Tensor random_normal(const Shape& shape, uint64_t seed, double mean, double stddev, DType dtype) {
+  OpAttrs attrs;
+  attrs.mean = mean;
+  attrs.stddev = stddev;
+  return random(OpKind::kRandomNormal, shape, seed, dtype, attrs);
+}
+
+Tensor truncated_normal(const Shape& shape, uint64_t seed, double mean, double stddev, DType dtype) {
+  OpAttrs attrs;
+  attrs.mean = mean;
+  attrs.stddev = stddev;
+  return random(OpKind::kTruncatedNormal, shape, seed, dtype, attrs);
+}
+
 Tensor add(const Tensor& a, const Tensor& b) { return binary(OpKind::kAdd, a, b); }
 Tensor sub(const Tensor& a, const Tensor& b) { return binary(OpKind::kSub, a, b); }
 Tensor mul(const Tensor& a, const Tensor& b) { return binary(OpKind::kMul, a, b); }
@@ -151,6 +192,90 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   }
   Tensor reduced = axes.empty() ? x : sum(x, axes, /*keepdims=*/true);
   return reduced.shape() == shape ? reduced : reshape(reduced, shape);
+}
+
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
+  OpAttrs attrs;
+  attrs.axis = axis;
+  return apply(OpKind::kConcat, std::span<const Tensor>(xs), attrs);
+}
+
+Tensor slice(const Tensor& x, const Dims& begin, const Dims& end) {
+  const std::string_view name = op_name(OpKind::kSlice);
+  const Shape& shape = x.shape();
+  GRAFT_CHECK_AS(ShapeError, begin.size() == end.size() && begin.size() <= shape.rank(), name, ": begin has ",
+                 begin.size(), " entries and end ", end.size(), ", which do not fit a tensor of shape ",
+                 shape.to_string(), "\n  help: give one begin and one end per leading axis");
+  OpAttrs attrs;
+  Dims extent;
+  for (int d = 0; d < shape.rank(); ++d) {
+    const bool given = d < begin.size();
+    int64_t b = given ? begin[d] : 0;
+    int64_t e = given ? end[d] : shape[d];
+    if (b < 0) b += shape[d];
+    if (e < 0) e += shape[d];
+    GRAFT_CHECK_AS(ShapeError, 0 <= b && b <= e && e <= shape[d], name, ": axis ", d, " of shape ",
+                   shape.to_string(), " cannot be sliced from ", begin[d], " to ", end[d],
+                   " (expected 0 <= begin <= end <= ", shape[d], ", negatives counting from the end)");
+    attrs.begin.push_back(b);
+    extent.push_back(e - b);
+  }
+  attrs.shape = Shape(extent);
+  return apply(OpKind::kSlice, {x}, attrs);
+}
+
+Tensor pad(const Tensor& x, const Dims& before, const Dims& after) {
+  const Shape& shape = x.shape();
+  GRAFT_CHECK_AS(ShapeError, before.size() == shape.rank() && after.size() == shape.rank(), op_name(OpKind::kPad),
+                 ": expected ", shape.rank(), " entries in before and after for shape ", shape.to_string(),
+                 ", got ", before.size(), " and ", after.size());
+  OpAttrs attrs;
+  Dims out;
+  for (int d = 0; d < shape.rank(); ++d) {
+    GRAFT_CHECK_AS(ShapeError, before[d] >= 0 && after[d] >= 0, op_name(OpKind::kPad), ": axis ", d,
+                   " of shape ", shape.to_string(), " has negative padding ", before[d], ", ", after[d],
+                   "\n  help: use slice() to cut a tensor down");
+    out.push_back(before[d] + shape[d] + after[d]);
+  }
+  attrs.begin = before;
+  attrs.shape = Shape(out);
+  return apply(OpKind::kPad, {x}, attrs);
+}
+
+Tensor gather(const Tensor& x, const Tensor& indices, int64_t axis) {
+  OpAttrs attrs;
+  attrs.axis = axis;
+  return apply(OpKind::kGather, {x, indices}, attrs);
+}
+
+Tensor scatter_add(const Tensor& updates, const Tensor& indices, const Shape& shape, int64_t axis) {
+  OpAttrs attrs;
+  attrs.shape = shape;
+  attrs.axis = axis;
+  return apply(OpKind::kScatterAdd, {updates, indices}, attrs);
+}
+
+Tensor one_hot(const Tensor& indices, int64_t depth, DType dtype) {
+  OpAttrs attrs;
+  attrs.depth = depth;
+  attrs.dtype = dtype;
+  return apply(OpKind::kOneHot, {indices}, attrs);
+}
+
+Tensor softmax(const Tensor& x, int64_t axis) {
+  OpAttrs attrs;
+  attrs.axis = axis;
+  return apply(OpKind::kSoftmax, {x}, attrs);
+}
+
+Tensor log_softmax(const Tensor& x, int64_t axis) {
+  OpAttrs attrs;
+  attrs.axis = axis;
+  return apply(OpKind::kLogSoftmax, {x}, attrs);
+}
+
+Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
+  return apply(OpKind::kSparseSoftmaxCrossEntropy, {logits, labels});
 }
 
 Tensor mse_loss(const Tensor& prediction, const Tensor& target) {

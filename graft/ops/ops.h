@@ -13,6 +13,9 @@
 // and both shapes. No function writes into its inputs.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "graft/ops/dispatch.h"
 
 namespace graft {
@@ -25,6 +28,25 @@ Tensor zeros_like(const Tensor& like);
 Tensor ones_like(const Tensor& like);
 // A 0-d tensor holding `value` in `like`'s dtype.
 Tensor scalar_like(double value, const Tensor& like);
+// start, start + step, ... up to but excluding stop (NumPy's arange): a 1-D
+// tensor of max(0, ceil((stop - start) / step)) values, computed in double as
+// start + i * step and then converted. Throws ValueError when step is 0.
+Tensor arange(double start, double stop, double step = 1.0, DType dtype = DType::kFloat32);
+
+// Seeded random tensors (float32 or float64; DTypeError otherwise). Value i
+// depends only on (seed, i) (graft/tensor/random.h), so the same seed gives
+// the same values on every machine and inside a captured graft::function,
+// where the op is a constant of its seed: pass a new seed for new values.
+// Uniform in [low, high); ValueError unless low <= high.
+Tensor random_uniform(const Shape& shape, uint64_t seed, double low = 0.0, double high = 1.0,
+                      DType dtype = DType::kFloat32);
+// Normal with the given mean and stddev; ValueError when stddev < 0.
+Tensor random_normal(const Shape& shape, uint64_t seed, double mean = 0.0, double stddev = 1.0,
+                     DType dtype = DType::kFloat32);
+// Normal, redrawn until within two stddev of the mean (TensorFlow's
+// truncated_normal; its stddev is therefore about 0.88 * stddev).
+Tensor truncated_normal(const Shape& shape, uint64_t seed, double mean = 0.0, double stddev = 1.0,
+                        DType dtype = DType::kFloat32);
 
 // Elementwise binary (broadcasting).
 Tensor add(const Tensor& a, const Tensor& b);
@@ -78,10 +100,46 @@ Tensor transpose(const Tensor& x);
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 // Sums `x` down to `shape`, undoing a broadcast (the VJP of broadcasting).
 Tensor sum_to(const Tensor& x, const Shape& shape);
+// Joins tensors along `axis`: they share a dtype, a rank and every other
+// dimension (ShapeError naming both shapes otherwise). At least one tensor.
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis = 0);
+// The box x[begin[0]:end[0], begin[1]:end[1], ...] as a new tensor. Negative
+// entries count from the end of their axis; axes past begin.size() are taken
+// whole. Throws ShapeError unless 0 <= begin <= end <= dim on every axis.
+Tensor slice(const Tensor& x, const Dims& begin, const Dims& end);
+// x surrounded by zeros: before[d] zeros ahead of axis d and after[d] behind
+// it (one entry per axis, all >= 0). The adjoint of slice.
+Tensor pad(const Tensor& x, const Dims& before, const Dims& after);
 
-// Losses (compositions).
+// Indexing. `indices` are int64 in [0, dim) (ValueError naming the bad index
+// and its position otherwise; no negative indices).
+// Picks entries of x along `axis` (NumPy's take): the result has shape
+// x.shape[:axis] + indices.shape + x.shape[axis+1:].
+Tensor gather(const Tensor& x, const Tensor& indices, int64_t axis = 0);
+// The adjoint of gather: a zero tensor of `shape` to which slice j of
+// `updates` along `axis` is added at index indices[j]; repeated indices add
+// up. updates must have shape shape[:axis] + indices.shape + shape[axis+1:].
+Tensor scatter_add(const Tensor& updates, const Tensor& indices, const Shape& shape, int64_t axis = 0);
+// indices.shape + [depth] with a 1 at each index, 0 elsewhere. Indices must be
+// int64 in [0, depth). No gradient flows through it.
+Tensor one_hot(const Tensor& indices, int64_t depth, DType dtype = DType::kFloat32);
+
+// Neural-network functions over one axis (float only), numerically stable:
+// the maximum along the axis is subtracted before exp().
+// exp(x) / sum(exp(x), axis).
+Tensor softmax(const Tensor& x, int64_t axis = -1);
+// x - log(sum(exp(x), axis)).
+Tensor log_softmax(const Tensor& x, int64_t axis = -1);
+
+// Losses.
 // mean((prediction - target)^2) over every element.
 Tensor mse_loss(const Tensor& prediction, const Tensor& target);
+// Per-example cross-entropy of integer labels under softmax(logits):
+// logits [N, C] float, labels int64 [N] in [0, C) -> loss [N] with
+// loss[i] = logsumexp(logits[i]) - logits[i, labels[i]], computed in one fused,
+// stable pass. Throws ValueError naming the first label out of range, its
+// position and C. Take mean() of the result for the usual batch loss.
+Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
 
 // Operators.
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

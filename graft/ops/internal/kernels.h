@@ -3,6 +3,7 @@
 #pragma once
 
 #include <span>
+#include <string_view>
 
 #include "graft/ops/op_table.h"
 
@@ -27,6 +28,16 @@ GRAFT_DECLARE_INFER(infer_matmul);
 GRAFT_DECLARE_INFER(infer_reshape);
 GRAFT_DECLARE_INFER(infer_permute);
 GRAFT_DECLARE_INFER(infer_broadcast_to);
+GRAFT_DECLARE_INFER(infer_arange);
+GRAFT_DECLARE_INFER(infer_random);
+GRAFT_DECLARE_INFER(infer_concat);
+GRAFT_DECLARE_INFER(infer_slice);
+GRAFT_DECLARE_INFER(infer_pad);
+GRAFT_DECLARE_INFER(infer_gather);
+GRAFT_DECLARE_INFER(infer_scatter_add);
+GRAFT_DECLARE_INFER(infer_one_hot);
+GRAFT_DECLARE_INFER(infer_softmax);  // softmax and log_softmax
+GRAFT_DECLARE_INFER(infer_sparse_softmax_cross_entropy);
 
 // Forward kernels.
 GRAFT_DECLARE_FORWARD(fill_forward);
@@ -61,6 +72,19 @@ GRAFT_DECLARE_FORWARD(max_forward);
 GRAFT_DECLARE_FORWARD(matmul_forward);
 GRAFT_DECLARE_FORWARD(permute_forward);
 GRAFT_DECLARE_FORWARD(broadcast_to_forward);
+GRAFT_DECLARE_FORWARD(arange_forward);
+GRAFT_DECLARE_FORWARD(random_uniform_forward);
+GRAFT_DECLARE_FORWARD(random_normal_forward);
+GRAFT_DECLARE_FORWARD(truncated_normal_forward);
+GRAFT_DECLARE_FORWARD(concat_forward);
+GRAFT_DECLARE_FORWARD(slice_forward);
+GRAFT_DECLARE_FORWARD(pad_forward);
+GRAFT_DECLARE_FORWARD(gather_forward);
+GRAFT_DECLARE_FORWARD(scatter_add_forward);
+GRAFT_DECLARE_FORWARD(one_hot_forward);
+GRAFT_DECLARE_FORWARD(softmax_forward);
+GRAFT_DECLARE_FORWARD(log_softmax_forward);
+GRAFT_DECLARE_FORWARD(sparse_softmax_cross_entropy_forward);
 
 // Vector-Jacobian products.
 GRAFT_DECLARE_VJP(add_vjp);
@@ -87,11 +111,23 @@ GRAFT_DECLARE_VJP(matmul_vjp);
 GRAFT_DECLARE_VJP(reshape_vjp);
 GRAFT_DECLARE_VJP(permute_vjp);
 GRAFT_DECLARE_VJP(broadcast_to_vjp);
+GRAFT_DECLARE_VJP(concat_vjp);
+GRAFT_DECLARE_VJP(slice_vjp);
+GRAFT_DECLARE_VJP(pad_vjp);
+GRAFT_DECLARE_VJP(gather_vjp);
+GRAFT_DECLARE_VJP(scatter_add_vjp);
+GRAFT_DECLARE_VJP(softmax_vjp);
+GRAFT_DECLARE_VJP(log_softmax_vjp);
+GRAFT_DECLARE_VJP(sparse_softmax_cross_entropy_vjp);
 
 // The broadcast of two shapes; throws ShapeError naming `def`'s op.
 Shape broadcast_shapes(const OpDef& def, const Shape& a, const Shape& b);
 // Throws DTypeError unless every input has the same dtype.
 void check_same_dtype(const OpDef& def, std::span<const Tensor> in);
 void check_floating(const OpDef& def, const Tensor& t, int index);
+// Throws ValueError unless every value of the int64 tensor `indices` is in
+// [0, size), naming the first bad one, its position and `range` ("10 classes").
+void check_index_range(const OpDef& def, const Tensor& indices, int64_t size, std::string_view noun,
+                       std::string_view range);
 
 }  // namespace graft::ops::internal
