@@ -1,0 +1,115 @@
+#include "graft/nn/layers.h"
+
+#include "graft/base/check.h"
+#include "graft/ops/ops.h"
+#include "graft/tensor/random.h"
+
+namespace graft::nn {
+
+const char* activation_name(Activation activation) {
+  switch (activation) {
+    case Activation::kRelu: return "relu";
+    case Activation::kTanh: return "tanh";
+    case Activation::kSigmoid: return "sigmoid";
+    default: return "none";
+  }
+}
+
+Tensor apply_activation(Activation activation, const Tensor& x) {
+  switch (activation) {
+    case Activation::kRelu: return relu(x);
+    case Activation::kTanh: return tanh(x);
+    case Activation::kSigmoid: return sigmoid(x);
+    default: return x;
+  }
+}
+
+// --- Linear ------------------------------------------------------------------
+
+Linear::Linear(LinearOptions options, std::source_location location)
+    : Module("linear", location), options_(std::move(options)) {
+  GRAFT_CHECK(options_.out_features_ > 0, "LinearOptions: out_features must be positive, got ",
+              options_.out_features_);
+}
+
+void Linear::on_build(const Shape& input_shape, DType dtype) {
+  GRAFT_CHECK_AS(DTypeError, is_floating(dtype), "Linear '", path(), "' needs a float32 or float64 input, received ",
+                 dtype_name(dtype), "\n  help: cast() the input first");
+  in_features_ = input_shape[input_shape.rank() - 1];
+  VariableOptions vo = VariableOptions().dtype(dtype);
+  kernel_ = add_variable("kernel", {in_features_, options_.out_features_}, options_.kernel_init_, vo);
+  if (options_.bias_) bias_ = add_variable("bias", {options_.out_features_}, options_.bias_init_, vo);
+}
+
+Tensor Linear::forward(const Tensor& x) {
+  GRAFT_CHECK_AS(ShapeError, x.rank() >= 2, "Linear '", path(), "' expected an input of rank >= 2 ([batch, ",
+                 in_features_ > 0 ? std::to_string(in_features_) : std::string("in_features"), "]), received shape ",
+                 x.shape().to_string(), "\n  help: add a batch dimension (reshape a single example to [1, n])");
+  ensure_built(x);
+  GRAFT_CHECK_AS(ShapeError, x.shape()[x.rank() - 1] == in_features_, "Linear '", path(),
+                 "' expected an input of shape [..., ", in_features_, "] (it was built for ", in_features_,
+                 " input features: kernel ", kernel_.shape().to_string(), "), received shape ",
+                 x.shape().to_string(),
+                 "\n  help: a layer's input size is fixed by its first call; give it inputs of that size, "
+                 "or replace the layer");
+  Tensor y = matmul(x, kernel_);
+  if (options_.bias_) y = y + bias_;
+  return apply_activation(options_.activation_, y);
+}
+
+std::string Linear::describe() const {
+  std::string text = "Linear(";
+  text += in_features_ > 0 ? std::to_string(in_features_) + " -> " : std::string("? -> ");
+  text += std::to_string(options_.out_features_);
+  if (!options_.bias_) text += ", no bias";
+  if (options_.activation_ != Activation::kNone) text += std::string(", ") + activation_name(options_.activation_);
+  return text + ")";
+}
+
+// --- Activations ---------------------------------------------------------------
+
+Tensor ReLU::forward(const Tensor& x) {
+  ensure_built(x);
+  return relu(x);
+}
+
+Tensor Tanh::forward(const Tensor& x) {
+  ensure_built(x);
+  return tanh(x);
+}
+
+Tensor Sigmoid::forward(const Tensor& x) {
+  ensure_built(x);
+  return sigmoid(x);
+}
+
+// --- Dropout -------------------------------------------------------------------
+
+Dropout::Dropout(DropoutOptions options, std::source_location location)
+    : Module("dropout", location), options_(options) {
+  GRAFT_CHECK(options_.rate_ >= 0.0 && options_.rate_ < 1.0, "DropoutOptions: rate must be in [0, 1), got ",
+              options_.rate_);
+}
+
+Tensor Dropout::forward(const Tensor& x) {
+  ensure_built(x);
+  if (!is_training() || options_.rate_ == 0.0) return x;
+  GRAFT_CHECK_AS(DTypeError, is_floating(x.dtype()), "Dropout '", path(), "' needs a float32 or float64 input, received ",
+                 dtype_name(x.dtype()));
+  // mask = keep / (1 - rate), keep ~ Bernoulli(1 - rate), drawn from a stream
+  // fixed by (seed, path, call number).
+  const uint64_t seed = derive_seed(derive_seed(options_.seed_, hash_string(path().c_str())), calls_++);
+  Tensor mask = Tensor::empty(x.shape(), x.dtype());
+  const double scale = 1.0 / (1.0 - options_.rate_);
+  visit_dtype(x.dtype(), [&]<typename T>(T) {
+    T* m = mask.data<T>();
+    for (int64_t i = 0; i < mask.numel(); ++i) {
+      m[i] = random_unit(seed, static_cast<uint64_t>(i)) < options_.rate_ ? T(0) : static_cast<T>(scale);
+    }
+  });
+  return x * mask;
+}
+
+std::string Dropout::describe() const { return graft::internal::str("Dropout(", options_.rate_, ")"); }
+
+}  // namespace graft::nn

@@ -1,0 +1,105 @@
+// graft/nn/lstm.h: an LSTM cell and an LSTM that unrolls it over a sequence
+// of any length, with one set of weights.
+//
+//   nn::LSTM lstm(nn::LSTMOptions(32).return_sequences(true));
+//   Tensor h = lstm(x);                  // x [batch, time, features] -> [batch, time, 32]
+//   nn::LSTMSequence r = lstm.unroll(steps);  // steps: time tensors [batch, features]
+//   r.outputs.back();  r.state.c;
+//
+// LSTMCell builds on its first step from the input's feature size: `kernel`
+// [in, 4h] (glorot_uniform), `recurrent_kernel` [h, 4h] (orthogonal) and
+// `bias` [4h] (zeros, except 1 for the forget gate), in the first input's
+// dtype. Gates are stacked in the order input, forget, candidate, output
+// (Keras' layout), so z = x kernel + h recurrent_kernel + bias splits as
+// [i | f | g | o]:
+//   c' = sigmoid(f) * c + sigmoid(i) * tanh(g),   h' = sigmoid(o) * tanh(c')
+// The weights are created once, by path, and every time step of every call
+// reuses them: the number of variables does not depend on the sequence
+// length, and a sequence's gradient sums over its steps.
+//
+// LSTM owns its cell as the child "cell" (lstm/cell/kernel, ...).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "graft/nn/module.h"
+
+namespace graft::nn {
+
+struct LSTMState {
+  Tensor h;  // [batch, hidden]
+  Tensor c;  // [batch, hidden]
+};
+
+struct LSTMCellOptions {
+  explicit LSTMCellOptions(int64_t hidden_size) : hidden_size_(hidden_size) {}
+  LSTMCellOptions& forget_bias(double b) { forget_bias_ = b; return *this; }
+
+  int64_t hidden_size_;
+  double forget_bias_ = 1.0;
+};
+
+class LSTMCell : public Module {
+ public:
+  explicit LSTMCell(LSTMCellOptions options, std::source_location location = std::source_location::current());
+
+  // One step: x [batch, in], state h and c [batch, hidden]. ShapeError naming
+  // the cell's path for other shapes.
+  LSTMState step(const Tensor& x, const LSTMState& state);
+  // Zeros for h and c.
+  LSTMState zero_state(int64_t batch, DType dtype = DType::kFloat32) const;
+  // One step from the zero state; returns h.
+  Tensor forward(const Tensor& x) override;
+  std::string describe() const override;
+
+  int64_t hidden_size() const { return options_.hidden_size_; }
+  // 0 until built.
+  int64_t input_size() const { return input_size_; }
+
+ protected:
+  void on_build(const Shape& input_shape, DType dtype) override;
+
+ private:
+  LSTMCellOptions options_;
+  int64_t input_size_ = 0;
+  Variable kernel_;
+  Variable recurrent_kernel_;
+  Variable bias_;
+};
+
+struct LSTMOptions {
+  explicit LSTMOptions(int64_t hidden_size) : hidden_size_(hidden_size) {}
+  LSTMOptions& return_sequences(bool on) { return_sequences_ = on; return *this; }
+  LSTMOptions& forget_bias(double b) { forget_bias_ = b; return *this; }
+
+  int64_t hidden_size_;
+  bool return_sequences_ = false;
+  double forget_bias_ = 1.0;
+};
+
+struct LSTMSequence {
+  std::vector<Tensor> outputs;  // h at every step, [batch, hidden] each
+  LSTMState state;              // after the last step
+};
+
+class LSTM : public Module {
+ public:
+  explicit LSTM(LSTMOptions options, std::source_location location = std::source_location::current());
+
+  // x [batch, time, features] (time >= 1). Returns the last h [batch,
+  // hidden], or every h as [batch, time, hidden] with return_sequences(true).
+  Tensor forward(const Tensor& x) override;
+  // Steps [batch, features] each, from `initial` (zeros when absent).
+  LSTMSequence unroll(const std::vector<Tensor>& steps, const std::optional<LSTMState>& initial = std::nullopt);
+  std::string describe() const override;
+
+  LSTMCell& cell() { return *cell_; }
+
+ private:
+  LSTMOptions options_;
+  std::shared_ptr<LSTMCell> cell_;
+};
+
+}  // namespace graft::nn
