@@ -1,6 +1,7 @@
 #include "graft/autodiff/tape.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "graft/ops/ops.h"
 
@@ -9,7 +10,52 @@ namespace {
 
 thread_local std::vector<GradientTape*> t_tapes;
 
+// Fibonacci hashing: ids are sequential, the multiply spreads them.
+inline size_t hash_slot(uint64_t id, size_t mask) { return (id * 0x9E3779B97F4A7C15ULL >> 32) & mask; }
+
 }  // namespace
+
+uint32_t GradientTape::IdSlots::find(uint64_t id) const {
+  if (keys_.empty()) return kNone;
+  size_t mask = keys_.size() - 1;
+  for (size_t i = hash_slot(id, mask);; i = (i + 1) & mask) {
+    if (keys_[i] == id) return values_[i];
+    if (keys_[i] == 0) return kNone;
+  }
+}
+
+uint32_t GradientTape::IdSlots::insert(uint64_t id) {
+  // Keep the load at most 1/2 so probes stay short.
+  if (2 * (size_ + 1) > keys_.size()) grow();
+  size_t mask = keys_.size() - 1;
+  for (size_t i = hash_slot(id, mask);; i = (i + 1) & mask) {
+    if (keys_[i] == id) return values_[i];
+    if (keys_[i] == 0) {
+      keys_[i] = id;
+      values_[i] = size_;
+      return size_++;
+    }
+  }
+}
+
+void GradientTape::IdSlots::grow() {
+  std::vector<uint64_t> old_keys = std::exchange(keys_, std::vector<uint64_t>(std::max<size_t>(16, keys_.size() * 2)));
+  std::vector<uint32_t> old_values = std::exchange(values_, std::vector<uint32_t>(keys_.size()));
+  size_t mask = keys_.size() - 1;
+  for (size_t j = 0; j < old_keys.size(); ++j) {
+    if (old_keys[j] == 0) continue;
+    size_t i = hash_slot(old_keys[j], mask);
+    while (keys_[i] != 0) i = (i + 1) & mask;
+    keys_[i] = old_keys[j];
+    values_[i] = old_values[j];
+  }
+}
+
+void GradientTape::IdSlots::clear() {
+  keys_ = {};
+  values_ = {};
+  size_ = 0;
+}
 
 GradientTape::GradientTape(bool persistent) : persistent_(persistent) {
   ops::internal::add_observer(this);
@@ -23,23 +69,37 @@ GradientTape::~GradientTape() {
 }
 
 void GradientTape::watch(const Tensor& t) {
-  if (is_floating(t.dtype())) tracked_[t.id()] = true;
+  if (is_floating(t.dtype())) tracked_.insert(t.id());
 }
 
-bool GradientTape::is_watched(const Tensor& t) const { return tracked_.count(t.id()) > 0; }
+bool GradientTape::is_watched(const Tensor& t) const { return tracked_.find(t.id()) != IdSlots::kNone; }
 
 void GradientTape::on_op(OpKind kind, std::span<const Tensor> inputs, const OpAttrs& attrs, const Tensor& output) {
   if (!recording_ || used_) return;
   const OpDef& def = op_def(kind);
   if (def.vjp == nullptr || !is_floating(output.dtype())) return;
   bool any_tracked = false;
-  for (const Tensor& in : inputs) any_tracked |= tracked_.count(in.id()) > 0;
+  for (const Tensor& in : inputs) {
+    if (tracked_.find(in.id()) != IdSlots::kNone) {
+      any_tracked = true;
+      break;
+    }
+  }
   if (!any_tracked) return;
-  Entry entry{kind, attrs, std::vector<Tensor>(inputs.begin(), inputs.end()), {}, output};
-  entry.input_versions.reserve(inputs.size());
-  for (const Tensor& in : inputs) entry.input_versions.push_back(in.version());
-  entries_.push_back(std::move(entry));
-  tracked_[output.id()] = true;
+  auto first = static_cast<uint32_t>(inputs_.size());
+  for (const Tensor& in : inputs) {
+    inputs_.push_back(in);
+    input_versions_.push_back(in.version());
+  }
+  entries_.push_back(Entry{kind, first, static_cast<uint32_t>(inputs.size()), tracked_.insert(output.id()), attrs,
+                           output});
+}
+
+void GradientTape::release() {
+  entries_ = {};
+  inputs_ = {};
+  input_versions_ = {};
+  tracked_.clear();
 }
 
 std::vector<std::optional<Tensor>> GradientTape::gradient(const Tensor& target, const std::vector<Tensor>& sources,
@@ -59,53 +119,56 @@ std::vector<std::optional<Tensor>> GradientTape::gradient(const Tensor& target, 
     ~RecordingPause() { flag = saved; }
   } pause{recording_, recording_};
   recording_ = false;
-  std::unordered_map<uint64_t, Tensor> grads;
-  grads[target.id()] = output_gradient.defined() ? output_gradient : ones_like(target);
+
+  // Gradients by slot. Only watched tensors and tensors made under the tape
+  // have slots, so only they take gradients, as in TensorFlow: an unwatched
+  // constant gets none.
+  std::vector<Tensor> grads(tracked_.size());
+  uint32_t target_slot = tracked_.find(target.id());
+  if (target_slot != IdSlots::kNone) {
+    grads[target_slot] = output_gradient.defined() ? output_gradient : ones_like(target);
+  }
 
   // Entries are in execution order, a topological order: walk it backwards.
-  for (size_t i = entries_.size(); i-- > 0;) {
-    Entry& e = entries_[i];
-    auto it = grads.find(e.output.id());
-    if (it == grads.end()) continue;
-    Tensor grad_out = it->second;
-    for (size_t j = 0; j < e.inputs.size(); ++j) {
-      GRAFT_CHECK(e.inputs[j].version() == e.input_versions[j], "GradientTape.gradient(): input ", j, " of op '",
-                  op_name(e.kind), "' (shape ", e.inputs[j].shape().to_string(),
+  std::vector<Tensor> grad_in;
+  for (size_t i = target_slot == IdSlots::kNone ? 0 : entries_.size(); i-- > 0;) {
+    const Entry& e = entries_[i];
+    if (!grads[e.output_slot].defined()) continue;
+    std::span<const Tensor> inputs(inputs_.data() + e.first_input, e.num_inputs);
+    for (size_t j = 0; j < inputs.size(); ++j) {
+      GRAFT_CHECK(inputs[j].version() == input_versions_[e.first_input + j], "GradientTape.gradient(): input ", j,
+                  " of op '", op_name(e.kind), "' (shape ", inputs[j].shape().to_string(),
                   ") was modified in place after the op ran, so its gradient would be wrong\n"
                   "  help: compute gradients before assigning to variables the forward pass read");
     }
-    std::vector<Tensor> grad_in(e.inputs.size());
-    VjpContext ctx{e.inputs, e.output, grad_out, e.attrs};
+    grad_in.assign(inputs.size(), Tensor());
+    VjpContext ctx{inputs, e.output, grads[e.output_slot], e.attrs};
     op_def(e.kind).vjp(ctx, grad_in);
-    for (size_t j = 0; j < e.inputs.size(); ++j) {
-      // Only watched tensors and tensors made under the tape take gradients,
-      // as in TensorFlow: an unwatched constant gets none.
-      if (!grad_in[j].defined() || !is_floating(e.inputs[j].dtype()) || tracked_.count(e.inputs[j].id()) == 0) {
-        continue;
-      }
-      GRAFT_INTERNAL_ASSERT(grad_in[j].shape() == e.inputs[j].shape(), "vjp of ", op_name(e.kind), " gave shape ",
+    for (size_t j = 0; j < inputs.size(); ++j) {
+      if (!grad_in[j].defined() || !is_floating(inputs[j].dtype())) continue;
+      uint32_t slot = tracked_.find(inputs[j].id());
+      if (slot == IdSlots::kNone) continue;
+      GRAFT_INTERNAL_ASSERT(grad_in[j].shape() == inputs[j].shape(), "vjp of ", op_name(e.kind), " gave shape ",
                             grad_in[j].shape().to_string(), " for input ", j, " of shape ",
-                            e.inputs[j].shape().to_string());
-      auto [slot, inserted] = grads.try_emplace(e.inputs[j].id(), grad_in[j]);
-      if (!inserted) slot->second = slot->second + grad_in[j];
+                            inputs[j].shape().to_string());
+      Tensor& slot_grad = grads[slot];
+      slot_grad = slot_grad.defined() ? slot_grad + grad_in[j] : std::move(grad_in[j]);
     }
   }
 
   std::vector<std::optional<Tensor>> result;
   result.reserve(sources.size());
   for (const Tensor& s : sources) {
-    auto it = grads.find(s.id());
-    if (it == grads.end() || !is_floating(s.dtype()) || tracked_.count(s.id()) == 0) {
+    uint32_t slot = is_floating(s.dtype()) ? tracked_.find(s.id()) : IdSlots::kNone;
+    if (slot == IdSlots::kNone || !grads[slot].defined()) {
       result.emplace_back();
     } else {
-      result.emplace_back(it->second);
+      result.emplace_back(grads[slot]);
     }
   }
   if (!persistent_) {
     used_ = true;
-    entries_.clear();
-    entries_.shrink_to_fit();
-    tracked_.clear();
+    release();
   }
   return result;
 }

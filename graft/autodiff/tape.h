@@ -21,7 +21,6 @@
 #include <memory>
 #include <optional>
 #include <type_traits>
-#include <unordered_map>
 #include <vector>
 
 #include "graft/ops/dispatch.h"
@@ -64,22 +63,46 @@ class GradientTape : private ops::internal::OpObserver {
   size_t size() const { return entries_.size(); }
 
  private:
+  // Tensor id -> dense slot, open addressing with linear probing. Ids are
+  // never 0, so 0 marks an empty cell. Only grows; cleared as a whole.
+  class IdSlots {
+   public:
+    static constexpr uint32_t kNone = ~uint32_t{0};
+    uint32_t find(uint64_t id) const;
+    // The slot of `id`, inserting it with the next free slot when absent.
+    uint32_t insert(uint64_t id);
+    uint32_t size() const { return size_; }
+    void clear();
+
+   private:
+    void grow();
+    std::vector<uint64_t> keys_;
+    std::vector<uint32_t> values_;
+    uint32_t size_ = 0;
+  };
+
+  // One recorded op. Its inputs and their versions live in the tape-wide
+  // inputs_ and input_versions_ arrays (no allocation per op).
   struct Entry {
     OpKind kind;
+    uint32_t first_input;
+    uint32_t num_inputs;
+    uint32_t output_slot;
     OpAttrs attrs;
-    std::vector<Tensor> inputs;
-    std::vector<uint64_t> input_versions;
     Tensor output;
   };
 
   void on_op(OpKind kind, std::span<const Tensor> inputs, const OpAttrs& attrs, const Tensor& output) override;
+  void release();
 
   bool persistent_;
   bool recording_ = true;
   bool used_ = false;
   std::vector<Entry> entries_;
-  // Ids of tensors whose consumers are recorded: watched or produced here.
-  std::unordered_map<uint64_t, bool> tracked_;
+  std::vector<Tensor> inputs_;
+  std::vector<uint64_t> input_versions_;
+  // Tensors whose consumers are recorded: watched or produced here.
+  IdSlots tracked_;
 };
 
 namespace autodiff::internal {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -120,15 +121,16 @@ thread_local bool in_parallel_region = false;
 
 }  // namespace
 
-void parallel_for(int64_t begin, int64_t end, int64_t grain,
-                  const std::function<void(int64_t, int64_t)>& body) {
+namespace parallel_internal {
+
+void run_parallel(int64_t begin, int64_t end, int64_t grain, RangeFn body) {
   int64_t n = end - begin;
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   Pool& p = pool();
   int64_t chunks = std::min<int64_t>(p.threads(), n / grain);
   if (chunks < 2 || in_parallel_region) {
-    body(begin, end);
+    body.call(body.object, begin, end);
     return;
   }
   int64_t step = (n + chunks - 1) / chunks;
@@ -136,10 +138,12 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain,
     in_parallel_region = true;
     int64_t b = begin + i * step;
     int64_t e = std::min(end, b + step);
-    if (b < e) body(b, e);
+    if (b < e) body.call(body.object, b, e);
     in_parallel_region = false;
   });
 }
+
+}  // namespace parallel_internal
 
 void set_num_threads(int n) {
   GRAFT_CHECK(n >= 1, "set_num_threads: expected at least 1 thread, got ", n);

@@ -12,15 +12,35 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <type_traits>
 
 namespace graft {
 
 // Elements per task below which splitting does not pay.
 inline constexpr int64_t kParallelGrain = 32768;
 
-void parallel_for(int64_t begin, int64_t end, int64_t grain,
-                  const std::function<void(int64_t, int64_t)>& body);
+namespace parallel_internal {
+// A non-owning callable reference: no heap allocation, unlike std::function.
+struct RangeFn {
+  const void* object;
+  void (*call)(const void* object, int64_t begin, int64_t end);
+};
+void run_parallel(int64_t begin, int64_t end, int64_t grain, RangeFn body);
+}  // namespace parallel_internal
+
+// Calls body(b, e) on disjoint subranges covering [begin, end). A range below
+// two grains runs inline, without touching the pool.
+template <typename Body>
+void parallel_for(int64_t begin, int64_t end, int64_t grain, Body&& body) {
+  if (end - begin < 2 * (grain < 1 ? 1 : grain)) {
+    if (end > begin) body(begin, end);
+    return;
+  }
+  using Fn = std::remove_reference_t<Body>;
+  parallel_internal::run_parallel(
+      begin, end, grain,
+      {&body, [](const void* object, int64_t b, int64_t e) { (*static_cast<Fn*>(const_cast<void*>(object)))(b, e); }});
+}
 
 // Threads used by graft's kernels and by OpenBLAS. Defaults to the number of
 // cores; GRAFT_NUM_THREADS overrides it.
