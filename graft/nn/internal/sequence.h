@@ -1,9 +1,6 @@
 // graft/nn/internal/sequence.h: picking one index along an axis and stacking
-// steps, composed from differentiable ops (mul by a one-hot mask, sum).
+// steps (for LSTM gates and time steps), from slice, reshape and concat.
 // Not a public header.
-//
-// TODO(issue 3): use slice and concat ops when graft/ops has them; the masks
-// cost O(n) per pick instead of O(1).
 #pragma once
 
 #include <vector>
