@@ -143,6 +143,14 @@ std::vector<std::optional<Tensor>> GradientTape::gradient(const Tensor& target, 
     }
     grad_in.assign(inputs.size(), Tensor());
     VjpContext ctx{inputs, e.output, grads[e.output_slot], e.attrs};
+    // Inputs without a slot take no gradient, so their VJP work is skipped.
+    ctx.needs_grad = 0;
+    for (size_t j = 0; j < inputs.size() && j < 64; ++j) {
+      if (is_floating(inputs[j].dtype()) && tracked_.find(inputs[j].id()) != IdSlots::kNone) {
+        ctx.needs_grad |= uint64_t{1} << j;
+      }
+    }
+    if (inputs.size() > 64) ctx.needs_grad = ~uint64_t{0};
     op_def(e.kind).vjp(ctx, grad_in);
     for (size_t j = 0; j < inputs.size(); ++j) {
       if (!grad_in[j].defined() || !is_floating(inputs[j].dtype())) continue;

@@ -91,26 +91,31 @@ void matmul_vjp(const VjpContext& c, std::span<Tensor> grad) {
   const Tensor& b = c.inputs[1];
   const Tensor& g = c.grad_output;
   bool ta = c.attrs.transpose_a, tb = c.attrs.transpose_b;
+  // Each product runs only when its input needs a gradient (a layer's input
+  // batch never does).
+  const bool da = c.needs(0), db = c.needs(1);
   if (a.rank() > 2 && b.rank() == 2) {
     // Folded batch: work on the [rows, k] and [rows, n] matrices.
-    Tensor a2 = reshape(a, {-1, a.dim(-1)});
     Tensor g2 = reshape(g, {-1, g.dim(-1)});
-    grad[0] = reshape(tb ? matmul(g2, b) : matmul(g2, b, false, true), a.shape());
-    grad[1] = tb ? matmul(g2, a2, true, false) : matmul(a2, g2, true, false);
+    if (da) grad[0] = reshape(tb ? matmul(g2, b) : matmul(g2, b, false, true), a.shape());
+    if (db) {
+      Tensor a2 = reshape(a, {-1, a.dim(-1)});
+      grad[1] = tb ? matmul(g2, a2, true, false) : matmul(a2, g2, true, false);
+    }
     return;
   }
   if (!ta && !tb) {
-    grad[0] = matmul(g, b, false, true);
-    grad[1] = matmul(a, g, true, false);
+    if (da) grad[0] = matmul(g, b, false, true);
+    if (db) grad[1] = matmul(a, g, true, false);
   } else if (!ta && tb) {
-    grad[0] = matmul(g, b);
-    grad[1] = matmul(g, a, true, false);
+    if (da) grad[0] = matmul(g, b);
+    if (db) grad[1] = matmul(g, a, true, false);
   } else if (ta && !tb) {
-    grad[0] = matmul(b, g, false, true);
-    grad[1] = matmul(a, g);
+    if (da) grad[0] = matmul(b, g, false, true);
+    if (db) grad[1] = matmul(a, g);
   } else {
-    grad[0] = matmul(b, g, true, true);
-    grad[1] = matmul(g, a, true, true);
+    if (da) grad[0] = matmul(b, g, true, true);
+    if (db) grad[1] = matmul(g, a, true, true);
   }
 }
 

@@ -28,6 +28,11 @@ struct VjpContext {
   const Tensor& output;
   const Tensor& grad_output;
   const OpAttrs& attrs;
+  // Bit i is set when input i needs a gradient. A VJP may leave the slot of
+  // an input whose bit is clear undefined and skip its work (the tape never
+  // asks for it); computing it anyway is correct, only slower.
+  uint64_t needs_grad = ~uint64_t{0};
+  bool needs(size_t i) const { return i >= 64 || ((needs_grad >> i) & 1) != 0; }
 };
 
 inline constexpr int kVariadic = -1;
