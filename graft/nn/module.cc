@@ -96,14 +96,14 @@ void Module::collect(const std::vector<Variable>& all, std::vector<Variable>& ou
   for (const auto& c : children_) c->collect(all, out);
 }
 
-std::vector<Variable> Module::variables() {
+std::vector<Variable> Module::variables() const {
   std::vector<Variable> out;
   VariableStore* s = existing_store();
   if (s != nullptr) collect(s->variables(), out);
   return out;
 }
 
-std::vector<Variable> Module::trainable_variables() {
+std::vector<Variable> Module::trainable_variables() const {
   std::vector<Variable> out;
   for (Variable& v : variables()) {
     if (v.trainable()) out.push_back(std::move(v));
@@ -111,14 +111,14 @@ std::vector<Variable> Module::trainable_variables() {
   return out;
 }
 
-std::vector<std::pair<std::string, Variable>> Module::named_variables() {
+std::vector<std::pair<std::string, Variable>> Module::named_variables() const {
   const size_t skip = path().size() + 1;
   std::vector<std::pair<std::string, Variable>> out;
   for (Variable& v : variables()) out.emplace_back(v.path().substr(skip), std::move(v));
   return out;
 }
 
-int64_t Module::parameter_count() {
+int64_t Module::parameter_count() const {
   int64_t n = 0;
   for (const Variable& v : variables()) n += v.shape().numel();
   return n;

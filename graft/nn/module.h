@@ -87,10 +87,10 @@ class Module {
   // The module's live variables, own first then each child's, in a fixed
   // order (see the header comment). named_variables() gives each with its
   // path relative to this module ("layer_0/kernel").
-  std::vector<Variable> variables();
-  std::vector<Variable> trainable_variables();
-  std::vector<std::pair<std::string, Variable>> named_variables();
-  int64_t parameter_count();
+  std::vector<Variable> variables() const;
+  std::vector<Variable> trainable_variables() const;
+  std::vector<std::pair<std::string, Variable>> named_variables() const;
+  int64_t parameter_count() const;
 
   // Frozen modules' variables are not trainable: they leave
   // trainable_variables() and tapes do not watch them. Applies to this
@@ -135,7 +135,7 @@ class Module {
   // A table of every module and variable under this one: path, kind or
   // shape, parameter count, trainable, where each variable was created; and
   // the totals.
-  std::string summary();
+  std::string summary() const;
 
  protected:
   // Builds once: runs on_build(input_shape, dtype) under this module's scope

@@ -23,7 +23,7 @@ void Module::summary_rows(const std::vector<Variable>& all, std::vector<Row>& ro
   for (const auto& c : children_) c->summary_rows(all, rows);
 }
 
-std::string Module::summary() {
+std::string Module::summary() const {
   VariableStore* s = existing_store();
   const std::vector<Variable> all = s != nullptr ? s->variables() : std::vector<Variable>{};
   std::vector<Row> rows = {{"path", "layer / shape", "params", "trainable", "created at"}};
