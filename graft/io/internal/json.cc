@@ -123,7 +123,7 @@ class Parser {
       expect(':');
       skip_whitespace();
       JsonValue value = parse_value(depth + 1);
-      v.object.emplace_back(std::move(key), std::move(value));
+      v.object.push_back(JsonMember{std::move(key), std::move(value)});
       skip_whitespace();
       if (peek() == ',' && !at_end()) {
         ++pos_;

@@ -15,7 +15,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace graft::io::internal {
@@ -24,13 +23,20 @@ inline constexpr int kMaxJsonDepth = 64;
 
 enum class JsonKind { kNull, kBool, kInteger, kNumber, kString, kArray, kObject };
 
+struct JsonMember;
+
 struct JsonValue {
   JsonKind kind = JsonKind::kNull;
   bool boolean = false;
   int64_t integer = 0;
   std::string string;
   std::vector<JsonValue> array;
-  std::vector<std::pair<std::string, JsonValue>> object;
+  std::vector<JsonMember> object;  // in document order, duplicates kept
+};
+
+struct JsonMember {
+  std::string key;
+  JsonValue value;
 };
 
 // What a JSON document is, for messages ("an array", "a string").
