@@ -27,11 +27,12 @@ TEST(ExecutorTest, DeadCodeIsRemovedAndConstantsFolded) {
 }
 
 TEST(ExecutorTest, TheMemoryPlanReusesBuffers) {
+  // Unoptimised, so every intermediate needs a buffer.
   auto f = function([](const Tensor& x) {
     Tensor h = x;
     for (int i = 0; i < 10; ++i) h = tanh(h) + x;
     return sum(h);
-  });
+  }, FunctionOptions().optimize(false));
   f(ones({256, 256}));
   trace::ExecutorStats s = f.stats();
   // Twenty intermediates of 256 KiB, but only a few alive at once.
@@ -66,6 +67,50 @@ TEST(ExecutorTest, ASteadyStateTrainingStepAllocatesNothing) {
   EXPECT_EQ(after.requests, before.requests);
   EXPECT_EQ(after.system_allocations, before.system_allocations);
   EXPECT_LT(last, first);
+}
+
+TEST(ExecutorTest, ElementwiseChainsFuseIntoOneLoopWithTheSameResults) {
+  auto body = [](const Tensor& x, const Tensor& b) {
+    Tensor h = relu(matmul(x, x, false, true) + b);   // bias add + activation
+    Tensor m = h * 0.9 + square(h) * 0.1;              // Adam-like moment updates
+    Tensor out = m / (sqrt(m * 0.5 + 1.0) + 1e-8);
+    return sum(out + tanh(m) * sigmoid(-m));
+  };
+  Tensor x = Tensor::from_vector<float>({0.5, -1, 2, 0.25, 1.5, -0.5, 0.1, 0.2, 0.3}, {3, 3});
+  Tensor b = Tensor::from_vector<float>({0.1, -0.2, 0.3});
+  auto fused = function(body);
+  auto plain = function(body, FunctionOptions().optimize(false));
+  EXPECT_NEAR(fused(x, b).item<double>(), body(x, b).item<double>(), 1e-5);
+  EXPECT_NEAR(plain(x, b).item<double>(), body(x, b).item<double>(), 1e-5);
+  trace::ExecutorStats s = fused.stats();
+  EXPECT_EQ(s.fused_groups, 1u);
+  EXPECT_GE(s.fused_nodes, 12u);
+  EXPECT_EQ(s.kernel_steps, 3u);  // matmul, the fused loop, sum
+  EXPECT_LT(s.kernel_steps, plain.stats().kernel_steps);
+}
+
+TEST(ExecutorTest, FusionKeepsValuesReadOutsideTheGroupAndRespectsAssigns) {
+  VariableStore store("m");
+  Variable m = store.root().variable("m", {4}, init::constant(1.0));
+  Variable v = store.root().variable("v", {4}, init::constant(2.0));
+  auto step = function([&](const Tensor& g) {
+    Tensor m_next = m.value() * 0.9 + g * 0.1;
+    m.assign(m_next);                    // a barrier: v's update must see the new m
+    Tensor v_next = v.value() * 0.5 + m.value() * g;
+    v.assign(v_next);
+    return m_next + v_next;
+  });
+  Tensor g = Tensor::from_vector<float>({1, 2, 3, 4});
+  Tensor out = step(g);
+  // m = 0.9 + 0.1 g; v = 1 + m * g.
+  std::vector<float> want_m{1.0f, 1.1f, 1.2f, 1.3f}, got_m = m.value().to_vector<float>();
+  std::vector<float> got_v = v.value().to_vector<float>(), got = out.to_vector<float>();
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NEAR(got_m[i], want_m[i], 1e-6);
+    EXPECT_NEAR(got_v[i], 1.0f + want_m[i] * static_cast<float>(i + 1), 1e-5);
+    EXPECT_NEAR(got[i], got_m[i] + got_v[i], 1e-5);
+  }
+  EXPECT_EQ(step.stats().fused_groups, 2u);
 }
 
 TEST(ExecutorTest, AResultTheCallerKeepsIsNotOverwritten) {

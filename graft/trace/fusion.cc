@@ -1,0 +1,174 @@
+#include "graft/trace/internal/fusion.h"
+
+#include <cmath>
+
+#include "graft/tensor/parallel.h"
+
+namespace graft::trace::internal {
+namespace {
+
+constexpr int64_t kBlock = 256;
+
+template <typename T>
+void eval(const FusedInstruction& ins, T* d, const T* a, const T* b, const T* c, int64_t n) {
+  switch (ins.kind) {
+    case OpKind::kAdd: for (int64_t j = 0; j < n; ++j) d[j] = a[j] + b[j]; break;
+    case OpKind::kSub: for (int64_t j = 0; j < n; ++j) d[j] = a[j] - b[j]; break;
+    case OpKind::kMul: for (int64_t j = 0; j < n; ++j) d[j] = a[j] * b[j]; break;
+    case OpKind::kDiv: for (int64_t j = 0; j < n; ++j) d[j] = a[j] / b[j]; break;
+    case OpKind::kPow: for (int64_t j = 0; j < n; ++j) d[j] = std::pow(a[j], b[j]); break;
+    case OpKind::kMaximum: for (int64_t j = 0; j < n; ++j) d[j] = a[j] >= b[j] ? a[j] : b[j]; break;
+    case OpKind::kMinimum: for (int64_t j = 0; j < n; ++j) d[j] = a[j] <= b[j] ? a[j] : b[j]; break;
+    case OpKind::kEqual: for (int64_t j = 0; j < n; ++j) d[j] = a[j] == b[j] ? T(1) : T(0); break;
+    case OpKind::kNotEqual: for (int64_t j = 0; j < n; ++j) d[j] = a[j] != b[j] ? T(1) : T(0); break;
+    case OpKind::kLess: for (int64_t j = 0; j < n; ++j) d[j] = a[j] < b[j] ? T(1) : T(0); break;
+    case OpKind::kLessEqual: for (int64_t j = 0; j < n; ++j) d[j] = a[j] <= b[j] ? T(1) : T(0); break;
+    case OpKind::kGreater: for (int64_t j = 0; j < n; ++j) d[j] = a[j] > b[j] ? T(1) : T(0); break;
+    case OpKind::kGreaterEqual: for (int64_t j = 0; j < n; ++j) d[j] = a[j] >= b[j] ? T(1) : T(0); break;
+    case OpKind::kWhere: for (int64_t j = 0; j < n; ++j) d[j] = a[j] != T(0) ? b[j] : c[j]; break;
+    case OpKind::kNeg: for (int64_t j = 0; j < n; ++j) d[j] = -a[j]; break;
+    case OpKind::kExp: for (int64_t j = 0; j < n; ++j) d[j] = std::exp(a[j]); break;
+    case OpKind::kLog: for (int64_t j = 0; j < n; ++j) d[j] = std::log(a[j]); break;
+    case OpKind::kSqrt: for (int64_t j = 0; j < n; ++j) d[j] = std::sqrt(a[j]); break;
+    case OpKind::kTanh: for (int64_t j = 0; j < n; ++j) d[j] = std::tanh(a[j]); break;
+    case OpKind::kSigmoid:
+      // Stable on both sides, as the sigmoid kernel.
+      for (int64_t j = 0; j < n; ++j) {
+        T e = std::exp(-std::abs(a[j]));
+        d[j] = a[j] >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+      }
+      break;
+    case OpKind::kRelu: for (int64_t j = 0; j < n; ++j) d[j] = a[j] > T(0) ? a[j] : T(0); break;
+    case OpKind::kAbs: for (int64_t j = 0; j < n; ++j) d[j] = a[j] < T(0) ? -a[j] : a[j]; break;
+    case OpKind::kSquare: for (int64_t j = 0; j < n; ++j) d[j] = a[j] * a[j]; break;
+    case OpKind::kSign:
+      for (int64_t j = 0; j < n; ++j) d[j] = static_cast<T>((a[j] > T(0)) - (a[j] < T(0)));
+      break;
+    default: break;
+  }
+}
+
+template <typename T>
+void run_blocks(const FusedGroup& group, const T* const* in_data, T* const* out_data, int64_t first, int64_t last) {
+  const int64_t n = group.meta.shape.numel();
+  const size_t num_inputs = group.inputs.size();
+  // Register file: the inputs' blocks first, then the members' results.
+  thread_local std::vector<T> file;
+  file.resize((num_inputs + static_cast<size_t>(group.registers)) * kBlock);
+  auto slot = [&](size_t i) { return file.data() + i * kBlock; };
+  for (int64_t blk = first; blk < last; ++blk) {
+    const int64_t begin = blk * kBlock;
+    const int64_t len = std::min(kBlock, n - begin);
+    for (size_t i = 0; i < num_inputs; ++i) {
+      const FusedInput& in = group.inputs[i];
+      T* dst = slot(i);
+      const T* src = in_data[i];
+      switch (in.mode) {
+        case InputMode::kFull: std::copy(src + begin, src + begin + len, dst); break;
+        case InputMode::kScalar: std::fill(dst, dst + len, src[0]); break;
+        case InputMode::kRow: {
+          // Copy whole stretches of the row instead of a division per element.
+          int64_t k = begin % in.row;
+          for (int64_t j = 0; j < len;) {
+            int64_t take = std::min(len - j, in.row - k);
+            std::copy(src + k, src + k + take, dst + j);
+            j += take;
+            k = 0;
+          }
+          break;
+        }
+      }
+    }
+    for (const FusedInstruction& ins : group.program) {
+      const T* ops[3] = {nullptr, nullptr, nullptr};
+      for (int k = 0; k < ins.arity; ++k) {
+        const Operand& o = ins.src[k];
+        ops[k] = slot(o.is_input ? static_cast<size_t>(o.index) : num_inputs + static_cast<size_t>(o.index));
+      }
+      eval(ins, slot(num_inputs + static_cast<size_t>(ins.dst)), ops[0], ops[1], ops[2], len);
+    }
+    for (size_t o = 0; o < group.outputs.size(); ++o) {
+      const T* src = slot(num_inputs + static_cast<size_t>(group.outputs[o].first));
+      std::copy(src, src + len, out_data[o] + begin);
+    }
+  }
+}
+
+template <typename T>
+void run_typed(const FusedGroup& group, std::span<const Tensor> inputs, std::span<const Tensor> outputs) {
+  const int64_t n = group.meta.shape.numel();
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  // Pointers on the stack for small groups: a replay allocates nothing.
+  constexpr size_t kInline = 16;
+  const T* in_inline[kInline];
+  T* out_inline[kInline];
+  std::vector<const T*> in_heap;
+  std::vector<T*> out_heap;
+  const T** in_data = in_inline;
+  T** out_data = out_inline;
+  if (inputs.size() > kInline) {
+    in_heap.resize(inputs.size());
+    in_data = in_heap.data();
+  }
+  if (outputs.size() > kInline) {
+    out_heap.resize(outputs.size());
+    out_data = out_heap.data();
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) in_data[i] = inputs[i].data<T>();
+  for (size_t i = 0; i < outputs.size(); ++i) out_data[i] = outputs[i].data<T>();
+  const int64_t grain = std::max<int64_t>(1, kParallelGrain / kBlock);
+  if (blocks < 2 * grain) {
+    run_blocks<T>(group, in_data, out_data, 0, blocks);
+    return;
+  }
+  parallel_for(0, blocks, grain, [&](int64_t first, int64_t last) { run_blocks<T>(group, in_data, out_data, first, last); });
+}
+
+}  // namespace
+
+bool fusable(OpKind kind) {
+  switch (kind) {
+    case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kPow:
+    case OpKind::kMaximum: case OpKind::kMinimum: case OpKind::kEqual: case OpKind::kNotEqual:
+    case OpKind::kLess: case OpKind::kLessEqual: case OpKind::kGreater: case OpKind::kGreaterEqual:
+    case OpKind::kWhere: case OpKind::kNeg: case OpKind::kExp: case OpKind::kLog: case OpKind::kSqrt:
+    case OpKind::kTanh: case OpKind::kSigmoid: case OpKind::kRelu: case OpKind::kAbs: case OpKind::kSquare:
+    case OpKind::kSign:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool input_mode(const Shape& shape, const Shape& group, InputMode* mode, int64_t* row) {
+  if (shape.numel() == group.numel() && shape.numel() > 0) {
+    // Same element count and broadcastable to the group: the same layout.
+    *mode = InputMode::kFull;
+    return true;
+  }
+  if (shape.numel() == 1) {
+    *mode = InputMode::kScalar;
+    return true;
+  }
+  // A row: shape (less leading ones) equals the group's trailing dimensions.
+  int lead = 0;
+  while (lead < shape.rank() && shape[lead] == 1) ++lead;
+  int k = shape.rank() - lead;
+  if (k == 0 || k > group.rank()) return false;
+  for (int i = 0; i < k; ++i) {
+    if (shape[lead + i] != group[group.rank() - k + i]) return false;
+  }
+  *mode = InputMode::kRow;
+  *row = shape.numel();
+  return true;
+}
+
+void run_fused(const FusedGroup& group, std::span<const Tensor> inputs, std::span<const Tensor> outputs) {
+  if (group.meta.dtype == DType::kFloat64) {
+    run_typed<double>(group, inputs, outputs);
+  } else {
+    run_typed<float>(group, inputs, outputs);
+  }
+}
+
+}  // namespace graft::trace::internal
