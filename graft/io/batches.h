@@ -1,0 +1,114 @@
+// graft/io/batches.h: mini-batches over an in-memory data set, shuffled per
+// epoch from a seed, prepared one batch ahead on a background thread, with a
+// position that can be saved and restored.
+//
+//   Dataset train = load_fashion_mnist(Split::kTrain);
+//   BatchIterator batches(train.images, train.labels, BatchOptions(64).seed(7));
+//   for (int step = 0; step < 1000; ++step) {
+//     Batch b = batches.next();            // b.inputs [64, 784], b.labels [64]
+//     ...
+//   }
+//   BatchPosition saved = batches.position();   // store it with the checkpoint
+//   // Later, in a resumed run: the same order from the same place.
+//   BatchIterator resumed(train.images, train.labels, BatchOptions(64).seed(7));
+//   resumed.seek(saved);
+//
+// Epoch e visits every example once, in an order that depends only on (seed,
+// e) (graft/tensor/random.h), so runs and resumed runs agree on every machine.
+// The last batch of an epoch holds the N % batch_size remaining examples, or is
+// dropped with drop_last(true). Batches are fresh tensors (row copies); the
+// source tensors are only read, and must not be written while the iterator
+// lives. One thread may use an iterator at a time.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "graft/tensor/tensor.h"
+
+namespace graft::io {
+
+struct BatchOptions {
+  explicit BatchOptions(int64_t batch_size) : batch_size_(batch_size) {}
+  BatchOptions& shuffle(bool on) { shuffle_ = on; return *this; }
+  BatchOptions& seed(uint64_t s) { seed_ = s; return *this; }
+  BatchOptions& drop_last(bool on) { drop_last_ = on; return *this; }
+  // Prepare the next batch on a background thread while the caller works.
+  BatchOptions& prefetch(bool on) { prefetch_ = on; return *this; }
+
+  int64_t batch_size_;
+  bool shuffle_ = true;
+  uint64_t seed_ = 0;
+  bool drop_last_ = false;
+  bool prefetch_ = true;
+};
+
+// Where an iterator stands: the next batch next() returns is batch `batch`
+// of epoch `epoch`.
+struct BatchPosition {
+  int64_t epoch = 0;
+  int64_t batch = 0;
+  friend bool operator==(const BatchPosition&, const BatchPosition&) = default;
+};
+
+struct Batch {
+  Tensor inputs;  // [b, ...] rows of the inputs
+  Tensor labels;  // [b, ...] rows of the labels
+  BatchPosition position;  // which batch this is
+};
+
+class BatchIterator {
+ public:
+  // `inputs` and `labels` share their first dimension N (the examples).
+  // Throws ValueError for a batch size below 1, mismatched first dimensions,
+  // or a data set with no batch (N == 0, or N < batch size with drop_last).
+  BatchIterator(Tensor inputs, Tensor labels, BatchOptions options);
+  ~BatchIterator();
+  BatchIterator(const BatchIterator&) = delete;
+  BatchIterator& operator=(const BatchIterator&) = delete;
+
+  // The batch at position(), then moves on (to the next epoch after the last
+  // batch of one).
+  Batch next();
+  BatchPosition position() const;
+  // Continues from `p`; throws ValueError when p.epoch < 0 or p.batch is not
+  // in [0, batches_per_epoch()).
+  void seek(BatchPosition p);
+
+  int64_t batches_per_epoch() const { return batches_per_epoch_; }
+  int64_t size() const { return size_; }
+  // The order in which epoch `epoch` visits the examples.
+  std::vector<int64_t> epoch_order(int64_t epoch) const;
+
+ private:
+  Batch build(BatchPosition p);
+  BatchPosition advance(BatchPosition p) const;
+  void worker_loop();
+
+  Tensor inputs_;
+  Tensor labels_;
+  BatchOptions options_;
+  int64_t size_ = 0;
+  int64_t batches_per_epoch_ = 0;
+
+  // Only the thread that builds batches touches the order cache.
+  int64_t cached_epoch_ = -1;
+  std::vector<int64_t> cached_order_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  BatchPosition position_;
+  std::optional<BatchPosition> request_;  // for the worker to build
+  std::optional<Batch> ready_;            // built for position_
+  std::exception_ptr error_;              // the worker's failure, for next()
+  uint64_t generation_ = 0;               // moves on every seek
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+}  // namespace graft::io
