@@ -8,7 +8,37 @@
 namespace graft {
 
 Storage::Storage(size_t nbytes) : data_(allocate_buffer(nbytes)), nbytes_(nbytes) {}
-Storage::~Storage() { free_buffer(data_, nbytes_); }
+Storage::~Storage() {
+  if (owned_) free_buffer(data_, nbytes_);
+}
+
+namespace {
+
+// Tiny tensors (scalars, learning rates, loss values) keep their bytes in the
+// storage's own allocation: one malloc instead of a trip through the caching
+// allocator's lock. Still 64-byte aligned, as every tensor buffer is.
+constexpr size_t kInlineBytes = 64;
+
+class InlineStorage final : public Storage {
+ public:
+  explicit InlineStorage(size_t nbytes) : Storage(Borrowed{}, aligned(bytes_), nbytes) {}
+
+ private:
+  // Over-aligning the class would send make_shared to aligned new (memalign,
+  // several times slower than malloc); align inside the buffer instead.
+  static void* aligned(unsigned char* p) {
+    auto address = reinterpret_cast<uintptr_t>(p);
+    return p + ((kTensorAlignment - address % kTensorAlignment) % kTensorAlignment);
+  }
+  unsigned char bytes_[kInlineBytes + kTensorAlignment];
+};
+
+std::shared_ptr<Storage> make_storage(size_t nbytes) {
+  if (nbytes <= kInlineBytes) return std::make_shared<InlineStorage>(nbytes);
+  return std::make_shared<Storage>(nbytes);
+}
+
+}  // namespace
 
 uint64_t next_tensor_id() {
   static std::atomic<uint64_t> counter{1};
@@ -17,7 +47,7 @@ uint64_t next_tensor_id() {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape.numel()) * dtype_size(dtype));
+  impl->storage = make_storage(static_cast<size_t>(shape.numel()) * dtype_size(dtype));
   impl->shape = shape;
   impl->dtype = dtype;
   impl->id = next_tensor_id();

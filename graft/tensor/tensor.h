@@ -41,9 +41,16 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
 
+ protected:
+  // Wraps a buffer the derived class owns (Tensor::empty's inline buffer for
+  // tiny tensors); the destructor leaves it alone.
+  struct Borrowed {};
+  Storage(Borrowed, void* data, size_t nbytes) : data_(data), nbytes_(nbytes), owned_(false) {}
+
  private:
   void* data_;
   size_t nbytes_;
+  bool owned_ = true;
 };
 
 struct TensorImpl {
