@@ -41,6 +41,24 @@ void Linear::on_build(const Shape& input_shape, DType dtype) {
   if (options_.bias_) bias_ = add_variable("bias", {options_.out_features_}, options_.bias_init_, vo);
 }
 
+void Linear::replace_weights(const Tensor& kernel, const Tensor& bias, std::string_view reason,
+                             std::source_location location) {
+  GRAFT_CHECK(kernel_.defined(), "Linear '", path(), "': replace_weights needs a built layer\n"
+              "  help: run the model once (or build()) before editing it");
+  GRAFT_CHECK_AS(ShapeError, kernel.rank() == 2, "Linear '", path(), "': a kernel must be [in, out], got ",
+                 kernel.shape().to_string());
+  GRAFT_CHECK_AS(ShapeError, options_.bias_ == bias.defined() && (!bias.defined() || bias.shape() == Shape{kernel.dim(1)}),
+                 "Linear '", path(), "': expected ", options_.bias_ ? "a bias of shape [" + std::to_string(kernel.dim(1)) + "]" : "no bias",
+                 bias.defined() ? ", got shape " + bias.shape().to_string() : std::string(", got none"));
+  store().retire(kernel_, reason, location);
+  if (bias_.defined()) store().retire(bias_, reason, location);
+  in_features_ = kernel.dim(0);
+  options_.out_features_ = kernel.dim(1);
+  VariableOptions vo = VariableOptions().dtype(kernel.dtype());
+  kernel_ = add_variable("kernel", kernel.shape(), init::from_tensor(kernel), vo);
+  if (options_.bias_) bias_ = add_variable("bias", bias.shape(), init::from_tensor(bias), vo);
+}
+
 Tensor Linear::forward(const Tensor& x) {
   GRAFT_CHECK_AS(ShapeError, x.rank() >= 2, "Linear '", path(), "' expected an input of rank >= 2 ([batch, ",
                  in_features_ > 0 ? std::to_string(in_features_) : std::string("in_features"), "]), received shape ",

@@ -53,6 +53,13 @@ class Linear : public Module {
   // The input feature size, 0 until built.
   int64_t in_features() const { return in_features_; }
 
+  // Replaces the layer's variables by new ones holding `kernel` [in, out] and
+  // `bias` [out] (undefined when the layer has none), at the same paths: an
+  // architecture edit (graft/edit) that changes the layer's width. The old
+  // variables are retired with `reason`. The layer must be built.
+  void replace_weights(const Tensor& kernel, const Tensor& bias, std::string_view reason,
+                       std::source_location location = std::source_location::current());
+
  protected:
   void on_build(const Shape& input_shape, DType dtype) override;
 

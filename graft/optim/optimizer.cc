@@ -97,6 +97,29 @@ void Optimizer::apply_gradients(const std::vector<Variable>& vars, const std::ve
   }
 }
 
+void Optimizer::transfer_slots(const Variable& from, const Variable& to,
+                               const std::function<Tensor(std::string_view, const Tensor&)>& transform) {
+  std::vector<std::pair<std::string, Tensor>> values;
+  for (const std::string& slot_name : slot_names()) {
+    if (auto s = store_.find(store_.name() + "/" + from.path() + "/" + slot_name)) {
+      values.emplace_back(slot_name, transform(slot_name, s->raw_value()));
+      store_.retire(*s, "an edit of '" + from.path() + "' (optimizer '" + name() + "')");
+    }
+  }
+  Entry carried;
+  if (auto it = entries_.find(from.id()); it != entries_.end()) {
+    carried = it->second;
+    entries_.erase(it);
+  }
+  if (values.empty()) return;
+  for (const auto& [slot_name, value] : values) {
+    slot(to, slot_name, init::from_tensor(value), value.shape());
+  }
+  carried.variable = to;
+  carried.first_fingerprint = fingerprint(to.raw_value());
+  entries_[to.id()] = carried;
+}
+
 std::vector<Variable> Optimizer::slots_of(const Variable& v) const {
   std::vector<Variable> out;
   for (const std::string& slot_name : slot_names()) {

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -60,6 +61,14 @@ class Optimizer {
   std::vector<Variable> slots_of(const Variable& v) const;
   // Variables with slots.
   size_t tracked_variables() const { return entries_.size(); }
+
+  // Moves the state of `from` onto `to`, when an edit replaced one variable
+  // by another (graft/edit): each slot of `from` becomes the same slot of
+  // `to`, mapped by `transform(slot_name, value)` to the slot's new shape
+  // (scalar slots such as Adam's step usually pass through). `from`'s slots
+  // are retired. Nothing happens when `from` has no slots yet.
+  void transfer_slots(const Variable& from, const Variable& to,
+                      const std::function<Tensor(std::string_view slot, const Tensor& value)>& transform);
 
   // Why training may be doing nothing: one line per trainable variable that
   // was never updated, or whose value has not changed since its first
