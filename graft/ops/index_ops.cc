@@ -1,7 +1,9 @@
 // Ops that move boxes and rows of a tensor: concat, slice and its adjoint pad,
 // gather and its adjoint scatter_add, one_hot. The copies are byte moves of
 // whole rows, so one kernel serves every dtype.
+#include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "graft/ops/internal/kernels.h"
 #include "graft/ops/ops.h"

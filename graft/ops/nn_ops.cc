@@ -2,7 +2,10 @@
 // sparse softmax cross-entropy. Each is one pass over the data instead of the
 // five ops and four temporaries of its composition (max, sub, exp, sum, div),
 // and stable: exp() only ever sees x - max(x) <= 0.
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
+#include <vector>
 
 #include "graft/ops/internal/kernels.h"
 #include "graft/ops/ops.h"
