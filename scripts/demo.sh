@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds graft and runs the seed document's examples:
-# the raw-tape version, then the three examples ported to graft
-# (../shared/seed/variable-singleton-errors.md).
-# TODO(issue 3): a later issue replaces this with the training CLI.
+# Installs what is missing, builds graft and runs the main job: `graft train`
+# with its defaults, an MLP on Fashion-MNIST that starts with one hidden layer
+# and grows twice while it trains (widen, then deepen), each growth preserving
+# what the network computes. The run folder (metrics.jsonl, curves.svg) is
+# runs/demo. Extra arguments go to `graft train` (try --help).
+#
+# The seed document's examples run with the tests; see examples/.
 source "$(dirname "$0")/common.sh"
 install_missing "${GRAFT_PACKAGES[@]}"
 build "$GRAFT_ROOT/build" -DCMAKE_BUILD_TYPE=Release
-for example in seed_tape seed_example_1 seed_example_2 seed_example_3; do
-  echo "=== $example"
-  "$GRAFT_ROOT/build/bin/$example"
-  echo
-done
+"$GRAFT_ROOT/build/bin/graft" train --run-dir "$GRAFT_ROOT/runs/demo" "$@"
