@@ -151,6 +151,11 @@ void VariableStore::touch() {
   ++state_->epoch;
 }
 
+void VariableStore::set_create_hook(CreateHook hook) {
+  std::lock_guard lock(state_->mutex);
+  state_->create_hook = std::move(hook);
+}
+
 void VariableStore::set_audit_options(const AuditOptions& options) {
   std::lock_guard lock(state_->mutex);
   state_->audit = options;
@@ -202,6 +207,7 @@ Variable Scope::variable(std::string_view name, const Shape& shape, const Initia
   const std::string path = path_of(name);
   std::shared_ptr<VariableImpl> impl;
   bool created = false;
+  VariableStore::CreateHook hook;  // copied under the lock, called outside it
   {
     std::lock_guard lock(state.mutex);
     auto found = state.by_path.find(path);
@@ -240,10 +246,14 @@ Variable Scope::variable(std::string_view name, const Shape& shape, const Initia
       ++state.epoch;
       impl = std::move(fresh);
       created = true;
+      hook = state.create_hook;
     }
   }
   Variable v(std::move(impl));
-  if (created && t_create_observer != nullptr) t_create_observer->on_create(v, /*keyed=*/true, name, location);
+  if (created) {
+    if (t_create_observer != nullptr) t_create_observer->on_create(v, /*keyed=*/true, name, location);
+    if (hook) hook(v);
+  }
   return v;
 }
 
@@ -261,6 +271,7 @@ Variable::Variable(const Tensor& initial_value, std::string_view name, bool trai
   const std::string site = location_text(location);
   const std::string site_key = site + "|" + std::string(name);
   auto fresh = std::make_shared<VariableImpl>();
+  VariableStore::CreateHook hook;
   {
     std::lock_guard lock(state.mutex);
     auto& stats = state.sites[site_key];
@@ -298,9 +309,11 @@ Variable::Variable(const Tensor& initial_value, std::string_view name, bool trai
     state.by_id[fresh->id] = {nullptr, fresh, path};
     state.by_path[path] = fresh->id;
     ++state.epoch;
+    hook = state.create_hook;
   }
   impl_ = std::move(fresh);
   if (t_create_observer != nullptr) t_create_observer->on_create(*this, /*keyed=*/false, name, location);
+  if (hook) hook(*this);
 }
 
 // --- Thread-local scopes ---------------------------------------------------

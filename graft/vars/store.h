@@ -116,6 +116,16 @@ class VariableStore {
   // compiled functions recapture.
   void touch();
 
+  // Called after each variable is created in this store (keyed or unkeyed),
+  // on the creating thread, outside the store's lock, before the creating
+  // call returns; it may assign the variable. An exception from the hook
+  // propagates out of the creating call (the variable stays created). One
+  // hook per store; an empty function removes it. The checkpoint layer uses
+  // it to restore a variable the moment a lazily built module creates it
+  // (graft/io/checkpoint.h).
+  using CreateHook = std::function<void(const Variable&)>;
+  void set_create_hook(CreateHook hook);
+
   void set_audit_options(const AuditOptions& options);
   std::vector<AuditReport> audit_reports() const;
 

@@ -63,6 +63,7 @@ struct VariableStoreState {
   AuditOptions audit;
   std::unordered_map<std::string, vars::internal::SiteStats> sites;
   std::vector<AuditReport> reports;
+  VariableStore::CreateHook create_hook;  // VariableStore::set_create_hook
 
   // Called by a dropped unkeyed variable's destructor.
   void on_unkeyed_dropped(uint64_t id, const std::string& site_key);
