@@ -115,15 +115,20 @@ Tensor Dropout::forward(const Tensor& x) {
   GRAFT_CHECK_AS(DTypeError, is_floating(x.dtype()), "Dropout '", path(), "' needs a float32 or float64 input, received ",
                  dtype_name(x.dtype()));
   // mask = keep / (1 - rate), keep ~ Bernoulli(1 - rate), drawn from a stream
-  // fixed by (seed, path, call number).
-  const uint64_t seed = derive_seed(derive_seed(options_.seed_, hash_string(path().c_str())), calls_++);
+  // fixed by (seed, path, call number). A host call fills it, so inside a
+  // graft::function every replay draws the next mask instead of reusing one.
   Tensor mask = Tensor::empty(x.shape(), x.dtype());
-  const double scale = 1.0 / (1.0 - options_.rate_);
-  visit_dtype(x.dtype(), [&]<typename T>(T) {
-    T* m = mask.data<T>();
-    for (int64_t i = 0; i < mask.numel(); ++i) {
-      m[i] = random_unit(seed, static_cast<uint64_t>(i)) < options_.rate_ ? T(0) : static_cast<T>(scale);
-    }
+  const uint64_t base = derive_seed(options_.seed_, hash_string(path().c_str()));
+  const double rate = options_.rate_;
+  host_call("dropout " + path(), [this, mask, base, rate] {
+    const uint64_t seed = derive_seed(base, calls_++);
+    const double scale = 1.0 / (1.0 - rate);
+    visit_dtype(mask.dtype(), [&]<typename T>(T) {
+      T* m = mask.data<T>();
+      for (int64_t i = 0; i < mask.numel(); ++i) {
+        m[i] = random_unit(seed, static_cast<uint64_t>(i)) < rate ? T(0) : static_cast<T>(scale);
+      }
+    });
   });
   return x * mask;
 }

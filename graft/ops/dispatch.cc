@@ -37,6 +37,14 @@ Tensor apply(OpKind kind, std::span<const Tensor> inputs, const OpAttrs& attrs) 
   return out;
 }
 
+void host_call(std::string name, std::function<void()> fn) {
+  if (t_interceptor != nullptr) {
+    t_interceptor->record_host_call(std::move(name), std::move(fn));
+  } else {
+    fn();
+  }
+}
+
 namespace ops::internal {
 
 void add_observer(OpObserver* observer) { t_observers.push_back(observer); }

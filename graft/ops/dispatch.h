@@ -8,7 +8,9 @@
 // layers (autodiff, trace) and register here, so this layer stays below them.
 #pragma once
 
+#include <functional>
 #include <initializer_list>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -24,6 +26,14 @@ inline Tensor apply(OpKind kind, std::initializer_list<Tensor> inputs, const OpA
 // Runs the op's kernel on concrete inputs into a given output, bypassing
 // observers and capture (the graph executor uses it).
 void run_kernel(const OpDef& def, std::span<const Tensor> inputs, const Tensor& out, const OpAttrs& attrs);
+
+// Runs `fn` now in eager code; inside a graft::function capture, records it
+// so that every replay runs it at this point of the step, in order with the
+// ops around it. For host-side state a step needs fresh each time: a
+// learning-rate schedule writing a variable, a dropout mask refilled from the
+// next seed. `name` is shown in printed graphs. `fn` must stay valid as long
+// as the compiled function may replay.
+void host_call(std::string name, std::function<void()> fn);
 
 namespace ops::internal {
 
@@ -42,6 +52,8 @@ class OpInterceptor {
   virtual ~OpInterceptor() = default;
   virtual Tensor intercept(const OpDef& def, std::span<const Tensor> inputs, const OpAttrs& attrs,
                            const TensorMeta& meta) = 0;
+  // Records a host call (host_call()).
+  virtual void record_host_call(std::string name, std::function<void()> fn) = 0;
 };
 
 // Observers are notified in registration order. Thread-local.

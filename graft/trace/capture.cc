@@ -3,13 +3,7 @@
 #include <algorithm>
 
 namespace graft::trace::internal {
-namespace {
-thread_local Capture* t_capture = nullptr;
-}  // namespace
-
-Capture* Capture::current() { return t_capture; }
-
-void Capture::add_host_call(std::string name, std::function<void()> fn) {
+void Capture::record_host_call(std::string name, std::function<void()> fn) {
   Node node;
   node.host = std::move(fn);
   node.host_name = std::move(name);
@@ -35,7 +29,6 @@ Capture::Capture(const std::vector<Tensor>& args, CapturePolicy policy) : policy
   saved_assign_ = vars::internal::set_assign_hook(this);
   // Tapes alive outside the function do not see inside it.
   saved_observers_ = ops::internal::exchange_observers({});
-  t_capture = this;
 }
 
 Capture::~Capture() { restore(); }
@@ -43,7 +36,6 @@ Capture::~Capture() { restore(); }
 void Capture::restore() {
   if (restored_) return;
   restored_ = true;
-  t_capture = nullptr;
   ops::internal::set_interceptor(saved_interceptor_);
   vars::internal::set_read_observer(saved_read_);
   vars::internal::set_create_observer(saved_create_);

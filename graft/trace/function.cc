@@ -176,15 +176,3 @@ std::string FunctionCore::graph_dot() const { return last_ ? last_->executor->gr
 trace::ExecutorStats FunctionCore::stats() const { return last_ ? last_->executor->stats() : trace::ExecutorStats{}; }
 
 }  // namespace graft::trace::internal
-
-namespace graft {
-
-void host_call(std::string name, std::function<void()> fn) {
-  if (auto* capture = trace::internal::Capture::current()) {
-    capture->add_host_call(std::move(name), std::move(fn));
-  } else {
-    fn();
-  }
-}
-
-}  // namespace graft

@@ -201,12 +201,6 @@ class Function {
   trace::internal::FunctionCore core_;
 };
 
-// Runs `fn` now in eager code; inside a capture, records it so that every
-// replay runs it at this point of the step, in order with the ops around it.
-// For host-side state a step needs fresh each time (a learning-rate schedule
-// writing a variable, a step counter). `name` is shown in printed graphs.
-void host_call(std::string name, std::function<void()> fn);
-
 template <typename F>
 Function<F> function(F f, FunctionOptions options = {}) {
   return Function<F>(std::move(f), std::move(options));

@@ -38,6 +38,18 @@ std::string attrs_text(const Node& node) {
     case OpKind::kBroadcastTo: out << " shape=" << a.shape; break;
     case OpKind::kPermute: out << " perm=" << Shape(a.axes); break;
     case OpKind::kCast: out << " dtype=" << dtype_name(a.dtype); break;
+    case OpKind::kArange: out << " start=" << a.start << " stop=" << a.stop << " step=" << a.step; break;
+    case OpKind::kRandomUniform: out << " low=" << a.low << " high=" << a.high << " seed=" << a.seed; break;
+    case OpKind::kRandomNormal:
+    case OpKind::kTruncatedNormal: out << " mean=" << a.mean << " stddev=" << a.stddev << " seed=" << a.seed; break;
+    case OpKind::kSlice:
+    case OpKind::kPad: out << " begin=" << Shape(a.begin) << " shape=" << a.shape; break;
+    case OpKind::kConcat:
+    case OpKind::kGather:
+    case OpKind::kSoftmax:
+    case OpKind::kLogSoftmax: out << " axis=" << a.axis; break;
+    case OpKind::kScatterAdd: out << " axis=" << a.axis << " shape=" << a.shape; break;
+    case OpKind::kOneHot: out << " depth=" << a.depth; break;
     default: break;
   }
   return out.str();

@@ -280,3 +280,35 @@ TEST(HostCallTest, RunsOnEveryReplayInProgramOrder) {
 
 }  // namespace
 }  // namespace graft
+
+#include "graft/nn/layers.h"
+#include "graft/nn/sequential.h"
+
+namespace graft {
+namespace {
+
+// A compiled step draws a new dropout mask on every replay, the same masks
+// eager execution draws.
+TEST(HostCallTest, DropoutInsideACompiledStepDrawsAFreshMaskEachCall) {
+  auto make = [] {
+    auto m = std::make_unique<nn::Sequential>("m");
+    m->add(nn::Dropout(nn::DropoutOptions(0.5).seed(3)));
+    return m;
+  };
+  auto eager = make(), compiled = make();
+  auto step = function([&](const Tensor& x) { return (*compiled)(x); });
+  Tensor x = ones({64});
+  std::vector<std::vector<float>> masks;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<float> want = (*eager)(x).to_vector<float>();
+    std::vector<float> got = step(x).to_vector<float>();
+    EXPECT_EQ(got, want) << "call " << i;
+    masks.push_back(got);
+  }
+  EXPECT_NE(masks[0], masks[1]);
+  EXPECT_NE(masks[1], masks[2]);
+  EXPECT_EQ(step.captures(), 1);
+}
+
+}  // namespace
+}  // namespace graft

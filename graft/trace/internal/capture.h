@@ -39,11 +39,6 @@ class Capture : private ops::internal::OpInterceptor,
   // Ends the capture with the function's results.
   Graph finish(const std::vector<Tensor>& outputs);
 
-  // Records a host call (host_call() in function.h).
-  void add_host_call(std::string name, std::function<void()> fn);
-  // The capture running on this thread, or null.
-  static Capture* current();
-
   struct VariableRead {
     Variable variable;
     bool trainable;
@@ -55,6 +50,7 @@ class Capture : private ops::internal::OpInterceptor,
  private:
   Tensor intercept(const OpDef& def, std::span<const Tensor> inputs, const OpAttrs& attrs,
                    const TensorMeta& meta) override;
+  void record_host_call(std::string name, std::function<void()> fn) override;
   void on_read(const Variable& v) override;
   void on_create(const Variable& v, bool keyed, std::string_view requested_name,
                  const std::source_location& location) override;
