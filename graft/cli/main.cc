@@ -1,23 +1,30 @@
 // The `graft` command.
 //
-//   graft train [--hidden 128] [--grow widen:256@2,deepen@5] [--epochs 12] ...
+//   graft train [--hidden 256] [--grow widen:512@3,deepen@7] [--epochs 15] ...
+//   graft train --checkpoint-every 500 --run-dir runs/a    (and a checkpoint at the end)
+//   graft train --resume runs/a                             (continues exactly)
+//   graft inspect runs/a/checkpoint.safetensors             (keys, dtypes, shapes, metadata)
+//   graft inspect --diff OLD.safetensors NEW.safetensors    (restore report of OLD onto NEW)
 //   graft train --help
 //
 // Only this program catches every graft::Error: it prints the message and
-// exits with status 1 (2 for bad flags, from CLI11).
+// exits with status 1 (2 for bad flags, from CLI11). `inspect --diff` exits
+// 0 when every key matches and 1 otherwise, as diff(1) does.
+#include <filesystem>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "graft/base/error.h"
 #include "graft/cli/train.h"
+#include "graft/io/checkpoint.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"graft: deep learning for models that change while they train"};
   app.require_subcommand(1);
 
   graft::cli::TrainConfig config;
-  std::string hidden = "128";
+  std::string hidden = "256";
   CLI::App* train = app.add_subcommand("train", "Train an MLP on Fashion-MNIST that grows while it trains");
   train->add_option("--hidden", hidden, "Hidden layer widths at the start, comma-separated")->capture_default_str();
   train->add_option("--grow", config.grow,
@@ -54,13 +61,63 @@ int main(int argc, char** argv) {
   bool no_progress = false;
   train->add_flag("--no-progress", no_progress, "Plain lines even on a terminal");
 
+  train->add_option("--checkpoint-every", config.checkpoint_every,
+                    "Steps between checkpoints in the run folder (0: only at the end; one is always written then)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  train->add_option("--resume", config.resume,
+                    "Continue the run in this folder (or checkpoint file) exactly: settings not given come from it")
+      ->check(CLI::ExistingPath);
+  train->add_option("--max-steps", config.max_steps,
+                    "Stop after this many steps in all, with a checkpoint, as an interruption would (0: every epoch)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+
+  CLI::App* inspect = app.add_subcommand(
+      "inspect", "List a checkpoint's keys, dtypes, shapes, parameter counts and metadata, or diff two");
+  std::vector<std::string> inspect_files;
+  inspect->add_option("files", inspect_files, "FILE, or with --diff: FILE (saved) and OTHER (the model to restore into)")
+      ->required()
+      ->expected(1, 2);
+  bool diff = false;
+  inspect->add_flag("--diff", diff,
+                    "Show the restore report of FILE onto OTHER's tensors (another checkpoint) without restoring; "
+                    "exit 0 when all match, 1 otherwise");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (train->parsed()) {
       config.hidden = graft::cli::parse_widths(hidden);
       config.compile = !eager;
       config.progress = !no_progress;
+      for (const CLI::Option* option : train->get_options()) {
+        if (option->count() > 0) config.given_flags.insert(option->get_name());
+      }
+      // A resumed run writes into the folder it resumes unless told otherwise.
+      if (!config.resume.empty() && !config.given_flags.contains("--run-dir") &&
+          std::filesystem::is_directory(config.resume)) {
+        config.run_dir = config.resume;
+      }
       graft::cli::run_training(config, std::cout);
+    }
+    if (inspect->parsed()) {
+      if (diff) {
+        if (inspect_files.size() != 2) {
+          std::cerr << "error: inspect --diff needs two files, FILE (saved) and OTHER (to restore into), got "
+                    << inspect_files.size() << "\n";
+          return 2;
+        }
+        graft::io::SafetensorsFile saved = graft::io::SafetensorsFile::read(inspect_files[0]);
+        graft::io::SafetensorsFile other = graft::io::SafetensorsFile::read(inspect_files[1]);
+        graft::io::RestoreReport report = graft::io::diff_safetensors(saved, other);
+        std::cout << report.to_string();
+        return report.all_matched() ? 0 : 1;
+      }
+      if (inspect_files.size() != 1) {
+        std::cerr << "error: inspect lists one file; to compare two, pass --diff\n";
+        return 2;
+      }
+      std::cout << graft::io::inspect_checkpoint(graft::io::SafetensorsFile::read(inspect_files[0]));
     }
   } catch (const graft::Error& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -2,36 +2,43 @@
 // grows while it trains.
 //
 //   TrainConfig config;
-//   config.hidden = {128};
-//   config.grow = "widen:256@3,deepen@6";
+//   config.hidden = {256};
+//   config.grow = "widen:512@3,deepen@7";
 //   TrainResult result = run_training(config, std::cout);
 //
 // Every flag is checked, the data loaded and the growth plan simulated before
 // the first step, so a bad flag, a missing data set or an impossible plan
 // fails fast with a clear error. The training step is a graft::function: it
 // is captured once, replayed, and recaptured after each growth event.
+//
+// Checkpoints (model, optimizer slots and graft train's own state, one
+// safetensors file, graft/io/checkpoint.h) go to run_dir every
+// checkpoint_every steps and when the run ends, stops at max_steps, or gets
+// SIGINT / SIGTERM (it then finishes the current step, saves and returns).
+// `resume` continues such a run exactly (graft/cli/train_state.h).
 #pragma once
 
 #include <cstdint>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace graft::cli {
 
 struct TrainConfig {
-  std::vector<int64_t> hidden = {128};
+  std::vector<int64_t> hidden = {256};
   std::string optimizer = "adam";  // adam, adamw, sgd, momentum
   double learning_rate = 1e-3;
   std::string schedule = "cosine";  // constant, cosine, step
   int64_t warmup_steps = 0;
   double weight_decay = 0.0;
   double clip_norm = 0.0;  // 0: no clipping
-  int64_t epochs = 12;
+  int64_t epochs = 15;
   int64_t batch_size = 128;
   uint64_t seed = 1;
   int threads = 0;  // 0: every core
-  std::string grow = "widen:256@2,deepen@5";
+  std::string grow = "widen:512@3,deepen@7";
   double widen_noise = 0.0;
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::string run_dir = "runs/latest";
@@ -39,6 +46,19 @@ struct TrainConfig {
   bool compile = true;
   int64_t limit = 0;  // use only the first N training examples (0: all)
   bool progress = true;  // a progress bar when stdout is a terminal
+  // Checkpoints: run_dir/checkpoint.safetensors every N steps (0: only when
+  // the run ends or stops), written atomically.
+  int64_t checkpoint_every = 0;
+  // A run folder (or checkpoint file) to continue: same data order, step
+  // count, architecture and optimizer state, so the result is bit-identical
+  // to an uninterrupted run with the same seed and thread count.
+  std::string resume;
+  // Flags the user gave ("--lr"); on resume every other trajectory setting
+  // comes from the checkpoint (graft/cli/train_state.h).
+  std::set<std::string> given_flags;
+  // Stop after this many steps in all (0: run every epoch), as an
+  // interruption would, leaving a checkpoint to resume from.
+  int64_t max_steps = 0;
 };
 
 struct TrainResult {
@@ -49,6 +69,9 @@ struct TrainResult {
   int64_t parameters = 0;
   int growth_events = 0;
   int captures = 0;
+  int64_t resumed_from_step = -1;  // -1: a fresh run
+  bool stopped_early = false;      // --max-steps or an interrupt ended it
+  std::string checkpoint;          // the last checkpoint written
 };
 
 // Throws graft::Error (ValueError for flags and plans, IoError for data and
