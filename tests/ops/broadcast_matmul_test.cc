@@ -7,22 +7,12 @@
 #include <gtest/gtest.h>
 
 #include "graft/ops/ops.h"
+#include "tests/testing.h"
 
 namespace graft {
 namespace {
 
-template <typename E, typename F>
-std::string error_text(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return "";
-}
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
+using graft::test_util::error_text;
 
 // Deterministic, non-symmetric test values.
 template <typename T>
@@ -107,11 +97,11 @@ TEST(BroadcastTest, LargeBroadcastUsesTheThreadedRowsCorrectly) {
 
 TEST(BroadcastTest, IncompatibleShapesNameTheOpAndBothShapes) {
   std::string what = error_text<ShapeError>([] { sub(zeros({2, 3, 4}), zeros({3, 5})); });
-  EXPECT_CONTAINS(what, "sub: shapes [2, 3, 4] and [3, 5] do not broadcast: axis -1 has 4 vs 5");
+  GRAFT_EXPECT_CONTAINS(what, "sub: shapes [2, 3, 4] and [3, 5] do not broadcast: axis -1 has 4 vs 5");
   what = error_text<ShapeError>([] { where(zeros({2}), zeros({3}), zeros({2})); });
-  EXPECT_CONTAINS(what, "where: shapes [2] and [3] do not broadcast");
+  GRAFT_EXPECT_CONTAINS(what, "where: shapes [2] and [3] do not broadcast");
   what = error_text<ShapeError>([] { broadcast_to(zeros({2, 3}), {3, 3}); });
-  EXPECT_CONTAINS(what, "broadcast_to: shapes [2, 3] and [3, 3] do not broadcast");
+  GRAFT_EXPECT_CONTAINS(what, "broadcast_to: shapes [2, 3] and [3, 3] do not broadcast");
 }
 
 // C[b] = op(A[b]) op(B[b]) by a triple loop; b_batched false for a shared B.
@@ -181,13 +171,13 @@ TYPED_TEST(MatMulTest, Rank3TimesMatrixFoldsTheBatchIntoRows) {
 
 TEST(MatMulTest, ShapeErrorsNameBothShapes) {
   std::string what = error_text<ShapeError>([] { matmul(zeros({2, 3, 4}), zeros({3, 4, 5})); });
-  EXPECT_CONTAINS(what, "matmul: batch dimensions differ: a [2, 3, 4], b [3, 4, 5]");
+  GRAFT_EXPECT_CONTAINS(what, "matmul: batch dimensions differ: a [2, 3, 4], b [3, 4, 5]");
   what = error_text<ShapeError>([] { matmul(zeros({3}), zeros({3, 2})); });
-  EXPECT_CONTAINS(what, "matmul: expected operands of rank >= 2, got [3] and [3, 2]");
+  GRAFT_EXPECT_CONTAINS(what, "matmul: expected operands of rank >= 2, got [3] and [3, 2]");
   what = error_text<ShapeError>([] { matmul(zeros({2, 3, 4}), zeros({3, 5}), true, false); });
-  EXPECT_CONTAINS(what, "matmul: transpose_a is not supported for a batched a [2, 3, 4] with a matrix b [3, 5]");
+  GRAFT_EXPECT_CONTAINS(what, "matmul: transpose_a is not supported for a batched a [2, 3, 4] with a matrix b [3, 5]");
   what = error_text<DTypeError>([] { matmul(zeros({2, 2}, DType::kInt64), zeros({2, 2}, DType::kInt64)); });
-  EXPECT_CONTAINS(what, "matmul: input 0 must be float32 or float64, got int64");
+  GRAFT_EXPECT_CONTAINS(what, "matmul: input 0 must be float32 or float64, got int64");
 }
 
 }  // namespace

@@ -6,22 +6,12 @@
 #include <gtest/gtest.h>
 
 #include "graft/ops/ops.h"
+#include "tests/testing.h"
 
 namespace graft {
 namespace {
 
-template <typename E, typename F>
-std::string error_text(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return "";
-}
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
+using graft::test_util::error_text;
 
 std::vector<float> values(const Tensor& t) { return t.to_vector<float>(); }
 Tensor iota(const Shape& shape) { return reshape(arange(0, static_cast<double>(shape.numel())), shape); }
@@ -54,15 +44,15 @@ TEST(ConcatTest, CopiesEveryDtypeAndLargeInputs) {
 
 TEST(ConcatTest, MismatchedShapesNameBothShapes) {
   std::string what = error_text<ShapeError>([] { concat({zeros({2, 3}), zeros({2, 4})}, 0); });
-  EXPECT_CONTAINS(what, "concat: input 0 has shape [2, 3] but input 1 has shape [2, 4]");
+  GRAFT_EXPECT_CONTAINS(what, "concat: input 0 has shape [2, 3] but input 1 has shape [2, 4]");
   what = error_text<ShapeError>([] { concat({zeros({2, 3}), zeros({2, 3, 1})}, 0); });
-  EXPECT_CONTAINS(what, "[2, 3, 1]");
+  GRAFT_EXPECT_CONTAINS(what, "[2, 3, 1]");
   what = error_text<DTypeError>([] { concat({zeros({2}), zeros({2}, DType::kFloat64)}); });
-  EXPECT_CONTAINS(what, "concat: input 0 is float32 but input 1 is float64");
+  GRAFT_EXPECT_CONTAINS(what, "concat: input 0 is float32 but input 1 is float64");
   what = error_text<ShapeError>([] { concat({zeros({2}), zeros({2})}, 1); });
-  EXPECT_CONTAINS(what, "concat: axis 1 is out of range for a tensor of rank 1");
+  GRAFT_EXPECT_CONTAINS(what, "concat: axis 1 is out of range for a tensor of rank 1");
   what = error_text<ValueError>([] { concat({}); });
-  EXPECT_CONTAINS(what, "concat: expected at least one tensor");
+  GRAFT_EXPECT_CONTAINS(what, "concat: expected at least one tensor");
 }
 
 TEST(SliceTest, TakesABoxWithNegativeAndOmittedBounds) {
@@ -77,11 +67,11 @@ TEST(SliceTest, TakesABoxWithNegativeAndOmittedBounds) {
 
 TEST(SliceTest, OutOfRangeBoundsNameTheShape) {
   std::string what = error_text<ShapeError>([] { slice(zeros({2, 3}), {0, 1}, {2, 5}); });
-  EXPECT_CONTAINS(what, "slice: axis 1 of shape [2, 3] cannot be sliced from 1 to 5");
+  GRAFT_EXPECT_CONTAINS(what, "slice: axis 1 of shape [2, 3] cannot be sliced from 1 to 5");
   what = error_text<ShapeError>([] { slice(zeros({2, 3}), {1}, {0}); });
-  EXPECT_CONTAINS(what, "slice: axis 0 of shape [2, 3] cannot be sliced from 1 to 0");
+  GRAFT_EXPECT_CONTAINS(what, "slice: axis 0 of shape [2, 3] cannot be sliced from 1 to 0");
   what = error_text<ShapeError>([] { slice(zeros({2}), {0, 0}, {1, 1}); });
-  EXPECT_CONTAINS(what, "slice: begin has 2 entries and end 2, which do not fit a tensor of shape [2]");
+  GRAFT_EXPECT_CONTAINS(what, "slice: begin has 2 entries and end 2, which do not fit a tensor of shape [2]");
 }
 
 TEST(PadTest, SurroundsWithZerosAndUndoesASlice) {
@@ -96,9 +86,9 @@ TEST(PadTest, SurroundsWithZerosAndUndoesASlice) {
 
 TEST(PadTest, NegativePaddingIsAShapeError) {
   std::string what = error_text<ShapeError>([] { pad(zeros({2, 2}), {0, -1}, {0, 0}); });
-  EXPECT_CONTAINS(what, "pad: axis 1 of shape [2, 2] has negative padding -1, 0");
+  GRAFT_EXPECT_CONTAINS(what, "pad: axis 1 of shape [2, 2] has negative padding -1, 0");
   what = error_text<ShapeError>([] { pad(zeros({2, 2}), {0}, {0}); });
-  EXPECT_CONTAINS(what, "pad: expected 2 entries in before and after for shape [2, 2], got 1 and 1");
+  GRAFT_EXPECT_CONTAINS(what, "pad: expected 2 entries in before and after for shape [2, 2], got 1 and 1");
 }
 
 TEST(GatherTest, TakesRowsAlongAnAxisLikeNumPyTake) {
@@ -126,14 +116,14 @@ TEST(GatherTest, LargeGatherMatchesAPlainLoop) {
 TEST(GatherTest, BadIndicesNameTheIndexItsPositionAndTheAxis) {
   Tensor x = zeros({3, 2});
   std::string what = error_text<ValueError>([&] { gather(x, Tensor::from_vector<int64_t>({0, 1, 3, 0}, {2, 2})); });
-  EXPECT_CONTAINS(what, "gather: index 3 at position [1, 0] of [2, 2] is out of range for axis 0 of x [3, 2]");
-  EXPECT_CONTAINS(what, "(expected 0 <= index < 3)");
+  GRAFT_EXPECT_CONTAINS(what, "gather: index 3 at position [1, 0] of [2, 2] is out of range for axis 0 of x [3, 2]");
+  GRAFT_EXPECT_CONTAINS(what, "(expected 0 <= index < 3)");
   what = error_text<ValueError>([&] { gather(x, Tensor::from_vector<int64_t>({-1}), 1); });
-  EXPECT_CONTAINS(what, "gather: index -1 at position [0]");
+  GRAFT_EXPECT_CONTAINS(what, "gather: index -1 at position [0]");
   what = error_text<DTypeError>([&] { gather(x, Tensor::from_vector<float>({0})); });
-  EXPECT_CONTAINS(what, "gather: input 1 (the indices) must be int64, got float32");
+  GRAFT_EXPECT_CONTAINS(what, "gather: input 1 (the indices) must be int64, got float32");
   what = error_text<ShapeError>([&] { gather(x, Tensor::from_vector<int64_t>({0}), 2); });
-  EXPECT_CONTAINS(what, "gather: axis 2 is out of range for a tensor of rank 2");
+  GRAFT_EXPECT_CONTAINS(what, "gather: axis 2 is out of range for a tensor of rank 2");
 }
 
 TEST(ScatterAddTest, AddsRepeatedIndicesAndUndoesGather) {
@@ -148,10 +138,10 @@ TEST(ScatterAddTest, AddsRepeatedIndicesAndUndoesGather) {
 TEST(ScatterAddTest, WrongUpdateShapeNamesEveryShape) {
   std::string what = error_text<ShapeError>(
       [] { scatter_add(zeros({3, 3}), Tensor::from_vector<int64_t>({0, 1, 0}), {4, 2}); });
-  EXPECT_CONTAINS(what, "scatter_add: updates have shape [3, 3] but scattering indices [3] into [4, 2] along axis 0 "
+  GRAFT_EXPECT_CONTAINS(what, "scatter_add: updates have shape [3, 3] but scattering indices [3] into [4, 2] along axis 0 "
                         "needs updates of shape [3, 2]");
   what = error_text<ValueError>([] { scatter_add(zeros({1, 2}), Tensor::from_vector<int64_t>({4}), {4, 2}); });
-  EXPECT_CONTAINS(what, "scatter_add: index 4 at position [0] of [1] is out of range for axis 0 of the output [4, 2]");
+  GRAFT_EXPECT_CONTAINS(what, "scatter_add: index 4 at position [0] of [1] is out of range for axis 0 of the output [4, 2]");
 }
 
 TEST(OneHotTest, MarksEachIndexAndRejectsOutOfRange) {
@@ -159,9 +149,9 @@ TEST(OneHotTest, MarksEachIndexAndRejectsOutOfRange) {
             (std::vector<float>{0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1}));
   EXPECT_EQ(one_hot(Tensor::from_vector<int64_t>({1, 0}, {1, 2}), 2, DType::kFloat64).shape(), (Shape{1, 2, 2}));
   std::string what = error_text<ValueError>([] { one_hot(Tensor::from_vector<int64_t>({1, 4}), 4); });
-  EXPECT_CONTAINS(what, "one_hot: index 4 at position [1] of [2] is out of range for depth 4");
+  GRAFT_EXPECT_CONTAINS(what, "one_hot: index 4 at position [1] of [2] is out of range for depth 4");
   what = error_text<DTypeError>([] { one_hot(Tensor::from_vector<double>({1}), 4); });
-  EXPECT_CONTAINS(what, "one_hot: input 0 (the indices) must be int64, got float64");
+  GRAFT_EXPECT_CONTAINS(what, "one_hot: input 0 (the indices) must be int64, got float64");
 }
 
 }  // namespace

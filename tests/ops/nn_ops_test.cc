@@ -7,22 +7,12 @@
 #include <gtest/gtest.h>
 
 #include "graft/ops/ops.h"
+#include "tests/testing.h"
 
 namespace graft {
 namespace {
 
-template <typename E, typename F>
-std::string error_text(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return "";
-}
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
+using graft::test_util::error_text;
 
 // Softmax of x [outer, n, inner] along the middle axis, by the textbook
 // formula in long double.
@@ -95,11 +85,11 @@ TEST(SoftmaxTest, LargeBatchRowsSumToOne) {
 
 TEST(SoftmaxTest, ErrorsNameTheOp) {
   std::string what = error_text<DTypeError>([] { softmax(Tensor::from_vector<int64_t>({1, 2})); });
-  EXPECT_CONTAINS(what, "softmax: input 0 must be float32 or float64, got int64");
+  GRAFT_EXPECT_CONTAINS(what, "softmax: input 0 must be float32 or float64, got int64");
   what = error_text<ShapeError>([] { log_softmax(zeros({2, 3}), 2); });
-  EXPECT_CONTAINS(what, "log_softmax: axis 2 is out of range for a tensor of rank 2");
+  GRAFT_EXPECT_CONTAINS(what, "log_softmax: axis 2 is out of range for a tensor of rank 2");
   what = error_text<ShapeError>([] { softmax(zeros({})); });
-  EXPECT_CONTAINS(what, "softmax: expected a tensor of rank >= 1, got shape []");
+  GRAFT_EXPECT_CONTAINS(what, "softmax: expected a tensor of rank >= 1, got shape []");
 }
 
 TEST(SparseSoftmaxCrossEntropyTest, IsLogSumExpMinusTheLabelsLogit) {
@@ -127,22 +117,22 @@ TEST(SparseSoftmaxCrossEntropyTest, OutOfRangeLabelNamesTheLabelItsPositionAndC)
   Tensor logits = zeros({4, 3});
   std::string what = error_text<ValueError>(
       [&] { sparse_softmax_cross_entropy(logits, Tensor::from_vector<int64_t>({0, 2, 3, 1})); });
-  EXPECT_CONTAINS(what, "sparse_softmax_cross_entropy: label 3 at position [2] of [4] is out of range for 3 classes");
-  EXPECT_CONTAINS(what, "expected 0 <= label < 3");
+  GRAFT_EXPECT_CONTAINS(what, "sparse_softmax_cross_entropy: label 3 at position [2] of [4] is out of range for 3 classes");
+  GRAFT_EXPECT_CONTAINS(what, "expected 0 <= label < 3");
   what = error_text<ValueError>([&] { sparse_softmax_cross_entropy(logits, Tensor::from_vector<int64_t>({0, -1, 0, 0})); });
-  EXPECT_CONTAINS(what, "label -1 at position [1]");
+  GRAFT_EXPECT_CONTAINS(what, "label -1 at position [1]");
 }
 
 TEST(SparseSoftmaxCrossEntropyTest, WrongShapesAndDtypesNameBoth) {
   std::string what = error_text<ShapeError>(
       [] { sparse_softmax_cross_entropy(zeros({4, 3}), Tensor::from_vector<int64_t>({0, 1, 2})); });
-  EXPECT_CONTAINS(what, "sparse_softmax_cross_entropy: expected logits [N, C] and labels [N], got logits [4, 3] and "
+  GRAFT_EXPECT_CONTAINS(what, "sparse_softmax_cross_entropy: expected logits [N, C] and labels [N], got logits [4, 3] and "
                         "labels [3]");
   what = error_text<DTypeError>([] { sparse_softmax_cross_entropy(zeros({2, 3}), zeros({2})); });
-  EXPECT_CONTAINS(what, "sparse_softmax_cross_entropy: labels (input 1) must be int64, got float32");
+  GRAFT_EXPECT_CONTAINS(what, "sparse_softmax_cross_entropy: labels (input 1) must be int64, got float32");
   what = error_text<DTypeError>(
       [] { sparse_softmax_cross_entropy(zeros({2, 3}, DType::kInt64), Tensor::from_vector<int64_t>({0, 1})); });
-  EXPECT_CONTAINS(what, "sparse_softmax_cross_entropy: input 0 must be float32 or float64, got int64");
+  GRAFT_EXPECT_CONTAINS(what, "sparse_softmax_cross_entropy: input 0 must be float32 or float64, got int64");
 }
 
 }  // namespace
