@@ -108,9 +108,8 @@ struct DropoutOptions {
 // In training mode, zeroes each element with probability `rate` and scales
 // the rest by 1 / (1 - rate); in eval mode, passes the input through. The
 // masks are a deterministic function of (seed, layer path, call number), so a
-// run with the same seed drops the same units. Inside a graft::function the
-// mask is drawn when the function captures.
-// TODO(issue 3): draw the mask with a random op so every replay gets a new one.
+// run with the same seed drops the same units. Inside a graft::function a
+// host_call fills the mask, so every replay draws the next one.
 class Dropout : public Module {
  public:
   explicit Dropout(DropoutOptions options, std::source_location location = std::source_location::current());
