@@ -23,8 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "bench/graft_compiled_workloads.h"
 #include "bench/graft_workloads.h"
 #include "bench/torch_workloads.h"
+#include "graft/io/fashion_mnist.h"
 #include "graft/tensor/parallel.h"
 
 namespace graft::bench {
@@ -73,6 +75,29 @@ void report(const char* workload, int threads, double graft_s, double torch_s, U
   std::printf("bench %s threads=%d graft=%.4g libtorch=%.4g unit=%s speedup=%.2f%s\n", workload, threads,
               graft_s * unit.per_second, torch_s * unit.per_second, unit.name, torch_s / graft_s, extra.c_str());
   std::fflush(stdout);
+}
+
+// Seconds of one event: make() prepares one (untimed) and returns it; the
+// minimum over `reps` events, each on freshly prepared state.
+template <typename Event>
+double seconds_per_event(const std::function<Event()>& make, int reps) {
+  using Clock = std::chrono::steady_clock;
+  double best = 1e300;
+  for (int r = 0; r < reps; ++r) {
+    Event event = make();
+    auto start = Clock::now();
+    event();
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  return best;
+}
+
+// " graft_eager=<v> vs_eager=<eager / graft>", appended to a compiled line.
+std::string eager_keys(double compiled_s, double eager_s, double torch_s, Unit unit) {
+  char extra[128];
+  std::snprintf(extra, sizeof extra, " graft_eager=%.4g vs_eager=%.2f eager_speedup=%.2f", eager_s * unit.per_second,
+                eager_s / compiled_s, torch_s / eager_s);
+  return extra;
 }
 
 void use_graft(int threads) { set_num_threads(threads); }
@@ -131,6 +156,68 @@ void run_all(const Timing& timing, const std::string& only) {
       if (!wanted(c.name)) continue;
       GraftMlp g(c.widths, c.batch);
       compare(c.name, threads, [&] { (void)g.step(); }, torch_side::mlp_step(c.widths, c.batch), c.unit, timing);
+    }
+    for (const MlpCase& c : {MlpCase{"compiled_mlp16_b8", {16, 32, 32, 4}, 8, kMicros},
+                             MlpCase{"compiled_mlp784_b256", {784, 256, 256, 10}, 256, kMillis}}) {
+      if (!wanted(c.name)) continue;
+      CompiledMlp g(c.widths, c.batch);
+      use_graft(threads);
+      double compiled = seconds_per_call([&] { (void)g.compiled_step(); }, timing);
+      double eager = seconds_per_call([&] { (void)g.eager_step(); }, timing);
+      use_torch(threads);
+      double t = seconds_per_call(torch_side::mlp_step(c.widths, c.batch), timing);
+      report(c.name, threads, compiled, t, c.unit, eager_keys(compiled, eager, t, c.unit));
+    }
+    if (wanted("lstm_h128_t32_b16")) {
+      LstmGrad g(64, 128, 32, 16);
+      use_graft(threads);
+      double compiled = seconds_per_call([&] { (void)g.compiled_step(); }, timing);
+      double eager = seconds_per_call([&] { (void)g.eager_step(); }, timing);
+      use_torch(threads);
+      double t = seconds_per_call(torch_side::lstm_grad(64, 128, 32, 16), timing);
+      report("lstm_h128_t32_b16", threads, compiled, t, kMillis, eager_keys(compiled, eager, t, kMillis));
+    }
+    if (wanted("growth_event")) {
+      constexpr int64_t batch = 128;
+      const int reps = std::max(timing.reps, 15);
+      use_graft(threads);
+      double g = seconds_per_event<std::function<void()>>(
+          [] {
+            auto event = std::make_shared<GrowthEvent>(int64_t{batch});
+            return std::function<void()>([event] { (void)event->event(); });
+          },
+          reps);
+      use_torch(threads);
+      double t = seconds_per_event(torch_side::growth_event(batch), reps);
+      report("growth_event", threads, g, t, kMillis);
+    }
+    if (wanted("fmnist_train")) {
+      constexpr int64_t batch = 128;
+      constexpr int steps = 200;
+      const int reps = std::max(1, timing.reps / 2);
+      static const io::Dataset train = io::load_fashion_mnist(io::Split::kTrain, io::FashionMnistOptions().normalize(true));
+      Batches batches = split_batches(train.images, train.labels, batch, steps);
+      double graft_loss = 0, torch_loss = 0;
+      use_graft(threads);
+      double g = seconds_per_event<std::function<void()>>(
+          [&] {
+            auto run = std::make_shared<FmnistTrain>(batches);
+            return std::function<void()>([run, &graft_loss] { graft_loss = run->train(); });
+          },
+          reps);
+      use_torch(threads);
+      auto make_torch = torch_side::fmnist_train(train.images.data<float>(), train.labels.data<int64_t>(), batch, steps);
+      double t = seconds_per_event<std::function<void()>>(
+          [&] {
+            auto run = make_torch();
+            return std::function<void()>([run, &torch_loss] { torch_loss = run(); });
+          },
+          reps);
+      const double samples = static_cast<double>(batch * steps);
+      std::printf("bench fmnist_train threads=%d graft=%.0f libtorch=%.0f unit=samples/s speedup=%.2f steps=%d "
+                  "graft_loss=%.4f libtorch_loss=%.4f\n",
+                  threads, samples / g, samples / t, t / g, steps, graft_loss, torch_loss);
+      std::fflush(stdout);
     }
   }
 }

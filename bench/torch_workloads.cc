@@ -71,4 +71,89 @@ std::function<void()> mlp_step(const std::vector<int64_t>& widths, int64_t batch
   };
 }
 
+std::function<void()> lstm_grad(int64_t input, int64_t hidden, int64_t time, int64_t batch) {
+  torch::manual_seed(3);
+  auto lstm = std::make_shared<torch::nn::LSTM>(torch::nn::LSTMOptions(input, hidden).batch_first(true));
+  auto x = std::make_shared<torch::Tensor>(torch::rand({batch, time, input}) * 2 - 1);
+  return [lstm, x] {
+    auto out = (*lstm)->forward(*x);
+    torch::Tensor h_last = std::get<0>(std::get<1>(out))[0];  // h_n [layers, batch, hidden] -> [batch, hidden]
+    torch::Tensor loss = h_last.mean();
+    auto grads = torch::autograd::grad({loss}, (*lstm)->parameters());
+    (void)grads;
+  };
+}
+
+namespace {
+
+torch::nn::Sequential relu_mlp(const std::vector<int64_t>& widths) {
+  torch::nn::Sequential net;
+  for (size_t i = 0; i + 1 < widths.size(); ++i) {
+    net->push_back(torch::nn::Linear(widths[i], widths[i + 1]));
+    if (i + 2 < widths.size()) net->push_back(torch::nn::ReLU());
+  }
+  return net;
+}
+
+struct Growth {
+  torch::nn::Linear first{784, 256}, last{256, 10};
+  torch::nn::Sequential net{first, torch::nn::ReLU(), last};
+  std::unique_ptr<torch::optim::SGD> sgd;
+  torch::Tensor x, labels;
+
+  void step() {
+    sgd->zero_grad();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), labels);
+    loss.backward();
+    sgd->step();
+  }
+};
+
+}  // namespace
+
+std::function<std::function<void()>()> growth_event(int64_t batch) {
+  return [batch] {
+    torch::manual_seed(1);
+    auto g = std::make_shared<Growth>();
+    g->sgd = std::make_unique<torch::optim::SGD>(g->net->parameters(), torch::optim::SGDOptions(0.01));
+    g->x = torch::rand({batch, 784}) * 2 - 1;
+    g->labels = torch::arange(batch).mul(7).remainder(10);
+    for (int i = 0; i < 2; ++i) g->step();
+    return std::function<void()>([g] {
+      torch::nn::Linear added(256, 256);
+      g->net = torch::nn::Sequential(g->first, torch::nn::ReLU(), added, torch::nn::ReLU(), g->last);
+      g->sgd->add_param_group(torch::optim::OptimizerParamGroup(added->parameters()));
+      g->step();
+    });
+  };
+}
+
+std::function<std::function<double()>()> fmnist_train(const float* images, const int64_t* labels, int64_t batch,
+                                                       int steps) {
+  const int64_t n = batch * steps;
+  auto x = torch::from_blob(const_cast<float*>(images), {n, 784}, torch::kFloat32).clone();
+  auto y = torch::from_blob(const_cast<int64_t*>(labels), {n}, torch::kInt64).clone();
+  auto xs = std::make_shared<std::vector<torch::Tensor>>();
+  auto ys = std::make_shared<std::vector<torch::Tensor>>();
+  for (int s = 0; s < steps; ++s) {
+    xs->push_back(x.narrow(0, s * batch, batch).contiguous());
+    ys->push_back(y.narrow(0, s * batch, batch).contiguous());
+  }
+  return [xs, ys] {
+    torch::manual_seed(1);
+    torch::nn::Sequential net = relu_mlp({784, 256, 256, 10});
+    auto adam = std::make_shared<torch::optim::Adam>(net->parameters(), torch::optim::AdamOptions(1e-3));
+    return std::function<double()>([xs, ys, net, adam]() mutable {
+      torch::Tensor loss;
+      for (size_t i = 0; i < xs->size(); ++i) {
+        adam->zero_grad();
+        loss = torch::nn::functional::cross_entropy(net->forward((*xs)[i]), (*ys)[i]);
+        loss.backward();
+        adam->step();
+      }
+      return loss.item<double>();
+    });
+  };
+}
+
 }  // namespace graft::bench::torch_side
