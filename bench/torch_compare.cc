@@ -3,7 +3,13 @@
 // thread count:
 //   bench <workload> threads=<n> graft=<v> libtorch=<v> unit=<u> speedup=<x>
 // speedup is LibTorch's time over graft's (above 1: graft is faster). Times
-// are the minimum over several repetitions of the mean time per iteration.
+// are the minimum over several repetitions of the mean time per iteration;
+// the repetitions of graft and LibTorch alternate, so load from other
+// processes falls on both. Workloads that go through graft::function add
+// graft_eager= (the same step run eagerly), vs_eager= (eager / compiled) and
+// eager_speedup= (LibTorch / eager). growth_event times single events on
+// freshly built models; fmnist_train reports samples/s (speedup is graft's
+// rate over LibTorch's) and each side's final loss.
 // sgemm_1024 also reports cblas_sgemm called directly (openblas=, and
 // vs_openblas= as OpenBLAS's time over graft's).
 //
@@ -37,28 +43,43 @@ struct Timing {
   double min_ms = 60.0;  // wall time of one repetition, at least
 };
 
-// Seconds per call of `fn`: the minimum over `reps` repetitions of the mean
-// over enough calls to fill min_ms.
-double seconds_per_call(const std::function<void()>& fn, const Timing& timing) {
+// One contender in a timed comparison: `use` applies its thread settings.
+struct Contender {
+  std::function<void()> fn;
+  std::function<void()> use;
+};
+
+// Seconds per call of each contender: the minimum over `reps` repetitions of
+// the mean over enough calls to fill min_ms. Repetitions alternate between
+// the contenders, so a burst of load from other processes on a shared
+// machine hits all of them rather than one.
+std::vector<double> seconds_per_call(const std::vector<Contender>& contenders, const Timing& timing) {
   using Clock = std::chrono::steady_clock;
-  for (int i = 0; i < 3; ++i) fn();  // warm up caches and pools
-  int64_t calls = 1;
-  for (;;) {
-    auto start = Clock::now();
-    for (int64_t i = 0; i < calls; ++i) fn();
-    double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    if (ms >= timing.min_ms / 4 || calls > (int64_t{1} << 30)) {
-      calls = std::max<int64_t>(1, static_cast<int64_t>(calls * timing.min_ms / std::max(ms, 1e-3)));
-      break;
+  std::vector<int64_t> calls(contenders.size(), 1);
+  for (size_t c = 0; c < contenders.size(); ++c) {
+    const Contender& k = contenders[c];
+    k.use();
+    for (int i = 0; i < 3; ++i) k.fn();  // warm up caches and pools
+    for (;;) {
+      auto start = Clock::now();
+      for (int64_t i = 0; i < calls[c]; ++i) k.fn();
+      double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      if (ms >= timing.min_ms / 4 || calls[c] > (int64_t{1} << 30)) {
+        calls[c] = std::max<int64_t>(1, static_cast<int64_t>(calls[c] * timing.min_ms / std::max(ms, 1e-3)));
+        break;
+      }
+      calls[c] *= 4;
     }
-    calls *= 4;
   }
-  double best = 1e300;
+  std::vector<double> best(contenders.size(), 1e300);
   for (int r = 0; r < timing.reps; ++r) {
-    auto start = Clock::now();
-    for (int64_t i = 0; i < calls; ++i) fn();
-    double s = std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(calls);
-    best = std::min(best, s);
+    for (size_t c = 0; c < contenders.size(); ++c) {
+      contenders[c].use();
+      auto start = Clock::now();
+      for (int64_t i = 0; i < calls[c]; ++i) contenders[c].fn();
+      double sec = std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(calls[c]);
+      best[c] = std::min(best[c], sec);
+    }
   }
   return best;
 }
@@ -77,17 +98,24 @@ void report(const char* workload, int threads, double graft_s, double torch_s, U
   std::fflush(stdout);
 }
 
-// Seconds of one event: make() prepares one (untimed) and returns it; the
-// minimum over `reps` events, each on freshly prepared state.
-template <typename Event>
-double seconds_per_event(const std::function<Event()>& make, int reps) {
+// Seconds of one event for each contender: make() prepares one (untimed,
+// after use()) and returns it; the minimum over `reps` events, each on
+// freshly prepared state, alternating between the contenders.
+struct EventContender {
+  std::function<std::function<void()>()> make;
+  std::function<void()> use;
+};
+std::vector<double> seconds_per_event(const std::vector<EventContender>& contenders, int reps) {
   using Clock = std::chrono::steady_clock;
-  double best = 1e300;
+  std::vector<double> best(contenders.size(), 1e300);
   for (int r = 0; r < reps; ++r) {
-    Event event = make();
-    auto start = Clock::now();
-    event();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+    for (size_t c = 0; c < contenders.size(); ++c) {
+      contenders[c].use();
+      std::function<void()> event = contenders[c].make();
+      auto start = Clock::now();
+      event();
+      best[c] = std::min(best[c], std::chrono::duration<double>(Clock::now() - start).count());
+    }
   }
   return best;
 }
@@ -108,11 +136,9 @@ void use_torch(int threads) {
 // Runs one workload at `threads` for both libraries.
 void compare(const char* workload, int threads, const std::function<void()>& graft_fn,
              const std::function<void()>& torch_fn, Unit unit, const Timing& timing) {
-  use_graft(threads);
-  double g = seconds_per_call(graft_fn, timing);
-  use_torch(threads);
-  double t = seconds_per_call(torch_fn, timing);
-  report(workload, threads, g, t, unit);
+  std::vector<double> s = seconds_per_call(
+      {{graft_fn, [threads] { use_graft(threads); }}, {torch_fn, [threads] { use_torch(threads); }}}, timing);
+  report(workload, threads, s[0], s[1], unit);
 }
 
 void run_all(const Timing& timing, const std::string& only) {
@@ -130,16 +156,17 @@ void run_all(const Timing& timing, const std::string& only) {
     if (wanted("sgemm_1024")) {
       constexpr int n = 1024;
       Tensor a = uniform({n, n}, 1.0f, 1), b = uniform({n, n}, 1.0f, 2), c = Tensor::empty({n, n});
-      use_graft(threads);
-      double g = seconds_per_call([&] { (void)matmul(a, b); }, timing);
-      double direct = seconds_per_call(
-          [&] {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n,
-                        b.data<float>(), n, 0.0f, c.data<float>(), n);
-          },
+      auto graft_threads = [threads] { use_graft(threads); };
+      std::vector<double> s = seconds_per_call(
+          {{[&] { (void)matmul(a, b); }, graft_threads},
+           {[&] {
+              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n,
+                          b.data<float>(), n, 0.0f, c.data<float>(), n);
+            },
+            graft_threads},
+           {torch_side::sgemm(n), [threads] { use_torch(threads); }}},
           timing);
-      use_torch(threads);
-      double t = seconds_per_call(torch_side::sgemm(n), timing);
+      double g = s[0], direct = s[1], t = s[2];
       char extra[96];
       std::snprintf(extra, sizeof extra, " openblas=%.4g vs_openblas=%.3f", direct * kMillis.per_second, direct / g);
       report("sgemm_1024", threads, g, t, kMillis, extra);
@@ -161,62 +188,61 @@ void run_all(const Timing& timing, const std::string& only) {
                              MlpCase{"compiled_mlp784_b256", {784, 256, 256, 10}, 256, kMillis}}) {
       if (!wanted(c.name)) continue;
       CompiledMlp g(c.widths, c.batch);
-      use_graft(threads);
-      double compiled = seconds_per_call([&] { (void)g.compiled_step(); }, timing);
-      double eager = seconds_per_call([&] { (void)g.eager_step(); }, timing);
-      use_torch(threads);
-      double t = seconds_per_call(torch_side::mlp_step(c.widths, c.batch), timing);
+      auto graft_threads = [threads] { use_graft(threads); };
+      std::vector<double> s = seconds_per_call({{[&] { (void)g.compiled_step(); }, graft_threads},
+                                                {[&] { (void)g.eager_step(); }, graft_threads},
+                                                {torch_side::mlp_step(c.widths, c.batch), [threads] { use_torch(threads); }}},
+                                               timing);
+      double compiled = s[0], eager = s[1], t = s[2];
       report(c.name, threads, compiled, t, c.unit, eager_keys(compiled, eager, t, c.unit));
     }
     if (wanted("lstm_h128_t32_b16")) {
       LstmGrad g(64, 128, 32, 16);
-      use_graft(threads);
-      double compiled = seconds_per_call([&] { (void)g.compiled_step(); }, timing);
-      double eager = seconds_per_call([&] { (void)g.eager_step(); }, timing);
-      use_torch(threads);
-      double t = seconds_per_call(torch_side::lstm_grad(64, 128, 32, 16), timing);
+      auto graft_threads = [threads] { use_graft(threads); };
+      std::vector<double> s = seconds_per_call(
+          {{[&] { (void)g.compiled_step(); }, graft_threads},
+           {[&] { (void)g.eager_step(); }, graft_threads},
+           {torch_side::lstm_grad(64, 128, 32, 16), [threads] { use_torch(threads); }}},
+          timing);
+      double compiled = s[0], eager = s[1], t = s[2];
       report("lstm_h128_t32_b16", threads, compiled, t, kMillis, eager_keys(compiled, eager, t, kMillis));
     }
     if (wanted("growth_event")) {
       constexpr int64_t batch = 128;
-      const int reps = std::max(timing.reps, 15);
-      use_graft(threads);
-      double g = seconds_per_event<std::function<void()>>(
-          [] {
-            auto event = std::make_shared<GrowthEvent>(int64_t{batch});
-            return std::function<void()>([event] { (void)event->event(); });
-          },
-          reps);
-      use_torch(threads);
-      double t = seconds_per_event(torch_side::growth_event(batch), reps);
-      report("growth_event", threads, g, t, kMillis);
+      std::vector<double> s = seconds_per_event(
+          {{[] {
+              auto event = std::make_shared<GrowthEvent>(int64_t{batch});
+              return std::function<void()>([event] { (void)event->event(); });
+            },
+            [threads] { use_graft(threads); }},
+           {torch_side::growth_event(batch), [threads] { use_torch(threads); }}},
+          std::max(timing.reps, 15));
+      report("growth_event", threads, s[0], s[1], kMillis);
     }
     if (wanted("fmnist_train")) {
       constexpr int64_t batch = 128;
       constexpr int steps = 200;
-      const int reps = std::max(1, timing.reps / 2);
-      static const io::Dataset train = io::load_fashion_mnist(io::Split::kTrain, io::FashionMnistOptions().normalize(true));
+      static const io::Dataset train =
+          io::load_fashion_mnist(io::Split::kTrain, io::FashionMnistOptions().normalize(true));
       Batches batches = split_batches(train.images, train.labels, batch, steps);
-      double graft_loss = 0, torch_loss = 0;
-      use_graft(threads);
-      double g = seconds_per_event<std::function<void()>>(
-          [&] {
-            auto run = std::make_shared<FmnistTrain>(batches);
-            return std::function<void()>([run, &graft_loss] { graft_loss = run->train(); });
-          },
-          reps);
-      use_torch(threads);
       auto make_torch = torch_side::fmnist_train(train.images.data<float>(), train.labels.data<int64_t>(), batch, steps);
-      double t = seconds_per_event<std::function<void()>>(
-          [&] {
-            auto run = make_torch();
-            return std::function<void()>([run, &torch_loss] { torch_loss = run(); });
-          },
-          reps);
+      double graft_loss = 0, torch_loss = 0;
+      std::vector<double> s = seconds_per_event(
+          {{[&] {
+              auto run = std::make_shared<FmnistTrain>(batches);
+              return std::function<void()>([run, &graft_loss] { graft_loss = run->train(); });
+            },
+            [threads] { use_graft(threads); }},
+           {[&] {
+              auto run = make_torch();
+              return std::function<void()>([run, &torch_loss] { torch_loss = run(); });
+            },
+            [threads] { use_torch(threads); }}},
+          std::max(1, (timing.reps + 1) / 2));
       const double samples = static_cast<double>(batch * steps);
       std::printf("bench fmnist_train threads=%d graft=%.0f libtorch=%.0f unit=samples/s speedup=%.2f steps=%d "
                   "graft_loss=%.4f libtorch_loss=%.4f\n",
-                  threads, samples / g, samples / t, t / g, steps, graft_loss, torch_loss);
+                  threads, samples / s[0], samples / s[1], s[1] / s[0], steps, graft_loss, torch_loss);
       std::fflush(stdout);
     }
   }
