@@ -57,9 +57,11 @@ std::mutex g_registry_mutex;
 std::unordered_map<const VariableStore*, std::shared_ptr<StorePending>> g_registry;
 
 // The live pending state of `store`, or null (a dead store's entry at a
-// reused address does not count: the watch differs).
+// reused address does not count: the watch differs). Drops the entries of
+// stores that are gone.
 std::shared_ptr<StorePending> find_pending(const VariableStore& store) {
   std::lock_guard lock(g_registry_mutex);
+  std::erase_if(g_registry, [](const auto& entry) { return !entry.second->watch.alive(); });
   auto it = g_registry.find(&store);
   if (it == g_registry.end() || !(it->second->watch == store.watch())) return nullptr;
   return it->second;
@@ -148,7 +150,11 @@ void defer_keys(VariableStore& store, std::vector<std::pair<std::string, Pending
       }
     }
   }
-  store.set_create_hook([pending](const Variable& v) { apply_pending(*pending, v); });
+  // The hook holds the state weakly: the state's watch holds the store's
+  // state, which holds the hook.
+  store.set_create_hook([weak = std::weak_ptr<StorePending>(pending)](const Variable& v) {
+    if (std::shared_ptr<StorePending> p = weak.lock()) apply_pending(*p, v);
+  });
 }
 
 }  // namespace
