@@ -52,44 +52,54 @@ template <typename T>
 void run_blocks(const FusedGroup& group, const T* const* in_data, T* const* out_data, int64_t first, int64_t last) {
   const int64_t n = group.meta.shape.numel();
   const size_t num_inputs = group.inputs.size();
-  // Register file: the inputs' blocks first, then the members' results.
+  const size_t num_registers = static_cast<size_t>(group.registers);
+  // Scratch for inputs that are not read in place (scalars, rows) and for
+  // registers that are not written straight to an output buffer.
   thread_local std::vector<T> file;
-  file.resize((num_inputs + static_cast<size_t>(group.registers)) * kBlock);
-  auto slot = [&](size_t i) { return file.data() + i * kBlock; };
+  file.resize((num_inputs + num_registers) * kBlock);
+  // Which output (if any) each register is written to.
+  thread_local std::vector<int> output_of;
+  output_of.assign(num_registers, -1);
+  for (size_t o = 0; o < group.outputs.size(); ++o) output_of[static_cast<size_t>(group.outputs[o].first)] = static_cast<int>(o);
+  thread_local std::vector<const T*> operand;  // by input, then by register
+  thread_local std::vector<T*> dest;           // by register
+  operand.resize(num_inputs + num_registers);
+  dest.resize(num_registers);
   for (int64_t blk = first; blk < last; ++blk) {
     const int64_t begin = blk * kBlock;
     const int64_t len = std::min(kBlock, n - begin);
     for (size_t i = 0; i < num_inputs; ++i) {
       const FusedInput& in = group.inputs[i];
-      T* dst = slot(i);
       const T* src = in_data[i];
+      T* scratch = file.data() + i * kBlock;
       switch (in.mode) {
-        case InputMode::kFull: std::copy(src + begin, src + begin + len, dst); break;
-        case InputMode::kScalar: std::fill(dst, dst + len, src[0]); break;
+        case InputMode::kFull: operand[i] = src + begin; continue;  // read in place
+        case InputMode::kScalar: std::fill(scratch, scratch + len, src[0]); break;
         case InputMode::kRow: {
           // Copy whole stretches of the row instead of a division per element.
           int64_t k = begin % in.row;
           for (int64_t j = 0; j < len;) {
             int64_t take = std::min(len - j, in.row - k);
-            std::copy(src + k, src + k + take, dst + j);
+            std::copy(src + k, src + k + take, scratch + j);
             j += take;
             k = 0;
           }
           break;
         }
       }
+      operand[i] = scratch;
+    }
+    for (size_t r = 0; r < num_registers; ++r) {
+      dest[r] = output_of[r] >= 0 ? out_data[output_of[r]] + begin : file.data() + (num_inputs + r) * kBlock;
+      operand[num_inputs + r] = dest[r];
     }
     for (const FusedInstruction& ins : group.program) {
       const T* ops[3] = {nullptr, nullptr, nullptr};
       for (int k = 0; k < ins.arity; ++k) {
         const Operand& o = ins.src[k];
-        ops[k] = slot(o.is_input ? static_cast<size_t>(o.index) : num_inputs + static_cast<size_t>(o.index));
+        ops[k] = operand[o.is_input ? static_cast<size_t>(o.index) : num_inputs + static_cast<size_t>(o.index)];
       }
-      eval(ins, slot(num_inputs + static_cast<size_t>(ins.dst)), ops[0], ops[1], ops[2], len);
-    }
-    for (size_t o = 0; o < group.outputs.size(); ++o) {
-      const T* src = slot(num_inputs + static_cast<size_t>(group.outputs[o].first));
-      std::copy(src, src + len, out_data[o] + begin);
+      eval(ins, dest[static_cast<size_t>(ins.dst)], ops[0], ops[1], ops[2], len);
     }
   }
 }
