@@ -142,7 +142,9 @@ void defer_keys(VariableStore& store, std::vector<std::pair<std::string, Pending
   {
     std::lock_guard lock(pending->mutex);
     for (auto& [path, key] : keys) {
-      auto it = std::find_if(pending->keys.begin(), pending->keys.end(), [&](const auto& p) { return p.first == path; });
+      const std::string& wanted = path;  // clang 14 cannot capture a structured binding
+      auto it = std::find_if(pending->keys.begin(), pending->keys.end(),
+                             [&](const auto& p) { return p.first == wanted; });
       if (it != pending->keys.end()) {
         it->second = std::move(key);  // a later restore wins
       } else {
