@@ -21,22 +21,14 @@
 #include "graft/ops/ops.h"
 #include "graft/optim/adam.h"
 #include "tests/io/test_util.h"
+#include "tests/testing.h"
 
 namespace graft::io {
 namespace {
 
 using testing::TempDir;
 
-template <typename E, typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no exception of the expected type";
-  return "";
-}
+using graft::test_util::error_text;
 
 Tensor batch_x(int64_t rows, int64_t cols) {
   std::vector<float> v(static_cast<size_t>(rows * cols));
@@ -98,7 +90,7 @@ TEST(CreateHookTest, SeesKeyedAndUnkeyedCreationAndMayAssign) {
   EXPECT_EQ(seen, (std::vector<std::string>{"s/a", "s/b"}));
   EXPECT_EQ(a.raw_value().to_vector<float>(), (std::vector<float>{7.0f, 7.0f}));
   store.set_create_hook([](const Variable& v) { throw ValueError("hook refused " + v.path()); });
-  EXPECT_NE(error_of<ValueError>([&] { store.root().variable("c", {1}); }).find("hook refused s/c"), std::string::npos);
+  EXPECT_NE(error_text<ValueError>([&] { store.root().variable("c", {1}); }).find("hook refused s/c"), std::string::npos);
   EXPECT_TRUE(store.find("s/c").has_value());  // created before the hook ran
   store.set_create_hook({});
   store.root().variable("d", {1});
@@ -160,7 +152,7 @@ TEST(CheckpointTest, ReportsMissingUnexpectedAndMismatchAndStrictListsThemAll) {
   Variable b = store.root().variable("b", {5});
   Variable c = store.root().variable("c", {2});
 
-  const std::string strict = error_of<IoError>(
+  const std::string strict = error_text<IoError>(
       [&] { restore_checkpoint(path, {&store}, CheckpointOptions().strict(true).defer(false)); });
   for (const char* want : {"ckpt.safetensors: strict restore failed: 1 matched, 1 missing, 2 unexpected, 1 shape mismatch; "
                            "nothing was restored",
@@ -214,7 +206,7 @@ TEST(CheckpointTest, TransformHookPadsAWidenedKernelAndItsAdamSlots) {
   train_steps(big, adam2, 1, 4, 2);
 
   // Without the hook the widened tensors are mismatches, in strict mode an error.
-  EXPECT_NE(error_of<IoError>([&] { restore_checkpoint(path, {&big.store(), &adam2.store()}, CheckpointOptions().strict(true)); })
+  EXPECT_NE(error_text<IoError>([&] { restore_checkpoint(path, {&big.store(), &adam2.store()}, CheckpointOptions().strict(true)); })
                 .find("shape mismatch: 'mlp/layer_0/kernel': file [4, 3], target [4, 5]"),
             std::string::npos);
   CheckpointReport report =
@@ -294,7 +286,7 @@ TEST(CheckpointTest, DeferredShapeMismatchWarnsOrThrowsInStrictMode) {
 
   VariableStore strict("m");
   restore_checkpoint(path, {&strict}, CheckpointOptions().strict(true));
-  EXPECT_NE(error_of<IoError>([&] { strict.root().variable("w", {4}); })
+  EXPECT_NE(error_text<IoError>([&] { strict.root().variable("w", {4}); })
                 .find("deferred restore of 'm/w' into the new variable 'm/w' failed: file [3] F32, variable [4] F32"),
             std::string::npos);
   cancel_pending_restores(strict);
@@ -305,11 +297,11 @@ TEST(CheckpointTest, MetadataHoldsTheFormatAndReservesGraftKeys) {
   TempDir dir;
   VariableStore store("m");
   store.root().variable("w", {3});
-  EXPECT_NE(error_of<ValueError>([&] { save_checkpoint(dir.file("x"), {&store}, {{"graft.step", "1"}}); })
+  EXPECT_NE(error_text<ValueError>([&] { save_checkpoint(dir.file("x"), {&store}, {{"graft.step", "1"}}); })
                 .find("reserved for the checkpoint layer"),
             std::string::npos);
   VariableStore unnamed;
-  EXPECT_NE(error_of<ValueError>([&] { save_checkpoint(dir.file("x"), {&unnamed}); }).find("without a name"),
+  EXPECT_NE(error_text<ValueError>([&] { save_checkpoint(dir.file("x"), {&unnamed}); }).find("without a name"),
             std::string::npos);
   save_checkpoint(dir.file("c"), {&store}, {{"train.step", "7"}});
   SafetensorsFile file = SafetensorsFile::read(dir.file("c"));
@@ -340,7 +332,7 @@ TEST(CheckpointTest, TruncatedOrCorruptFilesAreClearErrors) {
   corrupt[9] = '#';  // inside the JSON header
   testing::write_bytes(dir.file("corrupt"), corrupt);
   for (const char* name : {"truncated", "corrupt", "absent"}) {
-    std::string message = error_of<IoError>([&] { restore_checkpoint(dir.file(name), {&store}); });
+    std::string message = error_text<IoError>([&] { restore_checkpoint(dir.file(name), {&store}); });
     EXPECT_NE(message.find(dir.file(name)), std::string::npos) << message;
   }
   EXPECT_EQ(store.find("m/w")->raw_value().to_vector<float>(), std::vector<float>(16, 1.0f));

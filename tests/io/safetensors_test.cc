@@ -11,22 +11,14 @@
 
 #include "graft/io/internal/save_hook.h"
 #include "tests/io/test_util.h"
+#include "tests/testing.h"
 
 namespace graft::io {
 namespace {
 
 using testing::TempDir;
 
-template <typename E, typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no exception thrown";
-  return "";
-}
+using graft::test_util::error_text;
 
 // A file in memory: the length, `header`, then `data`.
 std::string make_file(const std::string& header, const std::string& data = "") {
@@ -106,34 +98,34 @@ TEST(SafetensorsTest, SaveRejectsBadKeysAndTensorsBeforeTouchingTheFile) {
   TempDir dir;
   const std::string path = dir.file("k.safetensors");
   Tensor x = Tensor::scalar<float>(1);
-  EXPECT_NE(error_of<ValueError>([&] { save_safetensors(path, {{"", x}}); }).find("empty key"), std::string::npos);
-  EXPECT_NE(error_of<ValueError>([&] { save_safetensors(path, {{"a", x}, {"a", x}}); }).find("'a' appears twice"),
+  EXPECT_NE(error_text<ValueError>([&] { save_safetensors(path, {{"", x}}); }).find("empty key"), std::string::npos);
+  EXPECT_NE(error_text<ValueError>([&] { save_safetensors(path, {{"a", x}, {"a", x}}); }).find("'a' appears twice"),
             std::string::npos);
-  EXPECT_NE(error_of<ValueError>([&] { save_safetensors(path, {{"__metadata__", x}}); }).find("reserved"),
+  EXPECT_NE(error_text<ValueError>([&] { save_safetensors(path, {{"__metadata__", x}}); }).find("reserved"),
             std::string::npos);
-  EXPECT_NE(error_of<ValueError>([&] { save_safetensors(path, {{"u", Tensor()}}); }).find("'u' is undefined"),
+  EXPECT_NE(error_text<ValueError>([&] { save_safetensors(path, {{"u", Tensor()}}); }).find("'u' is undefined"),
             std::string::npos);
-  EXPECT_NE(error_of<ValueError>([&] { save_safetensors(path, {{"s", Tensor::symbolic(Shape{2}, DType::kFloat32)}}); })
+  EXPECT_NE(error_text<ValueError>([&] { save_safetensors(path, {{"s", Tensor::symbolic(Shape{2}, DType::kFloat32)}}); })
                 .find("symbolic"),
             std::string::npos);
-  EXPECT_NE(error_of<ValueError>([&] { save_safetensors(path, {{"bad\xff", x}}); }).find("UTF-8"), std::string::npos);
+  EXPECT_NE(error_text<ValueError>([&] { save_safetensors(path, {{"bad\xff", x}}); }).find("UTF-8"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 TEST(SafetensorsTest, SaveIntoMissingFolderIsIoErrorNamingThePath) {
-  std::string message = error_of<IoError>(
+  std::string message = error_text<IoError>(
       [] { save_safetensors("/nonexistent-graft-folder/x.safetensors", {{"a", Tensor::scalar<float>(1)}}); });
   EXPECT_NE(message.find("/nonexistent-graft-folder/x.safetensors.tmp."), std::string::npos) << message;
 }
 
 TEST(SafetensorsTest, MissingFileIsIoErrorNamingThePath) {
-  std::string message = error_of<IoError>([] { SafetensorsFile::read("/nonexistent/ckpt.safetensors"); });
+  std::string message = error_text<IoError>([] { SafetensorsFile::read("/nonexistent/ckpt.safetensors"); });
   EXPECT_NE(message.find("cannot open '/nonexistent/ckpt.safetensors'"), std::string::npos) << message;
 }
 
 TEST(SafetensorsTest, UnknownKeyIsNotFoundErrorNamingFileAndKey) {
   SafetensorsFile file = parse_safetensors(make_file("{}"), "mem.safetensors");
-  std::string message = error_of<NotFoundError>([&] { file.load("nope"); });
+  std::string message = error_text<NotFoundError>([&] { file.load("nope"); });
   EXPECT_NE(message.find("mem.safetensors: no tensor 'nope'"), std::string::npos) << message;
 }
 
@@ -154,7 +146,7 @@ TEST(SafetensorsTest, UnloadableDTypeIsValidatedButLoadSaysWhy) {
       make_file(R"({"u":{"dtype":"U64","shape":[1],"data_offsets":[0,8]}})", std::string(8, '\0')),
       "u64.safetensors");
   EXPECT_EQ(file.entry("u").dtype, FileDType::kU64);
-  std::string message = error_of<IoError>([&] { file.load("u"); });
+  std::string message = error_text<IoError>([&] { file.load("u"); });
   EXPECT_NE(message.find("u64.safetensors: tensor 'u': graft cannot load dtype U64"), std::string::npos) << message;
 }
 
@@ -163,7 +155,7 @@ TEST(SafetensorsTest, EmptyTensorWithHugeOtherDimensionsParsesButLoadRefuses) {
       make_file(R"({"e":{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}})"),
       "e.safetensors");
   EXPECT_EQ(file.entry("e").numel(), 0);
-  EXPECT_NE(error_of<IoError>([&] { file.load("e"); }).find("too large for graft"), std::string::npos);
+  EXPECT_NE(error_text<IoError>([&] { file.load("e"); }).find("too large for graft"), std::string::npos);
 }
 
 // A child process starts saving a 200 MB checkpoint over a good one and is

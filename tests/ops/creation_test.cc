@@ -8,20 +8,12 @@
 
 #include "graft/ops/ops.h"
 #include "graft/tensor/random.h"
+#include "tests/testing.h"
 
 namespace graft {
 namespace {
 
-template <typename E, typename F>
-std::string error_text(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return "";
-}
+using graft::test_util::error_text;
 
 struct Moments {
   double mean = 0, stddev = 0, min = 0, max = 0;
