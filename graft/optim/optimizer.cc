@@ -38,8 +38,16 @@ Optimizer::Optimizer(std::string name, LearningRateSchedule schedule)
 
 Variable Optimizer::slot(const Variable& v, std::string_view slot_name, const Initializer& init,
                          std::optional<Shape> shape) {
-  return scope_of_path(store_.root(), v.path())
-      .variable(slot_name, shape.value_or(v.shape()), init, VariableOptions().dtype(v.dtype()).trainable(false));
+  Entry& entry = entries_[v.id()];
+  if (!entry.variable.defined()) entry.variable = v;
+  for (const auto& [name, s] : entry.slots) {
+    if (name == slot_name && !s.is_retired()) return s;
+  }
+  Variable s = scope_of_path(store_.root(), v.path())
+                   .variable(slot_name, shape.value_or(v.shape()), init,
+                             VariableOptions().dtype(v.dtype()).trainable(false));
+  entry.slots.emplace_back(std::string(slot_name), s);
+  return s;
 }
 
 void Optimizer::release_retired() {
@@ -106,18 +114,19 @@ void Optimizer::transfer_slots(const Variable& from, const Variable& to,
       store_.retire(*s, "an edit of '" + from.path() + "' (optimizer '" + name() + "')");
     }
   }
-  Entry carried;
+  int64_t updates = 0;
   if (auto it = entries_.find(from.id()); it != entries_.end()) {
-    carried = it->second;
+    updates = it->second.updates;
     entries_.erase(it);
   }
   if (values.empty()) return;
   for (const auto& [slot_name, value] : values) {
     slot(to, slot_name, init::from_tensor(value), value.shape());
   }
-  carried.variable = to;
-  carried.first_fingerprint = fingerprint(to.raw_value());
-  entries_[to.id()] = carried;
+  Entry& entry = entries_[to.id()];  // made by slot() above, with the new slots
+  entry.variable = to;
+  entry.updates = updates;
+  entry.first_fingerprint = fingerprint(to.raw_value());
 }
 
 std::vector<Variable> Optimizer::slots_of(const Variable& v) const {

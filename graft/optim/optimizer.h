@@ -91,6 +91,9 @@ class Optimizer {
     Variable variable;
     int64_t updates = 0;
     uint64_t first_fingerprint = 0;
+    // The slots made so far, so an eager step finds them without building
+    // and looking up their paths.
+    std::vector<std::pair<std::string, Variable>> slots;
   };
   void release_retired();
 
