@@ -350,35 +350,10 @@ TEST(CheckpointTest, KilledSaveLeavesTheLastGoodCheckpoint) {
   VariableStore big("m");
   big.root().variable("w", {4});
   big.root().variable("huge", {16'000'000}, init::constant(2.0));  // 64 MB
-  int pipe_fds[2];
-  ASSERT_EQ(::pipe(pipe_fds), 0);
-  pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(pipe_fds[0]);
-    bool signalled = false;
-    internal::set_save_progress_hook([&](uint64_t written) {
-      if (signalled || written < (uint64_t{16} << 20)) return;
-      signalled = true;
-      char c = 'x';
-      if (::write(pipe_fds[1], &c, 1) != 1) ::_exit(3);
-      for (;;) ::pause();
-    });
-    try {
-      save_checkpoint(path, {&big}, {{"train.step", "2"}});
-    } catch (...) {
-      ::_exit(2);
-    }
-    ::_exit(1);
-  }
-  ::close(pipe_fds[1]);
-  char c = 0;
-  ssize_t got = ::read(pipe_fds[0], &c, 1);
-  ::close(pipe_fds[0]);
-  ASSERT_EQ(::kill(child, SIGKILL), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_EQ(got, 1) << "the child never reached the middle of its save";
+  testing::KilledSave killed = testing::kill_save_midway(
+      uint64_t{16} << 20, [&] { save_checkpoint(path, {&big}, {{"train.step", "2"}}); });
+  const pid_t child = killed.child;
+  ASSERT_TRUE(killed.reached_middle) << "the child never reached the middle of its save";
 
   w.assign(zeros(Shape{4}));
   CheckpointReport report = restore_checkpoint(path, {&store}, CheckpointOptions().strict(true));

@@ -169,37 +169,12 @@ TEST(SafetensorsTest, KilledSaveLeavesThePreviousCheckpointIntact) {
 
   Tensor big = Tensor::empty(Shape{50'000'000}, DType::kFloat32);  // 200 MB
   std::memset(big.raw_data(), 0x7f, big.nbytes());
-  int pipe_fds[2];
-  ASSERT_EQ(::pipe(pipe_fds), 0);
-  pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(pipe_fds[0]);
-    bool signalled = false;
-    internal::set_save_progress_hook([&](uint64_t written) {
-      if (signalled || written < (uint64_t{64} << 20)) return;
-      signalled = true;
-      char c = 'x';
-      if (::write(pipe_fds[1], &c, 1) != 1) ::_exit(3);
-      for (;;) ::pause();  // mid-save until the parent's SIGKILL
-    });
-    try {
-      save_safetensors(path, {{"big", big}}, {{"step", "2"}});
-    } catch (...) {
-      ::_exit(2);
-    }
-    ::_exit(1);  // finished the save: the parent did not get to kill it
-  }
-  ::close(pipe_fds[1]);
-  char c = 0;
-  ssize_t got = ::read(pipe_fds[0], &c, 1);
-  ::close(pipe_fds[0]);
-  ASSERT_EQ(::kill(child, SIGKILL), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_EQ(got, 1) << "the child never reached the middle of its save";
-  ASSERT_TRUE(WIFSIGNALED(status));
-  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  testing::KilledSave killed =
+      testing::kill_save_midway(uint64_t{64} << 20, [&] { save_safetensors(path, {{"big", big}}, {{"step", "2"}}); });
+  const pid_t child = killed.child;
+  ASSERT_TRUE(killed.reached_middle) << "the child never reached the middle of its save";
+  ASSERT_TRUE(WIFSIGNALED(killed.status));
+  EXPECT_EQ(WTERMSIG(killed.status), SIGKILL);
 
   // The path still holds the old checkpoint, byte for byte, and loads.
   EXPECT_EQ(testing::read_bytes(path), good_bytes);
