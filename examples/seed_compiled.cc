@@ -1,4 +1,4 @@
-// The seed document's dynamic model inside a compiled training step
+// The dynamic model of docs/seed-examples.md inside a compiled training step
 // (graft::function), growing from 1 to 3 layers.
 //
 // TensorFlow's tf.function fails here with "tf.function only supports

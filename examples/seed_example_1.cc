@@ -1,4 +1,4 @@
-// The seed document's Example 1 (../shared/seed/variable-singleton-errors.md),
+// Example 1 of docs/seed-examples.md,
 // ported to graft: the faulty dynamic model that makes a new "weights"
 // variable per layer per call.
 //

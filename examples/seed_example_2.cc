@@ -1,4 +1,4 @@
-// The seed document's Example 2 (../shared/seed/variable-singleton-errors.md),
+// Example 2 of docs/seed-examples.md,
 // ported to graft: the name-scope version.
 //
 // A name scope (tf.name_scope, graft's VariableScope) only changes names.

@@ -1,4 +1,4 @@
-// The seed document's Example 3 (../shared/seed/variable-singleton-errors.md),
+// Example 3 of docs/seed-examples.md,
 // ported to graft: the get_variable registry.
 //
 // The seed's get_variable_safely returns the variable stored under a name and

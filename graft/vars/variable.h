@@ -13,7 +13,7 @@
 // Once retired (VariableStore::retire, or removing the layer that owns it)
 // every read or write throws an error that says when, where and why.
 //
-// Unkeyed creation, the seed document's tf.Variable:
+// Unkeyed creation, the tf.Variable of docs/seed-examples.md:
 //   Variable w(random_normal({10, 10}), "weights");
 // registers under the current scope (see VariableScope) with a unique name
 // (weights, weights_1, ...). Such a variable lives while a handle does; a
