@@ -1,5 +1,6 @@
 // The setting of docs/seed-examples.md with raw tensors and the gradient tape
-// only: a 10x10 weight per layer, an input of shape [1, 10], num_layers from 1 to 3, loss = mean(output^2).
+// only: a 10x10 weight per layer, an input of shape [1, 10], num_layers from
+// 1 to 3, loss = mean(output^2).
 //
 // Without variables there is nothing to find again: the weights are plain
 // tensors this program owns and passes in, which is exactly what graft's
