@@ -31,7 +31,7 @@ Module::Module(Module&& other) noexcept
       seed_(other.seed_),
       built_(other.built_),
       frozen_(other.frozen_),
-      training_(other.training_),
+      training_(std::move(other.training_)),
       non_trainable_(std::move(other.non_trainable_)),
       removed_(std::move(other.removed_)) {
   for (const auto& c : children_) c->parent_ = this;
@@ -153,7 +153,7 @@ void Module::unfreeze() {
 }
 
 void Module::train(bool on) {
-  training_ = on;
+  training_->value = on;
   for (const auto& c : children_) c->train(on);
 }
 
@@ -164,7 +164,24 @@ bool Module::built() const {
 }
 
 void Module::build(const Shape& input_shape, DType dtype) {
-  if (!built()) forward(zeros(input_shape, dtype));
+  if (built()) return;
+  // In evaluation mode, so building has no side effects (no running
+  // statistics updated from zeros, no dropout mask drawn); each module's own
+  // mode comes back afterwards.
+  std::vector<std::pair<Module*, bool>> modes;
+  auto save = [&](auto& self, Module& m) -> void {
+    modes.emplace_back(&m, m.training_->value);
+    m.training_->value = false;
+    for (const auto& c : m.children_) self(self, *c);
+  };
+  save(save, *this);
+  struct Restore {
+    std::vector<std::pair<Module*, bool>>& modes;
+    ~Restore() {
+      for (auto& [m, on] : modes) m->training_->value = on;
+    }
+  } restore{modes};
+  forward(zeros(input_shape, dtype));
 }
 
 void Module::ensure_built(const Shape& input_shape, DType dtype) {
@@ -211,7 +228,7 @@ void Module::insert_child(size_t index, std::string name, std::shared_ptr<Module
   module->defined_at_ = location;
   module->parent_ = this;
   if (frozen_) module->set_frozen(true, {});
-  module->train(training_);
+  module->train(training_->value);
   children_.insert(children_.begin() + static_cast<std::ptrdiff_t>(index), std::move(module));
   // The computation changed even when no variable did: compiled functions
   // must recapture.

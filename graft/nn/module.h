@@ -45,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "graft/vars/mode.h"
 #include "graft/vars/store.h"
 
 namespace graft::nn {
@@ -100,16 +101,22 @@ class Module {
   void unfreeze();
   bool frozen() const { return frozen_; }
 
-  // Training mode (the default) or inference mode (Dropout passes through),
-  // for this module and every child.
+  // Training mode (the default) or inference mode (Dropout passes through,
+  // BatchNorm uses its running statistics), for this module and every child.
+  // A graft::function keys its graphs on the mode of every module whose
+  // forward asked for it (graft/vars/mode.h): each mode is captured once and
+  // switching replays the matching graph.
   void train(bool on = true);
   void eval() { train(false); }
-  bool is_training() const { return training_; }
+  bool is_training() const {
+    return vars::read_mode(training_, [this] { return path(); });
+  }
 
   // True once this module and every child have built.
   bool built() const;
-  // Builds now, by running forward on zeros of `input_shape` (to create the
-  // variables before a checkpoint restore or an optimizer needs them).
+  // Builds now, by running forward on zeros of `input_shape` in evaluation
+  // mode (to create the variables before a checkpoint restore or an
+  // optimizer needs them, without updating running statistics).
   void build(const Shape& input_shape, DType dtype = DType::kFloat32);
 
   // Registers `module` as the child `name` (ValueError for a taken or
@@ -178,7 +185,7 @@ class Module {
   uint64_t seed_ = 0;
   bool built_ = false;
   bool frozen_ = false;
-  bool training_ = true;
+  std::shared_ptr<vars::ModeFlag> training_ = std::make_shared<vars::ModeFlag>(true);
   // Names of own variables created not trainable on purpose: unfreeze()
   // leaves them so.
   std::unordered_set<std::string> non_trainable_;

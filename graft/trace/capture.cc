@@ -27,6 +27,7 @@ Capture::Capture(const std::vector<Tensor>& args, CapturePolicy policy) : policy
   saved_read_ = vars::internal::set_read_observer(this);
   saved_create_ = vars::internal::set_create_observer(this);
   saved_assign_ = vars::internal::set_assign_hook(this);
+  saved_mode_ = vars::internal::set_mode_observer(this);
   // Tapes alive outside the function do not see inside it.
   saved_observers_ = ops::internal::exchange_observers({});
 }
@@ -40,6 +41,7 @@ void Capture::restore() {
   vars::internal::set_read_observer(saved_read_);
   vars::internal::set_create_observer(saved_create_);
   vars::internal::set_assign_hook(saved_assign_);
+  vars::internal::set_mode_observer(saved_mode_);
   ops::internal::exchange_observers(std::move(saved_observers_));
 }
 
@@ -113,6 +115,13 @@ void Capture::on_assign(const Variable& v, const Tensor& value) {
   node.assign = true;
   node.inputs = {value_of(target), value_of(value)};
   graph_.nodes.push_back(std::move(node));
+}
+
+void Capture::on_mode_read(const std::shared_ptr<const vars::ModeFlag>& flag, const std::string& owner) {
+  for (const ModeRead& m : modes_) {
+    if (m.flag.lock() == flag) return;
+  }
+  modes_.push_back({flag, flag->value, owner});
 }
 
 Graph Capture::finish(const std::vector<Tensor>& outputs) {

@@ -44,14 +44,30 @@ struct FunctionCore::Entry {
   std::vector<StoreWatch> stores;
   std::vector<uint64_t> epochs;
   std::vector<Capture::VariableRead> reads;
+  std::vector<Capture::ModeRead> modes;
   std::unique_ptr<trace::Executor> executor;
   uint64_t last_used = 0;
 
+  // Every mode flag the graph depends on holds the value it was captured
+  // with (a dead flag's module is gone: never again).
+  bool same_modes() const {
+    for (const Capture::ModeRead& m : modes) {
+      auto flag = m.flag.lock();
+      if (flag == nullptr || flag->value != m.value) return false;
+    }
+    return true;
+  }
   bool current() const {
     for (size_t i = 0; i < stores.size(); ++i) {
       if (stores[i].epoch() != epochs[i]) return false;
     }
-    return true;
+    return same_modes();
+  }
+  // "cnn/bn: eval, cnn/dropout: training".
+  std::string modes_text() const {
+    std::string out;
+    for (const Capture::ModeRead& m : modes) out += (out.empty() ? "" : ", ") + m.owner + (m.value ? ": training" : ": eval");
+    return out;
   }
 };
 
@@ -98,20 +114,25 @@ FunctionCore::Entry& FunctionCore::capture(const std::vector<Tensor>& args, cons
     graph = capture.finish(outputs);
     entry->stores = capture.stores();
     entry->reads = capture.reads();
+    entry->modes = capture.modes();
     created = capture.created();
   }
   for (const StoreWatch& store : entry->stores) entry->epochs.push_back(store.epoch());
 
-  // Why: the first call, a new signature, or a store that changed.
+  // Why: the first call, a new signature, a new mode, or a store that
+  // changed. A graph of the same signature captured in another mode stays
+  // cached: it is the one to replay when the mode switches back.
   std::vector<std::string> reasons;
-  auto stale = std::find_if(cache_.begin(), cache_.end(), [&](const auto& e) {
-    return e->static_key == static_key && same_signature(e->signature, args);
-  });
+  auto same_key = [&](const auto& e) { return e->static_key == static_key && same_signature(e->signature, args); };
+  auto stale = std::find_if(cache_.begin(), cache_.end(), [&](const auto& e) { return same_key(e) && e->same_modes(); });
+  const bool other_mode = std::any_of(cache_.begin(), cache_.end(), same_key);
   auto with_statics = [](const Entry& e) {
     return signature_text(e.signature) + (e.static_key.empty() ? "" : " static (" + e.static_key + ")");
   };
   if (captures_ == 0) {
     reasons.push_back("first call, signature " + with_statics(*entry));
+  } else if (stale == cache_.end() && other_mode) {
+    reasons.push_back("new mode (" + entry->modes_text() + ")");
   } else if (stale == cache_.end() && last_ != nullptr && same_signature(last_->signature, args)) {
     reasons.push_back("new static arguments (" + static_key + ") (previous (" + last_->static_key + "))");
   } else if (stale == cache_.end()) {

@@ -9,6 +9,7 @@
 
 #include "graft/ops/dispatch.h"
 #include "graft/trace/graph.h"
+#include "graft/vars/mode.h"
 #include "graft/vars/store.h"
 
 namespace graft::trace::internal {
@@ -27,7 +28,8 @@ struct CapturePolicy {
 class Capture : private ops::internal::OpInterceptor,
                 private vars::internal::ReadObserver,
                 private vars::internal::CreateObserver,
-                private vars::internal::AssignHook {
+                private vars::internal::AssignHook,
+                private vars::internal::ModeObserver {
  public:
   Capture(const std::vector<Tensor>& args, CapturePolicy policy);
   ~Capture() override;
@@ -43,7 +45,14 @@ class Capture : private ops::internal::OpInterceptor,
     Variable variable;
     bool trainable;
   };
+  // A mode flag the capture read (graft/vars/mode.h) and the value it had.
+  struct ModeRead {
+    std::weak_ptr<const vars::ModeFlag> flag;
+    bool value;
+    std::string owner;
+  };
   const std::vector<StoreWatch>& stores() const { return stores_; }
+  const std::vector<ModeRead>& modes() const { return modes_; }
   const std::vector<std::string>& created() const { return created_; }
   const std::vector<VariableRead>& reads() const { return reads_; }
 
@@ -55,6 +64,7 @@ class Capture : private ops::internal::OpInterceptor,
   void on_create(const Variable& v, bool keyed, std::string_view requested_name,
                  const std::source_location& location) override;
   void on_assign(const Variable& v, const Tensor& value) override;
+  void on_mode_read(const std::shared_ptr<const vars::ModeFlag>& flag, const std::string& owner) override;
 
   // The value id of `t`, adding it as an external when first seen.
   int value_of(const Tensor& t);
@@ -69,12 +79,14 @@ class Capture : private ops::internal::OpInterceptor,
   std::vector<StoreWatch> stores_;
   std::vector<std::string> created_;
   std::vector<VariableRead> reads_;
+  std::vector<ModeRead> modes_;
   std::unordered_map<uint64_t, bool> read_ids_;  // variable id -> seen
 
   ops::internal::OpInterceptor* saved_interceptor_;
   vars::internal::ReadObserver* saved_read_;
   vars::internal::CreateObserver* saved_create_;
   vars::internal::AssignHook* saved_assign_;
+  vars::internal::ModeObserver* saved_mode_;
   std::vector<ops::internal::OpObserver*> saved_observers_;
   bool restored_ = false;
 };
