@@ -39,6 +39,15 @@ BatchIterator::BatchIterator(Tensor inputs, Tensor labels, BatchOptions options)
                                            : (size_ + options_.batch_size_ - 1) / options_.batch_size_;
   GRAFT_CHECK(batches_per_epoch_ > 0, "BatchIterator: ", size_, " examples make no batch of ", options_.batch_size_,
               options_.drop_last_ ? " with drop_last" : "");
+  const int shards = options_.shard_count_;
+  GRAFT_CHECK(shards >= 1 && options_.shard_index_ >= 0 && options_.shard_index_ < shards,
+              "BatchIterator: shard ", options_.shard_index_, " of ", shards, " does not exist (expected 0 <= index < ",
+              "count)");
+  const int64_t last_rows = size_ - (batches_per_epoch_ - 1) * options_.batch_size_;
+  GRAFT_CHECK(std::min(options_.batch_size_, last_rows) >= shards, "BatchIterator: a batch of ",
+              std::min(options_.batch_size_, last_rows), " examples (batch size ", options_.batch_size_, ", ", size_,
+              " examples) cannot give each of ", shards, " shards a row\n  help: use a batch size of at least ",
+              shards, " with drop_last, or one that leaves at least ", shards, " examples in the last batch");
   if (options_.prefetch_) {
     request_ = position_;
     worker_ = std::thread([this] { worker_loop(); });
@@ -79,8 +88,11 @@ Batch BatchIterator::build(BatchPosition p) {
     cached_order_ = epoch_order(p.epoch);
     cached_epoch_ = p.epoch;
   }
-  const int64_t start = p.batch * options_.batch_size_;
-  const int64_t count = std::min(options_.batch_size_, size_ - start);
+  const int64_t global_start = p.batch * options_.batch_size_;
+  const int64_t rows = std::min(options_.batch_size_, size_ - global_start);
+  // This shard's rows of the global batch (all of it unsharded).
+  const int64_t start = global_start + rows * options_.shard_index_ / options_.shard_count_;
+  const int64_t count = global_start + rows * (options_.shard_index_ + 1) / options_.shard_count_ - start;
   return Batch{gather_rows(inputs_, cached_order_, start, count), gather_rows(labels_, cached_order_, start, count),
                p};
 }

@@ -19,6 +19,13 @@
 // dropped with drop_last(true). Batches are fresh tensors (row copies); the
 // source tensors are only read, and must not be written while the iterator
 // lives. One thread may use an iterator at a time.
+//
+// Data-parallel training (graft/dist) shards each batch: with shard(r, n),
+// batch_size is the global batch and the iterator yields rank r's rows of it,
+// [floor(c * r / n), floor(c * (r + 1) / n)) of its c rows. The n shards of an
+// epoch are disjoint and together cover it; every rank runs the same number of
+// steps; batch i of n ranks is exactly batch i of one process, so positions
+// (and checkpoints) carry over to another number of ranks.
 #pragma once
 
 #include <condition_variable>
@@ -40,12 +47,16 @@ struct BatchOptions {
   BatchOptions& drop_last(bool on) { drop_last_ = on; return *this; }
   // Prepare the next batch on a background thread while the caller works.
   BatchOptions& prefetch(bool on) { prefetch_ = on; return *this; }
+  // Yield only shard `index` of `count` of every batch (header comment).
+  BatchOptions& shard(int index, int count) { shard_index_ = index; shard_count_ = count; return *this; }
 
   int64_t batch_size_;
   bool shuffle_ = true;
   uint64_t seed_ = 0;
   bool drop_last_ = false;
   bool prefetch_ = true;
+  int shard_index_ = 0;
+  int shard_count_ = 1;
 };
 
 // Where an iterator stands: the next batch next() returns is batch `batch`
@@ -66,7 +77,8 @@ class BatchIterator {
  public:
   // `inputs` and `labels` share their first dimension N (the examples).
   // Throws ValueError for a batch size below 1, mismatched first dimensions,
-  // or a data set with no batch (N == 0, or N < batch size with drop_last).
+  // a data set with no batch (N == 0, or N < batch size with drop_last), or
+  // a shard that would get no rows of some batch.
   BatchIterator(Tensor inputs, Tensor labels, BatchOptions options);
   ~BatchIterator();
   BatchIterator(const BatchIterator&) = delete;

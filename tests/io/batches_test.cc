@@ -1,6 +1,7 @@
 #include "graft/io/batches.h"
 
 #include <algorithm>
+#include <memory>
 #include <numeric>
 
 #include <gtest/gtest.h>
@@ -113,6 +114,58 @@ TEST(BatchIteratorTest, BadArgumentsAreValueErrors) {
   BatchIterator it(toy.inputs, toy.labels, BatchOptions(2));
   EXPECT_THROW(it.seek({0, 2}), ValueError);
   EXPECT_THROW(it.seek({-1, 0}), ValueError);
+}
+
+}  // namespace
+}  // namespace graft::io
+
+namespace graft::io {
+namespace {
+
+// Shards of 3 ranks over 2 epochs of 23 examples in global batches of 6
+// (last batch 5 rows: 1, 2, 2): disjoint, covering, each global batch split
+// exactly as one process sees it.
+TEST(BatchIteratorTest, ShardsAreDisjointCoverEachEpochAndSplitTheGlobalBatch) {
+  Toy toy(23);
+  const int ranks = 3;
+  BatchIterator whole(toy.inputs, toy.labels, BatchOptions(6).seed(5).prefetch(false));
+  std::vector<std::unique_ptr<BatchIterator>> shards;
+  for (int r = 0; r < ranks; ++r) {
+    shards.push_back(std::make_unique<BatchIterator>(toy.inputs, toy.labels, BatchOptions(6).seed(5).shard(r, ranks)));
+    EXPECT_EQ(shards.back()->batches_per_epoch(), whole.batches_per_epoch());
+  }
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    std::vector<int64_t> epoch_seen;
+    for (int64_t b = 0; b < whole.batches_per_epoch(); ++b) {
+      std::vector<int64_t> expected = whole.next().labels.to_vector<int64_t>();
+      std::vector<int64_t> joined;
+      for (int r = 0; r < ranks; ++r) {
+        Batch part = shards[static_cast<size_t>(r)]->next();
+        EXPECT_GE(part.labels.dim(0), 1);
+        EXPECT_EQ(part.position, (BatchPosition{epoch, b}));
+        std::vector<int64_t> labels = part.labels.to_vector<int64_t>();
+        joined.insert(joined.end(), labels.begin(), labels.end());
+      }
+      EXPECT_EQ(joined, expected) << "epoch " << epoch << " batch " << b;
+      epoch_seen.insert(epoch_seen.end(), joined.begin(), joined.end());
+    }
+    std::sort(epoch_seen.begin(), epoch_seen.end());
+    std::vector<int64_t> all(23);
+    std::iota(all.begin(), all.end(), int64_t{0});
+    EXPECT_EQ(epoch_seen, all) << "epoch " << epoch << " is not covered exactly once";
+  }
+}
+
+TEST(BatchIteratorTest, AShardWithoutRowsIsAValueError) {
+  Toy toy(13);  // batches of 6: the last holds 1 row, too few for 2 shards
+  try {
+    BatchIterator it(toy.inputs, toy.labels, BatchOptions(6).shard(1, 2));
+    ADD_FAILURE() << "expected a ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot give each of 2 shards a row"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(BatchIterator(toy.inputs, toy.labels, BatchOptions(6).shard(2, 2)), ValueError);
+  EXPECT_NO_THROW(BatchIterator(toy.inputs, toy.labels, BatchOptions(6).drop_last(true).shard(1, 2)));
 }
 
 }  // namespace

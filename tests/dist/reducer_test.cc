@@ -1,0 +1,134 @@
+#include "graft/dist/reducer.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "../testing.h"
+#include "dist_testing.h"
+#include "graft/autodiff/tape.h"
+#include "graft/dist/structure.h"
+#include "graft/ops/ops.h"
+#include "graft/trace/function.h"
+
+namespace graft::dist {
+namespace {
+
+using test_util::error_text;
+
+// Three variables; rank r's gradient for variable k holds (r + 1) * (k + 1 + i / 10).
+struct Grads {
+  VariableStore store{"m"};
+  std::vector<Variable> vars;
+  std::vector<std::optional<Tensor>> grads;
+
+  explicit Grads(int rank) {
+    vars = {store.root().variable("c", {5}), store.root().variable("a", {3}), store.root().variable("b", {2, 2})};
+    for (size_t k = 0; k < vars.size(); ++k) grads.emplace_back(value(rank, k));
+  }
+  Tensor value(int rank, size_t k) const {
+    std::vector<float> v;
+    for (int64_t i = 0; i < vars[k].shape().numel(); ++i) {
+      v.push_back(static_cast<float>((rank + 1) * (static_cast<double>(k) + 1 + i / 10.0)));
+    }
+    return Tensor::from_vector(v, vars[k].shape());
+  }
+  // The average over `ranks` ranks: ((ranks + 1) / 2) * value(0, k).
+  Tensor expected(int ranks, size_t k) const { return value(0, k) * ((ranks + 1) / 2.0); }
+};
+
+void expect_near(const Tensor& a, const Tensor& b) {
+  ASSERT_EQ(a.shape(), b.shape());
+  std::vector<float> va = a.to_vector<float>(), vb = b.to_vector<float>();
+  for (size_t i = 0; i < va.size(); ++i) EXPECT_NEAR(va[i], vb[i], 1e-5) << "element " << i;
+}
+
+TEST(GradientReducerTest, AveragesInPathOrderWhateverEachRanksListOrder) {
+  Comm& comm = Comm::world();
+  Grads g(comm.rank());
+  std::vector<Variable> vars = g.vars;
+  std::vector<std::optional<Tensor>> grads = g.grads;
+  if (comm.rank() % 2 == 1) {  // another list order on odd ranks
+    std::reverse(vars.begin(), vars.end());
+    std::reverse(grads.begin(), grads.end());
+  }
+  // 24 bytes per bucket: a and b (12 + 16 bytes) cannot share one.
+  GradientReducer reducer(comm, ReducerOptions().bucket_bytes(24));
+  std::vector<std::optional<Tensor>> out = reducer.average(vars, grads);
+  for (size_t i = 0; i < vars.size(); ++i) {
+    size_t k = std::find(g.vars.begin(), g.vars.end(), vars[i]) - g.vars.begin();
+    expect_near(*out[i], g.expected(comm.size(), k));
+  }
+  if (comm.size() > 1) {
+    EXPECT_EQ(reducer.describe(), "bucket 0: 12 bytes float32: m/a\nbucket 1: 16 bytes float32: m/b\n"
+                                  "bucket 2: 20 bytes float32: m/c\n");
+  }
+}
+
+TEST(GradientReducerTest, SmallGradientsShareABucketAndMissingOnesStayMissing) {
+  Comm& comm = Comm::world();
+  Grads g(comm.rank());
+  std::vector<std::optional<Tensor>> grads = g.grads;
+  grads[2].reset();  // b has no gradient
+  GradientReducer reducer(comm);
+  std::vector<std::optional<Tensor>> out = reducer.average(g.vars, grads);
+  EXPECT_FALSE(out[2].has_value());
+  expect_near(*out[0], g.expected(comm.size(), 0));
+  expect_near(*out[1], g.expected(comm.size(), 1));
+  if (comm.size() > 1) {
+    EXPECT_EQ(reducer.describe(), "bucket 0: 32 bytes float32: m/a m/c\n");
+  }
+}
+
+TEST(GradientReducerTest, ACompiledStepAveragesAtEveryReplayAndRecapturesForANewPlan) {
+  Comm& comm = Comm::world();
+  Grads g(comm.rank());
+  GradientReducer reducer(comm, ReducerOptions().bucket_bytes(24));
+  // The gradient of sum(w * x) is x: a rank-dependent input makes rank-dependent gradients.
+  auto step = graft::function([&](const Tensor& x) {
+    GradientTape tape;
+    Tensor loss = sum(g.vars[0] * x);
+    std::vector<Variable> vars = {g.vars[0]};
+    std::vector<std::optional<Tensor>> grads = reducer.average(vars, tape.gradient(loss, vars));
+    return *grads[0];
+  }, FunctionOptions().name("dp_grad"));
+  for (int call = 0; call < 3; ++call) {
+    Tensor x = full({5}, (comm.rank() + 1) * (call + 1.0));
+    Tensor averaged = step(x);
+    expect_near(averaged, full({5}, (comm.size() + 1) / 2.0 * (call + 1.0)));
+  }
+  EXPECT_EQ(step.captures(), 1);
+}
+
+TEST(GradientReducerTest, DifferentGradientListsFailOnEveryRankBeforeAnyReduction) {
+  Comm& comm = Comm::world();
+  if (comm.size() < 2) GTEST_SKIP() << "needs two ranks";
+  Grads g(comm.rank());
+  std::vector<Variable> vars = g.vars;
+  std::vector<std::optional<Tensor>> grads = g.grads;
+  if (comm.rank() == 1) {
+    vars.pop_back();
+    grads.pop_back();
+  }
+  GradientReducer reducer(comm);
+  std::string message = error_text<StructureError>([&] { reducer.average(vars, grads); });
+  GRAFT_EXPECT_CONTAINS(message, "when planning the gradient buckets");
+  GRAFT_EXPECT_CONTAINS(message, "first difference at 'm/b'\n  rank 0: [2, 2] float32 trainable\n"
+                                 "  rank 1: no such variable");
+  EXPECT_TRUE(dist_test::same_text_on_every_rank(comm, message));
+}
+
+TEST(GradientReducerTest, BadArgumentsAreClearErrors) {
+  Comm& comm = Comm::world();
+  Grads g(comm.rank());
+  GradientReducer reducer(comm);
+  GRAFT_EXPECT_CONTAINS(error_text<ValueError>([&] { reducer.average(g.vars, {g.grads[0]}); }),
+                        "3 variables but 1 gradients");
+  std::vector<std::optional<Tensor>> wrong = g.grads;
+  wrong[1] = zeros({4});
+  GRAFT_EXPECT_CONTAINS(error_text<ShapeError>([&] { reducer.average(g.vars, wrong); }),
+                        "the gradient for 'm/a' has shape [4], the variable [3]");
+}
+
+}  // namespace
+}  // namespace graft::dist
