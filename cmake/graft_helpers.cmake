@@ -18,23 +18,21 @@ function(graft_test name)
     PROPERTIES ENVIRONMENT "GRAFT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
 
+# How MPI tests launch, in one place. Open MPI refuses to run as root (CI
+# runs as root) and to start more processes than cores (--oversubscribe);
+# its environment variables say both, and make waiting ranks yield their
+# core to the others. MPICH ignores them.
+set(GRAFT_MPIEXEC_FLAGS ${MPIEXEC_PREFLAGS})
+set(GRAFT_MPI_ENVIRONMENT
+  "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_mpi_yield_when_idle=1;GRAFT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+
 # graft_mpi_test(NAME RANKS N TIMEOUT S COMMAND program args...): runs the
-# program under mpiexec with N processes as one CTest entry labelled `mpi`.
-# The launcher flags live here only: Open MPI refuses to run as root (CI runs
-# as root) and to start more processes than cores without --oversubscribe;
-# ranks that wait yield the core (more ranks than cores); the timeout turns
-# a hang into a failure.
+# program under mpiexec with N processes as one CTest entry labelled `mpi`;
+# the timeout turns a hang into a failure.
 function(graft_mpi_test name)
   cmake_parse_arguments(ARG "" "RANKS;TIMEOUT" "COMMAND" ${ARGN})
-  set(launcher_flags ${MPIEXEC_PREFLAGS})
-  if(MPI_C_LIBRARY_VERSION_STRING MATCHES "Open MPI")
-    list(APPEND launcher_flags --oversubscribe)
-  endif()
   add_test(NAME ${name}
-           COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${ARG_RANKS} ${launcher_flags} ${ARG_COMMAND})
-  set_tests_properties(${name} PROPERTIES
-    LABELS mpi
-    TIMEOUT ${ARG_TIMEOUT}
-    PROCESSORS ${ARG_RANKS}
-    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_mpi_yield_when_idle=1;GRAFT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+           COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${ARG_RANKS} ${GRAFT_MPIEXEC_FLAGS} ${ARG_COMMAND})
+  set_tests_properties(${name} PROPERTIES LABELS mpi TIMEOUT ${ARG_TIMEOUT} PROCESSORS ${ARG_RANKS}
+                       ENVIRONMENT "${GRAFT_MPI_ENVIRONMENT}")
 endfunction()

@@ -6,13 +6,27 @@
 #   ./scripts/bench.sh                       every workload
 #   ./scripts/bench.sh --only mlp16_b8       one workload
 #   ./scripts/bench.sh --reps 11 --min-ms 100  more, longer repetitions
+#   ./scripts/bench.sh --dist                data parallel over MPI (bench/dist_bench.cc)
 source "$(dirname "$0")/common.sh"
 
 for arg in "$@"; do
   case "$arg" in
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
   esac
 done
+
+if [ "${1:-}" = "--dist" ]; then
+  # The optimised build of test.sh; 2 ranks x 1 thread, then 1 rank x 2 and x 1.
+  install_missing "${GRAFT_PACKAGES[@]}"
+  build "$GRAFT_ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  mpi=(mpirun --oversubscribe)
+  [ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
+  bin="$GRAFT_ROOT/build/bin/graft_dist_bench"
+  "${mpi[@]}" -n 2 "$bin" --threads 1
+  "${mpi[@]}" -n 1 "$bin" --only dp_fmnist --threads 2
+  "${mpi[@]}" -n 1 "$bin" --only dp_fmnist --threads 1
+  exit 0
+fi
 
 install_missing "${GRAFT_PACKAGES[@]}" libtorch-dev
 dir="$GRAFT_ROOT/build/bench"
