@@ -74,9 +74,13 @@ struct TrainResult {
   std::string checkpoint;          // the last checkpoint written
 };
 
-// Throws graft::Error (ValueError for flags and plans, IoError for data and
-// the run folder) before training starts when anything is wrong.
+// Runs a Trainer (graft/cli/trainer.h). Throws graft::Error (ValueError for
+// flags and plans, IoError for data and the run folder) before training
+// starts when anything is wrong.
 TrainResult run_training(const TrainConfig& config, std::ostream& out);
+
+// Throws ValueError naming the flag when a setting is out of range.
+void validate_config(const TrainConfig& config);
 
 // "128,64" -> {128, 64}; ValueError for anything else.
 std::vector<int64_t> parse_widths(const std::string& text);

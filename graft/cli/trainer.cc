@@ -1,0 +1,462 @@
+#include "graft/cli/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "graft/autodiff/tape.h"
+#include "graft/edit/edit.h"
+#include "graft/io/checkpoint.h"
+#include "graft/nn/layers.h"
+#include "graft/ops/ops.h"
+#include "graft/optim/adam.h"
+#include "graft/optim/sgd.h"
+#include "graft/tensor/parallel.h"
+
+namespace graft::cli {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+LearningRateSchedule make_schedule(const TrainConfig& c, int64_t total_steps) {
+  LearningRateSchedule s = c.schedule == "constant" ? schedule::constant(c.learning_rate)
+                           : c.schedule == "step"   ? schedule::step_decay(c.learning_rate, std::max<int64_t>(1, total_steps / 3), 0.3)
+                                                    : schedule::cosine(c.learning_rate, total_steps, c.learning_rate * 0.01);
+  return c.warmup_steps > 0 ? schedule::warmup(c.warmup_steps, s) : s;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, LearningRateSchedule s) {
+  if (c.optimizer == "sgd") return std::make_unique<SGD>(SGDOptions(c.learning_rate).schedule(s).weight_decay(c.weight_decay));
+  if (c.optimizer == "momentum") {
+    return std::make_unique<SGD>(SGDOptions(c.learning_rate).schedule(s).momentum(0.9).nesterov(true).weight_decay(c.weight_decay));
+  }
+  if (c.optimizer == "adamw") {
+    return std::make_unique<Adam>(adamw_options(c.learning_rate, c.weight_decay > 0 ? c.weight_decay : 0.01).schedule(s));
+  }
+  return std::make_unique<Adam>(AdamOptions(c.learning_rate).schedule(s).weight_decay(c.weight_decay));
+}
+
+// Rows whose largest logit is at the label.
+int64_t correct(const Tensor& logits, const Tensor& labels) {
+  std::vector<float> l = logits.to_vector<float>();
+  std::vector<int64_t> y = labels.to_vector<int64_t>();
+  const int64_t classes = logits.dim(1);
+  int64_t hits = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    const float* row = l.data() + i * classes;
+    hits += std::max_element(row, row + classes) - row == y[i] ? 1 : 0;
+  }
+  return hits;
+}
+
+// Hidden layer L's position in the Sequential.
+size_t hidden_position(nn::Sequential& model, int layer) {
+  std::vector<size_t> linears = edit::linear_positions(model);
+  size_t hidden = linears.size() - 1;  // the last Linear is the output layer
+  return linears.at(layer < 0 ? hidden - 1 : static_cast<size_t>(layer));
+}
+
+// "784 -> 128 relu -> 10": the widths of the Linear layers.
+std::string architecture(nn::Sequential& model) {
+  std::string text;
+  for (size_t i : edit::linear_positions(model)) {
+    auto layer = std::dynamic_pointer_cast<nn::Linear>(model.at(i));
+    if (text.empty()) text = std::to_string(layer->in_features());
+    text += " -> " + std::to_string(layer->options().out_features_);
+    if (layer->options().activation_ != nn::Activation::kNone) {
+      text += std::string(" ") + nn::activation_name(layer->options().activation_);
+    }
+  }
+  return text;
+}
+
+// Runs one growth event's edit on `model`.
+edit::EditReport run_edit(nn::Sequential& model, const GrowthEvent& e, const edit::EditOptions& options) {
+  size_t position = hidden_position(model, e.layer);
+  return e.action == GrowthEvent::Action::kDeepen ? edit::deepen(model, position, options)
+         : e.action == GrowthEvent::Action::kWiden ? edit::widen(model, position, e.units, options)
+                                                    : edit::prune(model, position, e.units, options);
+}
+
+// The progress bar (only on a terminal): one line, rewritten in place.
+void show_progress(std::ostream& out, int64_t epoch, int64_t epochs, int64_t batch, int64_t batches, double loss,
+                   double acc, double rate) {
+  const int width = 30;
+  int filled = static_cast<int>(width * (batch + 1) / std::max<int64_t>(batches, 1));
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(width, '.');
+  char line[200];
+  std::snprintf(line, sizeof(line), "\repoch %lld/%lld [%s] loss %.4f acc %.4f %.0f samples/s ",
+                static_cast<long long>(epoch), static_cast<long long>(epochs), bar.c_str(), loss, acc, rate);
+  out << line << std::flush;
+}
+
+// SIGINT / SIGTERM end a run after its current step, with a checkpoint; a
+// second signal ends the process as usual.
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void on_interrupt(int signal) {
+  g_interrupted = 1;
+  std::signal(signal, SIG_DFL);
+}
+
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    g_interrupted = 0;
+    old_int_ = std::signal(SIGINT, on_interrupt);
+    old_term_ = std::signal(SIGTERM, on_interrupt);
+  }
+  ~InterruptGuard() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+  bool interrupted() const { return g_interrupted != 0; }
+
+ private:
+  void (*old_int_)(int) = nullptr;
+  void (*old_term_)(int) = nullptr;
+};
+
+// 1 + the largest label: the number of classes the model must tell apart.
+int64_t class_count(const io::Dataset& data) {
+  std::vector<int64_t> labels = data.labels.to_vector<int64_t>();
+  int64_t largest = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end());
+  return largest + 1;
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainConfig config, std::ostream& out)
+    : config_(std::move(config)), out_(out), start_(Clock::now()) {}
+
+Trainer::~Trainer() = default;
+
+TrainResult Trainer::run() {
+  resume();
+  validate();
+  load_data();
+  build_model();
+  loop();
+  finish();
+  return result_;
+}
+
+void Trainer::resume() {
+  if (config_.resume.empty()) return;
+  const std::string path = checkpoint_file_of(config_.resume);
+  try {
+    resume_file_ = io::SafetensorsFile::read(path);
+    notes_ = adopt_checkpoint_config(config_, resume_file_->metadata(), path);
+  } catch (Error& e) {
+    e.add_context("while resuming from " + path);
+    throw;
+  }
+}
+
+void Trainer::validate() {
+  validate_config(config_);
+  plan_ = parse_growth_plan(config_.grow);
+  if (config_.threads > 0) set_num_threads(config_.threads);
+}
+
+void Trainer::load_data() {
+  io::FashionMnistOptions options = io::FashionMnistOptions().data_dir(config_.data_dir).normalize(true);
+  train_ = io::load_fashion_mnist(io::Split::kTrain, options);
+  test_ = io::load_fashion_mnist(io::Split::kTest, options);
+  features_ = train_.images.dim(1);
+  classes_ = class_count(train_);
+  if (config_.limit > 0 && config_.limit < train_.size()) {
+    train_.images = slice(train_.images, {0, 0}, {config_.limit, features_}).clone();
+    train_.labels = slice(train_.labels, {0}, {config_.limit}).clone();
+  }
+  GRAFT_CHECK(train_.size() >= config_.batch_size, "--batch-size ", config_.batch_size, " is larger than the ",
+              train_.size(), " training examples");
+  batches_ = std::make_unique<io::BatchIterator>(
+      train_.images, train_.labels, io::BatchOptions(config_.batch_size).seed(config_.seed).drop_last(true));
+  steps_per_epoch_ = batches_->batches_per_epoch();
+  total_steps_ = steps_per_epoch_ * config_.epochs;
+  sort_growth_plan(plan_, steps_per_epoch_);
+  validate_growth_plan(plan_, config_.hidden, config_.epochs, total_steps_);
+  if (resume_file_) {
+    saved_ = parse_train_progress(resume_file_->metadata(), resume_file_->name());
+    GRAFT_CHECK(saved_.step < total_steps_, "--resume ", resume_file_->name(), ": the checkpoint is at step ",
+                saved_.step, " and the run has ", total_steps_, " steps (", config_.epochs,
+                " epochs): nothing is left to do\n  help: pass a larger --epochs to train further");
+    GRAFT_CHECK(saved_.growth_done <= static_cast<int64_t>(plan_.size()), "--resume ", resume_file_->name(),
+                ": the checkpoint ran ", saved_.growth_done, " growth events, the plan '", config_.grow, "' has ",
+                plan_.size());
+  }
+}
+
+void Trainer::build_model() {
+  const bool same_folder = resume_file_ && std::filesystem::exists(config_.run_dir) &&
+                           std::filesystem::equivalent(config_.run_dir,
+                                                       std::filesystem::path(resume_file_->name()).parent_path());
+  log_ = std::make_unique<RunLog>(config_.run_dir, /*append=*/same_folder);
+  checkpoint_path_ = (std::filesystem::path(log_->dir()) / kCheckpointName).string();
+
+  model_.set_seed(config_.seed);
+  for (int64_t h : config_.hidden) model_.add(nn::Linear(nn::LinearOptions(h).activation(nn::Activation::kRelu)));
+  model_.add(nn::Linear(nn::LinearOptions(classes_)));
+  model_.build(Shape{1, features_});
+  optimizer_ = make_optimizer(config_, make_schedule(config_, total_steps_));
+  if (resume_file_) restore();
+
+  step_body_ = [this](const Tensor& x, const Tensor& y) {
+    GradientTape tape;
+    Tensor logits = model_(x);
+    Tensor loss = mean(sparse_softmax_cross_entropy(logits, y));
+    std::vector<Variable> vars = model_.trainable_variables();
+    std::vector<std::optional<Tensor>> grads = tape.gradient(loss, vars);
+    if (config_.clip_norm > 0) grads = clip_by_global_norm(grads, config_.clip_norm).gradients;
+    optimizer_->apply_gradients(vars, grads);
+    return std::vector<Tensor>{loss, logits};
+  };
+  train_step_.emplace(step_body_, FunctionOptions().name("train_step"));
+  forward_.emplace([this](const Tensor& x) { return model_(x); }, FunctionOptions().name("evaluate"));
+  probe_ = slice(test_.images, {0, 0}, {std::min<int64_t>(256, test_.size()), features_}).clone();
+}
+
+// The grown architecture first (shapes and paths; values come next), then
+// every tensor by name. Optimizer slots are restored when the first step
+// creates them (check_pending_restores).
+void Trainer::restore() {
+  const std::string& name = resume_file_->name();
+  for (int64_t i = 0; i < saved_.growth_done; ++i) {
+    run_edit(model_, plan_[static_cast<size_t>(i)], edit::EditOptions());
+  }
+  GRAFT_CHECK_AS(IoError, architecture(model_) == saved_.architecture, "--resume ", name, ": replaying the first ",
+                 saved_.growth_done, " growth events gives ", architecture(model_), ", the checkpoint holds ",
+                 saved_.architecture, "\n  help: resume with the growth plan and --hidden of the original run");
+  io::CheckpointReport report = [&] {
+    try {
+      return io::restore_checkpoint(*resume_file_, {&model_.store(), &optimizer_->store()},
+                                    io::CheckpointOptions().strict(true));
+    } catch (Error& e) {
+      e.add_context("while resuming from " + name);
+      throw;
+    }
+  }();
+  optimizer_->set_iterations(saved_.optimizer_iterations);
+  batches_->seek(saved_.position);
+  step_ = saved_.step;
+  next_event_ = static_cast<size_t>(saved_.growth_done);
+  result_.growth_events = static_cast<int>(saved_.growth_done);
+  result_.resumed_from_step = saved_.step;
+  epoch_ = {saved_.epoch_loss, saved_.epoch_hits, saved_.epoch_seen};
+  window_ = {saved_.window_loss, saved_.window_hits, saved_.window_seen};
+  resumed_line_ = "resumed from " + name + " at step " + std::to_string(step_) + " (epoch " +
+                  std::to_string(saved_.position.epoch + 1) + ", batch " + std::to_string(saved_.position.batch) +
+                  "): " + std::to_string(report.restore.count(io::RestoreStatus::kMatched)) +
+                  " tensors restored by name, " + std::to_string(report.deferred.size()) +
+                  " optimizer slots restored when the first step creates them\n";
+}
+
+std::vector<Tensor> Trainer::step(const io::Batch& batch) {
+  return config_.compile ? (*train_step_)(batch.inputs, batch.labels) : step_body_(batch.inputs, batch.labels);
+}
+
+Trainer::Evaluation Trainer::evaluate(const io::Dataset& data) {
+  const int64_t chunk = 1000;
+  Evaluation e;
+  int64_t hits = 0;
+  model_.eval();
+  for (int64_t begin = 0; begin < data.size(); begin += chunk) {
+    int64_t end = std::min(data.size(), begin + chunk);
+    Tensor x = slice(data.images, {begin, 0}, {end, features_});
+    Tensor y = slice(data.labels, {begin}, {end});
+    Tensor logits = config_.compile && end - begin == chunk ? (*forward_)(x) : model_(x);
+    e.loss += sum(sparse_softmax_cross_entropy(logits, y)).item<double>();
+    hits += correct(logits, y);
+  }
+  model_.train();
+  e.loss /= static_cast<double>(data.size());
+  e.accuracy = static_cast<double>(hits) / static_cast<double>(data.size());
+  return e;
+}
+
+void Trainer::grow(const GrowthEvent& event) {
+  edit::EditOptions options;
+  options.probe = probe_;
+  options.optimizer = optimizer_.get();
+  options.noise = config_.widen_noise;
+  options.seed = config_.seed + static_cast<uint64_t>(step_);
+  edit::EditReport r = run_edit(model_, event, options);
+  end_progress_line();
+  char diff[64];
+  std::snprintf(diff, sizeof(diff), "%.2g", r.max_difference);
+  out_ << "growth at step " << step_ << " (" << event.text << "): " << r.description << "; parameters "
+       << r.parameters_before << " -> " << r.parameters_after << "; created " << r.created.size() << ", retired "
+       << r.retired.size() << " variables; "
+       << (r.verified ? std::string("function preserved (max difference ") + diff + ")" : std::string("not verified"))
+       << "; the training step recaptures on its next call\n"
+       << "model: " << architecture(model_) << "\n";
+  log_->growth({step_, r.description, r.parameters_before, r.parameters_after, r.created, r.retired});
+  ++result_.growth_events;
+}
+
+void Trainer::save() {
+  TrainConfig as_run = config_;
+  as_run.threads = num_threads();
+  TrainProgress p{step_, batches_->position(), static_cast<int64_t>(next_event_), architecture(model_),
+                  optimizer_->iterations(), epoch_.loss, epoch_.hits, epoch_.seen, window_.loss, window_.hits,
+                  window_.seen};
+  io::save_checkpoint(checkpoint_path_, {&model_.store(), &optimizer_->store()}, train_metadata(as_run, p));
+  result_.checkpoint = checkpoint_path_;
+  saved_at_ = step_;
+}
+
+void Trainer::announce() {
+  bar_ = config_.progress && isatty(STDOUT_FILENO) && &out_ == &std::cout;
+  out_ << "graft train: " << train_.size() << " training and " << test_.size() << " test examples, batch "
+       << config_.batch_size << ", " << steps_per_epoch_ << " steps per epoch, " << config_.epochs << " epochs, "
+       << num_threads() << " threads\n"
+       << "model: " << architecture(model_) << ", " << model_.parameter_count() << " parameters; optimizer "
+       << config_.optimizer << " lr " << config_.learning_rate << " (" << config_.schedule << ")\n";
+  if (!plan_.empty()) {
+    out_ << "growth plan:";
+    for (const GrowthEvent& e : plan_) out_ << " [" << e.text << ": " << e.describe() << "]";
+    out_ << "\n";
+  }
+  for (const std::string& note : notes_) out_ << "note: " << note << "\n";
+  out_ << resumed_line_;
+}
+
+void Trainer::end_progress_line() {
+  if (bar_) out_ << "\r" << std::string(100, ' ') << "\r";
+}
+
+// The first step after a resume created every optimizer slot: each saved one
+// must have found its variable.
+void Trainer::check_pending_restores() {
+  std::vector<std::string> left = io::pending_restores(optimizer_->store());
+  for (const std::string& key : io::pending_restores(model_.store())) left.push_back(key);
+  GRAFT_CHECK_AS(IoError, left.empty(), "--resume ", resume_file_->name(), ": ", left.size(),
+                 " tensors of the checkpoint found no variable after the first step (first: '",
+                 left.empty() ? "" : left[0], "')\n  help: the checkpoint and the rebuilt model disagree; "
+                 "resume with the original run's growth plan and optimizer");
+  io::cancel_pending_restores(optimizer_->store());
+  io::cancel_pending_restores(model_.store());
+}
+
+// Adds a step's loss and hits to the window and epoch sums; logs a record
+// every log_every steps.
+void Trainer::account(const io::Batch& batch, const std::vector<Tensor>& outs) {
+  const int64_t epoch = (step_ - 1) / steps_per_epoch_ + 1;  // step_ counts the step just taken
+  const double loss = outs[0].item<double>();
+  const double hits = static_cast<double>(correct(outs[1], batch.labels));
+  const double n = static_cast<double>(batch.labels.numel());
+  for (Sums* s : {&window_, &epoch_}) {
+    s->loss += loss * n;
+    s->hits += hits;
+    s->seen += n;
+  }
+  const double rate = window_.seen / std::max(seconds_since(window_start_), 1e-9);
+  if (bar_) {
+    show_progress(out_, epoch, config_.epochs, batch.position.batch, steps_per_epoch_, window_.loss / window_.seen,
+                  window_.hits / window_.seen, rate);
+  }
+  if (step_ % config_.log_every != 0) return;
+  StepRecord rec{step_, epoch, window_.loss / window_.seen, window_.hits / window_.seen, rate,
+                 optimizer_->learning_rate()};
+  log_->step(rec);
+  if (!bar_) {
+    char line[160];
+    std::snprintf(line, sizeof(line), "epoch %lld step %lld loss %.4f acc %.4f %.0f samples/s\n",
+                  static_cast<long long>(epoch), static_cast<long long>(step_), rec.loss, rec.accuracy, rate);
+    out_ << line;
+  }
+  window_ = {};
+  window_start_ = Clock::now();
+}
+
+void Trainer::end_epoch(int64_t epoch) {
+  Evaluation eval = evaluate(test_);
+  end_progress_line();
+  EpochRecord rec{epoch, step_, epoch_.loss / epoch_.seen, epoch_.hits / epoch_.seen, eval.loss, eval.accuracy,
+                  seconds_since(epoch_start_), model_.parameter_count()};
+  log_->epoch(rec);
+  log_->write_curves();
+  char line[200];
+  std::snprintf(line, sizeof(line), "epoch %lld/%lld: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s\n",
+                static_cast<long long>(epoch), static_cast<long long>(config_.epochs), rec.loss, rec.accuracy,
+                eval.loss, eval.accuracy, rec.seconds);
+  out_ << line << std::flush;
+  result_.test_accuracy = eval.accuracy;
+  result_.test_loss = eval.loss;
+  epoch_ = {};
+}
+
+void Trainer::loop() {
+  announce();
+  const int64_t stop_at = config_.max_steps > 0 ? std::min(config_.max_steps, total_steps_) : total_steps_;
+  InterruptGuard interrupts;
+  window_start_ = epoch_start_ = Clock::now();
+  while (step_ < stop_at && !interrupts.interrupted()) {
+    const int64_t epoch = step_ / steps_per_epoch_ + 1;
+    const int64_t b = step_ % steps_per_epoch_;
+    if (b == 0) {
+      epoch_start_ = Clock::now();
+      epoch_ = {};
+    }
+    io::Batch batch = batches_->next();
+    GRAFT_INTERNAL_ASSERT(batch.position == (io::BatchPosition{epoch - 1, b}), "the data iterator is at epoch ",
+                          batch.position.epoch, " batch ", batch.position.batch, ", the run at step ", step_);
+    std::vector<Tensor> outs = step(batch);
+    ++step_;
+    if (step_ == result_.resumed_from_step + 1) check_pending_restores();
+    account(batch, outs);
+    while (next_event_ < plan_.size() && plan_[next_event_].at_step && plan_[next_event_].when == step_) {
+      grow(plan_[next_event_++]);
+    }
+    if (step_ % steps_per_epoch_ == 0) {
+      end_epoch(epoch);
+      while (next_event_ < plan_.size() && !plan_[next_event_].at_step && plan_[next_event_].when == epoch) {
+        grow(plan_[next_event_++]);
+      }
+    }
+    if (config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0) save();
+  }
+  interrupted_ = interrupts.interrupted();
+}
+
+void Trainer::finish() {
+  if (saved_at_ != step_) save();
+  result_.stopped_early = step_ < total_steps_;
+  end_progress_line();
+  if (result_.stopped_early) {
+    out_ << "stopped at step " << step_ << " of " << total_steps_
+         << (interrupted_ ? " (interrupted)" : " (--max-steps)") << "; checkpoint " << checkpoint_path_
+         << "; continue with: graft train --resume " << log_->dir() << "\n";
+  }
+  // A stopped run is not over: a layer grown at its last step has not trained yet.
+  if (!result_.stopped_early) {
+    for (const std::string& warning : optimizer_->diagnose(model_.trainable_variables())) {
+      out_ << "warning: " << warning << "\n";
+    }
+  }
+  result_.seconds = seconds_since(start_);
+  result_.steps = step_;
+  result_.parameters = model_.parameter_count();
+  result_.captures = train_step_->captures();
+  out_ << "\nsummary: " << result_.steps << " steps in " << static_cast<int64_t>(result_.seconds) << " s, "
+       << result_.growth_events << " growth events, " << result_.captures << " captures of the training step, "
+       << result_.parameters << " parameters, final model " << architecture(model_) << "\n"
+       << train_step_->explain() << "run folder: " << log_->dir() << " (metrics.jsonl, curves.svg, "
+       << kCheckpointName << ")\n";
+  char last[64];
+  std::snprintf(last, sizeof(last), "test_accuracy=%.4f\n", result_.test_accuracy);
+  out_ << last;
+}
+
+}  // namespace graft::cli
