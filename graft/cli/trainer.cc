@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "graft/autodiff/tape.h"
 #include "graft/edit/edit.h"
@@ -137,17 +138,25 @@ int64_t class_count(const io::Dataset& data) {
 }  // namespace
 
 Trainer::Trainer(TrainConfig config, std::ostream& out)
-    : config_(std::move(config)), out_(out), start_(Clock::now()) {}
+    : config_(std::move(config)),
+      dist_(Distribution::detect()),
+      out_(dist_.is_root() ? out : silent_),
+      start_(Clock::now()) {}
 
 Trainer::~Trainer() = default;
 
 TrainResult Trainer::run() {
-  resume();
-  validate();
-  load_data();
-  build_model();
-  loop();
-  finish();
+  try {
+    resume();
+    validate();
+    load_data();
+    build_model();
+    loop();
+    finish();
+  } catch (const std::exception& e) {
+    dist_.fail(e);  // ends every rank unless every rank threw the same
+    throw;
+  }
   return result_;
 }
 
@@ -166,7 +175,15 @@ void Trainer::resume() {
 void Trainer::validate() {
   validate_config(config_);
   plan_ = parse_growth_plan(config_.grow);
-  if (config_.threads > 0) set_num_threads(config_.threads);
+  GRAFT_CHECK(config_.batch_size % dist_.size() == 0, "--batch-size ", config_.batch_size,
+              " is the global batch and must split evenly over ", dist_.size(), " ranks\n  help: pass a multiple of ",
+              dist_.size());
+  if (config_.threads > 0) {
+    set_num_threads(config_.threads);
+  } else if (dist_.distributed()) {
+    // Ranks on one machine share its cores.
+    set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dist_.local_size()));
+  }
 }
 
 void Trainer::load_data() {
@@ -182,7 +199,7 @@ void Trainer::load_data() {
   GRAFT_CHECK(train_.size() >= config_.batch_size, "--batch-size ", config_.batch_size, " is larger than the ",
               train_.size(), " training examples");
   batches_ = std::make_unique<io::BatchIterator>(
-      train_.images, train_.labels, io::BatchOptions(config_.batch_size).seed(config_.seed).drop_last(true));
+      train_.images, train_.labels, io::BatchOptions(config_.batch_size).seed(config_.seed).drop_last(true).shard(dist_.rank(), dist_.size()));
   steps_per_epoch_ = batches_->batches_per_epoch();
   total_steps_ = steps_per_epoch_ * config_.epochs;
   sort_growth_plan(plan_, steps_per_epoch_);
@@ -202,7 +219,10 @@ void Trainer::build_model() {
   const bool same_folder = resume_file_ && std::filesystem::exists(config_.run_dir) &&
                            std::filesystem::equivalent(config_.run_dir,
                                                        std::filesystem::path(resume_file_->name()).parent_path());
-  log_ = std::make_unique<RunLog>(config_.run_dir, /*append=*/same_folder);
+  const std::string log_dir =
+      dist_.is_root() ? config_.run_dir
+                      : (std::filesystem::path(config_.run_dir) / ("rank_" + std::to_string(dist_.rank()))).string();
+  log_ = std::make_unique<RunLog>(log_dir, /*append=*/same_folder);
   checkpoint_path_ = (std::filesystem::path(log_->dir()) / kCheckpointName).string();
 
   model_.set_seed(config_.seed);
@@ -211,13 +231,14 @@ void Trainer::build_model() {
   model_.build(Shape{1, features_});
   optimizer_ = make_optimizer(config_, make_schedule(config_, total_steps_));
   if (resume_file_) restore();
+  dist_.sync(model_.store(), *optimizer_, resume_file_ ? "on resume" : "at start");
 
   step_body_ = [this](const Tensor& x, const Tensor& y) {
     GradientTape tape;
     Tensor logits = model_(x);
     Tensor loss = mean(sparse_softmax_cross_entropy(logits, y));
     std::vector<Variable> vars = model_.trainable_variables();
-    std::vector<std::optional<Tensor>> grads = tape.gradient(loss, vars);
+    std::vector<std::optional<Tensor>> grads = dist_.average(vars, tape.gradient(loss, vars));
     if (config_.clip_norm > 0) grads = clip_by_global_norm(grads, config_.clip_norm).gradients;
     optimizer_->apply_gradients(vars, grads);
     return std::vector<Tensor>{loss, logits};
@@ -291,7 +312,11 @@ void Trainer::grow(const GrowthEvent& event) {
   options.optimizer = optimizer_.get();
   options.noise = config_.widen_noise;
   options.seed = config_.seed + static_cast<uint64_t>(step_);
-  edit::EditReport r = run_edit(model_, event, options);
+  edit::EditReport r;
+  // On every rank at once; the step names the event identically everywhere.
+  const std::string when =
+      "at growth event " + std::to_string(result_.growth_events + 1) + " (step " + std::to_string(step_) + ")";
+  dist_.grow(model_.store(), optimizer_.get(), when, [&] { r = run_edit(model_, event, options); });
   end_progress_line();
   char diff[64];
   std::snprintf(diff, sizeof(diff), "%.2g", r.max_difference);
@@ -311,7 +336,7 @@ void Trainer::save() {
   TrainProgress p{step_, batches_->position(), static_cast<int64_t>(next_event_), architecture(model_),
                   optimizer_->iterations(), epoch_.loss, epoch_.hits, epoch_.seen, window_.loss, window_.hits,
                   window_.seen};
-  io::save_checkpoint(checkpoint_path_, {&model_.store(), &optimizer_->store()}, train_metadata(as_run, p));
+  dist_.save(checkpoint_path_, {&model_.store(), &optimizer_->store()}, train_metadata(as_run, p));
   result_.checkpoint = checkpoint_path_;
   saved_at_ = step_;
 }
@@ -320,7 +345,11 @@ void Trainer::announce() {
   bar_ = config_.progress && isatty(STDOUT_FILENO) && &out_ == &std::cout;
   out_ << "graft train: " << train_.size() << " training and " << test_.size() << " test examples, batch "
        << config_.batch_size << ", " << steps_per_epoch_ << " steps per epoch, " << config_.epochs << " epochs, "
-       << num_threads() << " threads\n"
+       << num_threads() << " threads"
+       << (dist_.distributed() ? ", " + std::to_string(dist_.size()) + " ranks of " +
+                                     std::to_string(config_.batch_size / dist_.size()) + " examples per step"
+                               : std::string())
+       << "\n"
        << "model: " << architecture(model_) << ", " << model_.parameter_count() << " parameters; optimizer "
        << config_.optimizer << " lr " << config_.learning_rate << " (" << config_.schedule << ")\n";
   if (!plan_.empty()) {
@@ -402,7 +431,8 @@ void Trainer::loop() {
   const int64_t stop_at = config_.max_steps > 0 ? std::min(config_.max_steps, total_steps_) : total_steps_;
   InterruptGuard interrupts;
   window_start_ = epoch_start_ = Clock::now();
-  while (step_ < stop_at && !interrupts.interrupted()) {
+  // An interrupt seen by any rank stops every rank after the same step.
+  while (step_ < stop_at && !dist_.any(interrupts.interrupted())) {
     const int64_t epoch = step_ / steps_per_epoch_ + 1;
     const int64_t b = step_ % steps_per_epoch_;
     if (b == 0) {
@@ -427,7 +457,7 @@ void Trainer::loop() {
     }
     if (config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0) save();
   }
-  interrupted_ = interrupts.interrupted();
+  interrupted_ = step_ < stop_at;
 }
 
 void Trainer::finish() {

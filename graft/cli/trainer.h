@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "graft/cli/distribution.h"
 #include "graft/cli/growth_plan.h"
 #include "graft/cli/run_log.h"
 #include "graft/cli/train.h"
@@ -88,6 +89,10 @@ class Trainer {
   void end_progress_line();
 
   TrainConfig config_;
+  // Under mpirun: this rank's place in the job (graft/cli/distribution.h).
+  // Ranks other than 0 print nothing and log to run_dir/rank_<r>.
+  Distribution dist_;
+  std::ostream silent_{nullptr};
   std::ostream& out_;
   Clock::time_point start_;
 
