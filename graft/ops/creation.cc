@@ -43,26 +43,25 @@ namespace {
 
 // Calls fill(pointer) with out's buffer typed as float or double.
 template <typename Fill>
-void fill_floating(const Tensor& out, Fill fill) {
-  if (out.dtype() == DType::kFloat64) {
-    fill(out.data<double>());
-  } else {
-    fill(out.data<float>());
-  }
+void fill_floating(const Tensor& out, std::string_view op, Fill fill) {
+  visit_floating(out.dtype(), op, [&]<typename T>(T) { fill(out.data<T>()); });
 }
 
 }  // namespace
 
 void random_uniform_forward(std::span<const Tensor>, const Tensor& out, const OpAttrs& attrs) {
-  fill_floating(out, [&](auto* p) { fill_uniform(p, out.numel(), attrs.seed, attrs.low, attrs.high); });
+  fill_floating(out, op_name(OpKind::kRandomUniform),
+                [&](auto* p) { fill_uniform(p, out.numel(), attrs.seed, attrs.low, attrs.high); });
 }
 
 void random_normal_forward(std::span<const Tensor>, const Tensor& out, const OpAttrs& attrs) {
-  fill_floating(out, [&](auto* p) { fill_normal(p, out.numel(), attrs.seed, attrs.mean, attrs.stddev); });
+  fill_floating(out, op_name(OpKind::kRandomNormal),
+                [&](auto* p) { fill_normal(p, out.numel(), attrs.seed, attrs.mean, attrs.stddev); });
 }
 
 void truncated_normal_forward(std::span<const Tensor>, const Tensor& out, const OpAttrs& attrs) {
-  fill_floating(out, [&](auto* p) { fill_truncated_normal(p, out.numel(), attrs.seed, attrs.mean, attrs.stddev); });
+  fill_floating(out, op_name(OpKind::kTruncatedNormal),
+                [&](auto* p) { fill_truncated_normal(p, out.numel(), attrs.seed, attrs.mean, attrs.stddev); });
 }
 
 }  // namespace graft::ops::internal

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "graft/ops/internal/broadcast.h"
+#include "graft/ops/internal/elementwise_math.h"
 #include "graft/ops/internal/kernels.h"
 #include "graft/ops/ops.h"
 
@@ -112,11 +113,6 @@ void binary_kernel(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   }
 }
 
-template <typename F>
-void binary_forward(std::span<const Tensor> in, const Tensor& out, F f) {
-  visit_dtype(out.dtype(), [&]<typename T>(T) { binary_kernel<T>(in[0], in[1], out, f); });
-}
-
 template <typename T, typename F>
 void unary_kernel(const Tensor& x, const Tensor& out, F f) {
   const T* px = x.data<T>();
@@ -126,34 +122,24 @@ void unary_kernel(const Tensor& x, const Tensor& out, F f) {
   });
 }
 
-template <typename F>
-void unary_forward(std::span<const Tensor> in, const Tensor& out, F f) {
-  visit_dtype(out.dtype(), [&]<typename T>(T) { unary_kernel<T>(in[0], out, f); });
-}
-
-// For ops whose inference admits floating point only.
-template <typename F>
-void unary_forward_float(std::span<const Tensor> in, const Tensor& out, F f) {
-  if (out.dtype() == DType::kFloat64) {
-    unary_kernel<double>(in[0], out, f);
+// Runs an elementwise op's scalar math (elementwise_math.h) over tensors.
+// Ops whose inference admits floating point only are never instantiated for
+// integers.
+template <typename Math>
+void elementwise_forward(std::span<const Tensor> in, const Tensor& out, Math math) {
+  auto run = [&]<typename T>(T) {
+    if constexpr (Math::kArity == 1) {
+      unary_kernel<T>(in[0], out, math);
+    } else {
+      static_assert(Math::kArity == 2, "where() has a kernel of its own");
+      binary_kernel<T>(in[0], in[1], out, math);
+    }
+  };
+  if constexpr (Math::kFloatingOnly) {
+    visit_floating(out.dtype(), op_name(Math::kKind), run);
   } else {
-    unary_kernel<float>(in[0], out, f);
+    visit_dtype(out.dtype(), run);
   }
-}
-
-template <typename F>
-void binary_forward_float(std::span<const Tensor> in, const Tensor& out, F f) {
-  if (out.dtype() == DType::kFloat64) {
-    binary_kernel<double>(in[0], in[1], out, f);
-  } else {
-    binary_kernel<float>(in[0], in[1], out, f);
-  }
-}
-
-// Comparisons yield 1 or 0 in the inputs' dtype.
-template <typename Cmp>
-void compare_forward(std::span<const Tensor> in, const Tensor& out, Cmp cmp) {
-  binary_forward(in, out, [cmp](auto a, auto b) { return static_cast<decltype(a)>(cmp(a, b) ? 1 : 0); });
 }
 
 // The zero of g's dtype, for where().
@@ -169,14 +155,16 @@ void fill_forward(std::span<const Tensor>, const Tensor& out, const OpAttrs& att
   });
 }
 
+// The scalar math of each op lives in elementwise_math.h, shared with the
+// fused loops of compiled graphs; these rows only pick the functor.
 void add_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  binary_forward(in, out, [](auto a, auto b) { return a + b; });
+  elementwise_forward(in, out, AddMath{});
 }
 void sub_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  binary_forward(in, out, [](auto a, auto b) { return a - b; });
+  elementwise_forward(in, out, SubMath{});
 }
 void mul_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  binary_forward(in, out, [](auto a, auto b) { return a * b; });
+  elementwise_forward(in, out, MulMath{});
 }
 void div_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
   if (in[1].dtype() == DType::kInt64) {
@@ -186,34 +174,34 @@ void div_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) 
                   " is 0)");
     }
   }
-  binary_forward(in, out, [](auto a, auto b) { return a / b; });
+  elementwise_forward(in, out, DivMath{});
 }
 void pow_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  binary_forward_float(in, out, [](auto a, auto b) { return static_cast<decltype(a)>(std::pow(a, b)); });
+  elementwise_forward(in, out, PowMath{});
 }
 void maximum_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  binary_forward(in, out, [](auto a, auto b) { return a >= b ? a : b; });
+  elementwise_forward(in, out, MaximumMath{});
 }
 void minimum_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  binary_forward(in, out, [](auto a, auto b) { return a <= b ? a : b; });
+  elementwise_forward(in, out, MinimumMath{});
 }
 void equal_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  compare_forward(in, out, [](auto a, auto b) { return a == b; });
+  elementwise_forward(in, out, EqualMath{});
 }
 void not_equal_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  compare_forward(in, out, [](auto a, auto b) { return a != b; });
+  elementwise_forward(in, out, NotEqualMath{});
 }
 void less_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  compare_forward(in, out, [](auto a, auto b) { return a < b; });
+  elementwise_forward(in, out, LessMath{});
 }
 void less_equal_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  compare_forward(in, out, [](auto a, auto b) { return a <= b; });
+  elementwise_forward(in, out, LessEqualMath{});
 }
 void greater_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  compare_forward(in, out, [](auto a, auto b) { return a > b; });
+  elementwise_forward(in, out, GreaterMath{});
 }
 void greater_equal_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  compare_forward(in, out, [](auto a, auto b) { return a >= b; });
+  elementwise_forward(in, out, GreaterEqualMath{});
 }
 
 void where_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
@@ -226,8 +214,9 @@ void where_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&
       for_each_broadcast_row<3>(
           out.shape(), {&in[0].shape(), &in[1].shape(), &in[2].shape()},
           [=](int64_t o, std::array<int64_t, 3> off, std::array<int64_t, 3> step, int64_t len) {
+            const WhereMath math;
             for (int64_t j = 0; j < len; ++j) {
-              po[o + j] = pc[off[0] + j * step[0]] != C(0) ? pa[off[1] + j * step[1]] : pb[off[2] + j * step[2]];
+              po[o + j] = math(pc[off[0] + j * step[0]], pa[off[1] + j * step[1]], pb[off[2] + j * step[2]]);
             }
           });
     });
@@ -235,43 +224,34 @@ void where_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&
 }
 
 void neg_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  unary_forward(in, out, [](auto x) { return -x; });
+  elementwise_forward(in, out, NegMath{});
 }
 void exp_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  unary_forward_float(in, out, [](auto x) { return std::exp(x); });
+  elementwise_forward(in, out, ExpMath{});
 }
 void log_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  unary_forward_float(in, out, [](auto x) { return std::log(x); });
+  elementwise_forward(in, out, LogMath{});
 }
 void sqrt_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  unary_forward_float(in, out, [](auto x) { return std::sqrt(x); });
+  elementwise_forward(in, out, SqrtMath{});
 }
 void tanh_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  unary_forward_float(in, out, [](auto x) { return std::tanh(x); });
+  elementwise_forward(in, out, TanhMath{});
 }
 void sigmoid_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  // Stable on both sides: exp() only ever sees a non-positive argument.
-  unary_forward_float(in, out, [](auto x) {
-    using T = decltype(x);
-    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-    T e = std::exp(x);
-    return e / (T(1) + e);
-  });
+  elementwise_forward(in, out, SigmoidMath{});
 }
 void relu_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  unary_forward(in, out, [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); });
+  elementwise_forward(in, out, ReluMath{});
 }
 void abs_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  unary_forward(in, out, [](auto x) { return x < decltype(x)(0) ? -x : x; });
+  elementwise_forward(in, out, AbsMath{});
 }
 void square_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  unary_forward(in, out, [](auto x) { return x * x; });
+  elementwise_forward(in, out, SquareMath{});
 }
 void sign_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
-  unary_forward(in, out, [](auto x) {
-    using T = decltype(x);
-    return static_cast<T>((x > T(0)) - (x < T(0)));
-  });
+  elementwise_forward(in, out, SignMath{});
 }
 void copy_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
   if (out.nbytes() > 0) std::memcpy(out.raw_data(), in[0].raw_data(), out.nbytes());

@@ -98,11 +98,8 @@ void softmax_kernel(const Tensor& x, const Tensor& out, int axis) {
 template <bool kLog>
 void softmax_forward_impl(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
   const int axis = normalize_axis(attrs.axis, in[0].rank(), op_name(kLog ? OpKind::kLogSoftmax : OpKind::kSoftmax));
-  if (out.dtype() == DType::kFloat64) {
-    softmax_kernel<double, kLog>(in[0], out, axis);
-  } else {
-    softmax_kernel<float, kLog>(in[0], out, axis);
-  }
+  visit_floating(out.dtype(), op_name(kLog ? OpKind::kLogSoftmax : OpKind::kSoftmax),
+                 [&]<typename T>(T) { softmax_kernel<T, kLog>(in[0], out, axis); });
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "graft/ops/internal/elementwise_math.h"
 #include "graft/ops/internal/kernels.h"
 
 namespace graft {
@@ -67,6 +68,18 @@ constexpr bool rows_match_kinds() {
   return true;
 }
 static_assert(rows_match_kinds(), "kOpTable needs exactly one row per OpKind, in OpKind order");
+
+// An op with elementwise math (elementwise_math.h) takes as many inputs as
+// its functor, so the fused loops and the eager kernels agree on operands.
+constexpr bool elementwise_arities_match() {
+  for (const OpDef& def : kOpTable) {
+    int arity = def.arity;
+    visit_elementwise(def.kind, [&](auto math) { arity = decltype(math)::kArity; });
+    if (arity != def.arity) return false;
+  }
+  return true;
+}
+static_assert(elementwise_arities_match(), "an elementwise functor's kArity differs from its op's table row");
 
 }  // namespace
 

@@ -1,7 +1,7 @@
 #include "graft/trace/internal/fusion.h"
 
-#include <cmath>
-
+#include "graft/ops/internal/elementwise_math.h"
+#include "graft/ops/internal/kernels.h"
 #include "graft/tensor/parallel.h"
 
 namespace graft::trace::internal {
@@ -9,43 +9,22 @@ namespace {
 
 constexpr int64_t kBlock = 256;
 
+// One instruction over a block of n elements, with the op's scalar math
+// from elementwise_math.h (the eager kernels run the same functors).
 template <typename T>
 void eval(const FusedInstruction& ins, T* d, const T* a, const T* b, const T* c, int64_t n) {
-  switch (ins.kind) {
-    case OpKind::kAdd: for (int64_t j = 0; j < n; ++j) d[j] = a[j] + b[j]; break;
-    case OpKind::kSub: for (int64_t j = 0; j < n; ++j) d[j] = a[j] - b[j]; break;
-    case OpKind::kMul: for (int64_t j = 0; j < n; ++j) d[j] = a[j] * b[j]; break;
-    case OpKind::kDiv: for (int64_t j = 0; j < n; ++j) d[j] = a[j] / b[j]; break;
-    case OpKind::kPow: for (int64_t j = 0; j < n; ++j) d[j] = std::pow(a[j], b[j]); break;
-    case OpKind::kMaximum: for (int64_t j = 0; j < n; ++j) d[j] = a[j] >= b[j] ? a[j] : b[j]; break;
-    case OpKind::kMinimum: for (int64_t j = 0; j < n; ++j) d[j] = a[j] <= b[j] ? a[j] : b[j]; break;
-    case OpKind::kEqual: for (int64_t j = 0; j < n; ++j) d[j] = a[j] == b[j] ? T(1) : T(0); break;
-    case OpKind::kNotEqual: for (int64_t j = 0; j < n; ++j) d[j] = a[j] != b[j] ? T(1) : T(0); break;
-    case OpKind::kLess: for (int64_t j = 0; j < n; ++j) d[j] = a[j] < b[j] ? T(1) : T(0); break;
-    case OpKind::kLessEqual: for (int64_t j = 0; j < n; ++j) d[j] = a[j] <= b[j] ? T(1) : T(0); break;
-    case OpKind::kGreater: for (int64_t j = 0; j < n; ++j) d[j] = a[j] > b[j] ? T(1) : T(0); break;
-    case OpKind::kGreaterEqual: for (int64_t j = 0; j < n; ++j) d[j] = a[j] >= b[j] ? T(1) : T(0); break;
-    case OpKind::kWhere: for (int64_t j = 0; j < n; ++j) d[j] = a[j] != T(0) ? b[j] : c[j]; break;
-    case OpKind::kNeg: for (int64_t j = 0; j < n; ++j) d[j] = -a[j]; break;
-    case OpKind::kExp: for (int64_t j = 0; j < n; ++j) d[j] = std::exp(a[j]); break;
-    case OpKind::kLog: for (int64_t j = 0; j < n; ++j) d[j] = std::log(a[j]); break;
-    case OpKind::kSqrt: for (int64_t j = 0; j < n; ++j) d[j] = std::sqrt(a[j]); break;
-    case OpKind::kTanh: for (int64_t j = 0; j < n; ++j) d[j] = std::tanh(a[j]); break;
-    case OpKind::kSigmoid:
-      // Stable on both sides, as the sigmoid kernel.
-      for (int64_t j = 0; j < n; ++j) {
-        T e = std::exp(-std::abs(a[j]));
-        d[j] = a[j] >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
-      }
-      break;
-    case OpKind::kRelu: for (int64_t j = 0; j < n; ++j) d[j] = a[j] > T(0) ? a[j] : T(0); break;
-    case OpKind::kAbs: for (int64_t j = 0; j < n; ++j) d[j] = a[j] < T(0) ? -a[j] : a[j]; break;
-    case OpKind::kSquare: for (int64_t j = 0; j < n; ++j) d[j] = a[j] * a[j]; break;
-    case OpKind::kSign:
-      for (int64_t j = 0; j < n; ++j) d[j] = static_cast<T>((a[j] > T(0)) - (a[j] < T(0)));
-      break;
-    default: break;
-  }
+  bool known = ops::internal::visit_elementwise(ins.kind, [&](auto math) {
+    constexpr int kArity = decltype(math)::kArity;
+    if constexpr (kArity == 1) {
+      for (int64_t j = 0; j < n; ++j) d[j] = math(a[j]);
+    } else if constexpr (kArity == 2) {
+      for (int64_t j = 0; j < n; ++j) d[j] = math(a[j], b[j]);
+    } else {
+      static_assert(kArity == 3);
+      for (int64_t j = 0; j < n; ++j) d[j] = math(a[j], b[j], c[j]);
+    }
+  });
+  GRAFT_INTERNAL_ASSERT(known, "op '", op_name(ins.kind), "' is in a fused group but has no elementwise math");
 }
 
 template <typename T>
@@ -136,19 +115,7 @@ void run_typed(const FusedGroup& group, std::span<const Tensor> inputs, std::spa
 
 }  // namespace
 
-bool fusable(OpKind kind) {
-  switch (kind) {
-    case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kPow:
-    case OpKind::kMaximum: case OpKind::kMinimum: case OpKind::kEqual: case OpKind::kNotEqual:
-    case OpKind::kLess: case OpKind::kLessEqual: case OpKind::kGreater: case OpKind::kGreaterEqual:
-    case OpKind::kWhere: case OpKind::kNeg: case OpKind::kExp: case OpKind::kLog: case OpKind::kSqrt:
-    case OpKind::kTanh: case OpKind::kSigmoid: case OpKind::kRelu: case OpKind::kAbs: case OpKind::kSquare:
-    case OpKind::kSign:
-      return true;
-    default:
-      return false;
-  }
-}
+bool fusable(OpKind kind) { return ops::internal::has_elementwise_math(kind); }
 
 bool input_mode(const Shape& shape, const Shape& group, InputMode* mode, int64_t* row) {
   if (shape.numel() == group.numel() && shape.numel() > 0) {
@@ -174,11 +141,9 @@ bool input_mode(const Shape& shape, const Shape& group, InputMode* mode, int64_t
 }
 
 void run_fused(const FusedGroup& group, std::span<const Tensor> inputs, std::span<const Tensor> outputs) {
-  if (group.meta.dtype == DType::kFloat64) {
-    run_typed<double>(group, inputs, outputs);
-  } else {
-    run_typed<float>(group, inputs, outputs);
-  }
+  // Fusion planning admits floating point only.
+  ops::internal::visit_floating(group.meta.dtype, "a fused loop",
+                                [&]<typename T>(T) { run_typed<T>(group, inputs, outputs); });
 }
 
 }  // namespace graft::trace::internal

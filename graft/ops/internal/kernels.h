@@ -120,6 +120,20 @@ GRAFT_DECLARE_VJP(softmax_vjp);
 GRAFT_DECLARE_VJP(log_softmax_vjp);
 GRAFT_DECLARE_VJP(sparse_softmax_cross_entropy_vjp);
 
+// Calls f(float{}) or f(double{}) for a floating-point dtype: the dispatch of
+// kernels whose inference admits floating point only. Any other dtype
+// reaching it is a bug (InternalError naming `op`), never a silent float.
+template <typename F>
+void visit_floating(DType dtype, std::string_view op, F&& f) {
+  switch (dtype) {
+    case DType::kFloat32: f(float{}); return;
+    case DType::kFloat64: f(double{}); return;
+    case DType::kInt64:
+    case DType::kCount: break;
+  }
+  GRAFT_INTERNAL_ASSERT(false, op, " ran on ", dtype_name(dtype), "; it admits float32 and float64 only");
+}
+
 // The broadcast of two shapes; throws ShapeError naming `def`'s op.
 Shape broadcast_shapes(const OpDef& def, const Shape& a, const Shape& b);
 // Throws DTypeError unless every input has the same dtype.
