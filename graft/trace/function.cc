@@ -38,9 +38,38 @@ std::string join(const std::vector<std::string>& items, size_t limit = 4) {
 
 }  // namespace
 
+// Type and value, each as its length and its bytes: no separator inside a
+// string can make two argument lists read alike.
+void append_static(StaticKey& key, std::string_view type, std::string_view value, std::string_view text) {
+  for (std::string_view part : {type, value}) {
+    key.bytes += std::to_string(part.size());
+    key.bytes += ':';
+    key.bytes += part;
+  }
+  if (!key.text.empty()) key.text += ", ";
+  key.text += text;
+}
+
+std::string quoted(std::string_view s, char quote) {
+  std::string out(1, quote);
+  for (char c : s) {
+    if (c == quote || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char buffer[8];
+      std::snprintf(buffer, sizeof(buffer), "\\x%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      out += buffer;
+    } else {
+      out += c;
+    }
+  }
+  return out + quote;
+}
+
 struct FunctionCore::Entry {
   std::vector<TensorMeta> signature;
-  std::string static_key;
+  StaticKey statics;
   std::vector<StoreWatch> stores;
   std::vector<uint64_t> epochs;
   std::vector<Capture::VariableRead> reads;
@@ -71,41 +100,46 @@ struct FunctionCore::Entry {
   }
 };
 
-FunctionCore::FunctionCore(FunctionOptions options) : options_(std::move(options)) {}
+FunctionCore::FunctionCore(FunctionOptions options) : options_(std::move(options)) {
+  // Capture evicts a graph before adding one, so a cache needs room for one.
+  GRAFT_CHECK(options_.max_cached_graphs_ >= 1, "function '", options_.name_,
+              "': max_cached_graphs must be at least 1, got ", options_.max_cached_graphs_,
+              "\n  help: pass the number of graphs to keep (one per input signature and static arguments in use)");
+}
 FunctionCore::FunctionCore(FunctionCore&&) noexcept = default;
 FunctionCore::~FunctionCore() = default;
 
-FunctionCore::Entry* FunctionCore::find(const std::vector<Tensor>& args, const std::string& static_key) {
+FunctionCore::Entry* FunctionCore::find(const std::vector<Tensor>& args, const StaticKey& statics) {
   for (auto& entry : cache_) {
-    if (entry->static_key == static_key && same_signature(entry->signature, args) && entry->current()) {
+    if (entry->statics == statics && same_signature(entry->signature, args) && entry->current()) {
       return entry.get();
     }
   }
   return nullptr;
 }
 
-std::vector<Tensor> FunctionCore::call(const std::vector<Tensor>& args, const std::string& static_key,
+std::vector<Tensor> FunctionCore::call(const std::vector<Tensor>& args, const StaticKey& statics,
                                        const Body& body) {
   // Called while another function captures: become part of its graph.
   if (ops::internal::interceptor() != nullptr) return body(args);
   ++calls_;
-  Entry* entry = find(args, static_key);
+  Entry* entry = find(args, statics);
   if (entry != nullptr) {
     recaptures_in_a_row_ = 0;
   } else {
-    entry = &capture(args, static_key, body);
+    entry = &capture(args, statics, body);
   }
   entry->last_used = static_cast<uint64_t>(calls_);
   last_ = entry;
   return entry->executor->run(args);
 }
 
-FunctionCore::Entry& FunctionCore::capture(const std::vector<Tensor>& args, const std::string& static_key,
+FunctionCore::Entry& FunctionCore::capture(const std::vector<Tensor>& args, const StaticKey& statics,
                                            const Body& body) {
   CapturePolicy policy{options_.name_, options_.strict_, captures_ == 0, calls_, captures_ + 1};
   auto entry = std::make_unique<Entry>();
   entry->signature = signature_of(args);
-  entry->static_key = static_key;
+  entry->statics = statics;
   Graph graph;
   std::vector<std::string> created;
   {
@@ -123,18 +157,18 @@ FunctionCore::Entry& FunctionCore::capture(const std::vector<Tensor>& args, cons
   // changed. A graph of the same signature captured in another mode stays
   // cached: it is the one to replay when the mode switches back.
   std::vector<std::string> reasons;
-  auto same_key = [&](const auto& e) { return e->static_key == static_key && same_signature(e->signature, args); };
+  auto same_key = [&](const auto& e) { return e->statics == statics && same_signature(e->signature, args); };
   auto stale = std::find_if(cache_.begin(), cache_.end(), [&](const auto& e) { return same_key(e) && e->same_modes(); });
   const bool other_mode = std::any_of(cache_.begin(), cache_.end(), same_key);
   auto with_statics = [](const Entry& e) {
-    return signature_text(e.signature) + (e.static_key.empty() ? "" : " static (" + e.static_key + ")");
+    return signature_text(e.signature) + (e.statics.text.empty() ? "" : " static (" + e.statics.text + ")");
   };
   if (captures_ == 0) {
     reasons.push_back("first call, signature " + with_statics(*entry));
   } else if (stale == cache_.end() && other_mode) {
     reasons.push_back("new mode (" + entry->modes_text() + ")");
   } else if (stale == cache_.end() && last_ != nullptr && same_signature(last_->signature, args)) {
-    reasons.push_back("new static arguments (" + static_key + ") (previous (" + last_->static_key + "))");
+    reasons.push_back("new static arguments (" + statics.text + ") (previous (" + last_->statics.text + "))");
   } else if (stale == cache_.end()) {
     reasons.push_back("new signature " + with_statics(*entry) +
                       (last_ != nullptr ? " (previous " + with_statics(*last_) + ")" : ""));

@@ -33,7 +33,6 @@
 
 #include <functional>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -41,6 +40,7 @@
 #include <vector>
 
 #include "graft/trace/executor.h"
+#include "graft/trace/internal/static_key.h"
 
 namespace graft {
 
@@ -59,7 +59,8 @@ struct FunctionOptions {
   FunctionOptions& recapture_warning(int n) { recapture_warning_ = n; return *this; }
   // Dead code elimination, constant folding (the memory plan always runs).
   FunctionOptions& optimize(bool o) { optimize_ = o; return *this; }
-  // Graphs kept per function; the least recently used is dropped past this.
+  // Graphs kept per function (at least 1; a function throws ValueError when
+  // made with fewer); the least recently used is dropped past this.
   FunctionOptions& max_cached_graphs(int n) { max_cached_graphs_ = n; return *this; }
 };
 
@@ -74,8 +75,8 @@ class FunctionCore {
   FunctionCore(FunctionCore&&) noexcept;
   ~FunctionCore();
 
-  // `static_key` holds the values of the static (non-tensor) arguments.
-  std::vector<Tensor> call(const std::vector<Tensor>& args, const std::string& static_key, const Body& body);
+  // `statics` holds the types and values of the static (non-tensor) arguments.
+  std::vector<Tensor> call(const std::vector<Tensor>& args, const StaticKey& statics, const Body& body);
 
   const FunctionOptions& options() const { return options_; }
   // Why each capture happened, one line each.
@@ -91,8 +92,8 @@ class FunctionCore {
 
  private:
   struct Entry;
-  Entry* find(const std::vector<Tensor>& args, const std::string& static_key);
-  Entry& capture(const std::vector<Tensor>& args, const std::string& static_key, const Body& body);
+  Entry* find(const std::vector<Tensor>& args, const StaticKey& statics);
+  Entry& capture(const std::vector<Tensor>& args, const StaticKey& statics, const Body& body);
 
   FunctionOptions options_;
   std::vector<std::unique_ptr<Entry>> cache_;
@@ -116,10 +117,11 @@ std::vector<Tensor> to_tensors(R&& result) {
 
 }  // namespace trace::internal
 
-// Arguments convertible to Tensor are traced; others (int, double, bool,
-// std::string: a layer count, a training flag) are static: their values join
-// the cache key, so a new value recaptures, as TensorFlow does for Python
-// arguments.
+// Arguments convertible to Tensor are traced; others (int, double, bool, an
+// enum, std::string: a layer count, a training flag) are static: their types
+// and exact values join the cache key (trace/internal/static_key.h), so a new
+// value recaptures, as TensorFlow does for Python arguments. A static argument
+// of any other type is a compile-time error.
 template <typename T>
 inline constexpr bool kIsTensorArgument = std::is_convertible_v<const T&, Tensor>;
 
@@ -134,13 +136,13 @@ class Function {
   auto operator()(const Args&... args) {
     using R = std::invoke_result_t<F&, const std::conditional_t<kIsTensorArgument<Args>, Tensor, Args>&...>;
     std::vector<Tensor> inputs;
-    std::string static_key;
-    (collect(args, inputs, static_key), ...);
+    trace::internal::StaticKey statics_key;
+    (collect(args, inputs, statics_key), ...);
     auto statics = std::forward_as_tuple(args...);
     auto body = [&](const std::vector<Tensor>& in) -> std::vector<Tensor> {
       return invoke_with<Args...>(in, statics, std::index_sequence_for<Args...>{});
     };
-    std::vector<Tensor> out = core_.call(inputs, static_key, body);
+    std::vector<Tensor> out = core_.call(inputs, statics_key, body);
     if constexpr (std::is_void_v<R>) {
       return;
     } else if constexpr (std::is_same_v<std::decay_t<R>, std::vector<Tensor>>) {
@@ -159,13 +161,11 @@ class Function {
 
  private:
   template <typename A>
-  static void collect(const A& arg, std::vector<Tensor>& inputs, std::string& static_key) {
+  static void collect(const A& arg, std::vector<Tensor>& inputs, trace::internal::StaticKey& statics) {
     if constexpr (kIsTensorArgument<A>) {
       inputs.push_back(Tensor(arg));
     } else {
-      std::ostringstream out;
-      out << arg;
-      static_key += (static_key.empty() ? "" : ", ") + out.str();
+      trace::internal::add_static_argument(statics, arg);
     }
   }
 
