@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "graft/base/check.h"
+
 namespace graft::trace {
 
 int Graph::add_value(const TensorMeta& meta, ValueSource source, int index) {
@@ -50,7 +52,35 @@ std::string attrs_text(const Node& node) {
     case OpKind::kLogSoftmax: out << " axis=" << a.axis; break;
     case OpKind::kScatterAdd: out << " axis=" << a.axis << " shape=" << a.shape; break;
     case OpKind::kOneHot: out << " depth=" << a.depth; break;
-    default: break;
+    // Ops that read no attributes.
+    case OpKind::kAdd:
+    case OpKind::kSub:
+    case OpKind::kMul:
+    case OpKind::kDiv:
+    case OpKind::kPow:
+    case OpKind::kMaximum:
+    case OpKind::kMinimum:
+    case OpKind::kEqual:
+    case OpKind::kNotEqual:
+    case OpKind::kLess:
+    case OpKind::kLessEqual:
+    case OpKind::kGreater:
+    case OpKind::kGreaterEqual:
+    case OpKind::kWhere:
+    case OpKind::kNeg:
+    case OpKind::kExp:
+    case OpKind::kLog:
+    case OpKind::kSqrt:
+    case OpKind::kTanh:
+    case OpKind::kSigmoid:
+    case OpKind::kRelu:
+    case OpKind::kAbs:
+    case OpKind::kSquare:
+    case OpKind::kSign:
+    case OpKind::kStopGradient:
+    case OpKind::kSparseSoftmaxCrossEntropy: break;
+    case OpKind::kCount:
+      GRAFT_INTERNAL_ASSERT(false, "an op node of kind kCount (not an op)");
   }
   return out.str();
 }
@@ -61,8 +91,10 @@ std::string value_label(const Graph& g, int id) {
     case ValueSource::kArgument: return "arg " + std::to_string(v.index);
     case ValueSource::kExternal: return g.external_names[v.index];
     case ValueSource::kConstant: return "constant";
-    default: return std::string(op_name(g.nodes[v.index].kind));
+    case ValueSource::kNode: return std::string(op_name(g.nodes[v.index].kind));
   }
+  GRAFT_INTERNAL_ASSERT(false, "value ", id, " has source ", static_cast<int>(v.source), ", not a ValueSource");
+  return "";
 }
 
 }  // namespace
