@@ -47,6 +47,7 @@ struct GradientReducer::Bucket {
   std::vector<Item> items;
   std::vector<std::string> paths;
   Variable buffer;  // made on the first compiled use
+  Tensor result;    // the last eager reduction, reused once nobody holds a view of it
 };
 
 struct GradientReducer::Plan {
@@ -126,7 +127,7 @@ GradientReducer::Plan& GradientReducer::plan_for(const std::vector<Variable>& va
   return *plan_;
 }
 
-void GradientReducer::reduce_eager(const Bucket& bucket, const std::vector<std::optional<Tensor>>& grads,
+void GradientReducer::reduce_eager(Bucket& bucket, const std::vector<std::optional<Tensor>>& grads,
                                    std::vector<std::optional<Tensor>>& out) {
   const size_t width = dtype_size(bucket.dtype);
   const void* send = nullptr;
@@ -140,7 +141,13 @@ void GradientReducer::reduce_eager(const Bucket& bucket, const std::vector<std::
     }
     send = staging_.data();
   }
-  Tensor sum = Tensor::empty({bucket.numel}, bucket.dtype);
+  // The same receive buffer every step while the caller has let go of the
+  // last step's gradients: MPI then reuses what it learned about the buffer
+  // (Open MPI's large-message path costs milliseconds on a fresh one).
+  Tensor& sum = bucket.result;
+  if (!sum.defined() || sum.impl_ptr().use_count() > 1 || sum.impl()->storage.use_count() > 1) {
+    sum = Tensor::empty({bucket.numel}, bucket.dtype);
+  }
   comm_.allreduce_sum(send, sum.raw_data(), bucket.numel, bucket.dtype);
   scale(sum.raw_data(), bucket.numel, bucket.dtype, 1.0 / comm_.size());
   for (const Bucket::Item& item : bucket.items) {

@@ -78,7 +78,7 @@ class GradientReducer {
   struct Bucket;
   struct Plan;
   Plan& plan_for(const std::vector<Variable>& vars, const std::vector<std::optional<Tensor>>& grads);
-  void reduce_eager(const Bucket& bucket, const std::vector<std::optional<Tensor>>& grads,
+  void reduce_eager(Bucket& bucket, const std::vector<std::optional<Tensor>>& grads,
                     std::vector<std::optional<Tensor>>& out);
   void reduce_captured(Bucket& bucket, const std::vector<std::optional<Tensor>>& grads,
                        std::vector<std::optional<Tensor>>& out);

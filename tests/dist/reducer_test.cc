@@ -80,6 +80,27 @@ TEST(GradientReducerTest, SmallGradientsShareABucketAndMissingOnesStayMissing) {
   }
 }
 
+TEST(GradientReducerTest, AResultStillHeldIsNeverOverwrittenByTheNextReduction) {
+  Comm& comm = Comm::world();
+  Grads g(comm.rank());
+  GradientReducer reducer(comm);
+  std::vector<std::optional<Tensor>> first = reducer.average(g.vars, g.grads);
+  std::vector<std::optional<Tensor>> doubled;
+  for (const auto& grad : g.grads) doubled.emplace_back(*grad * 2.0);
+  std::vector<std::optional<Tensor>> second = reducer.average(g.vars, doubled);
+  for (size_t k = 0; k < g.vars.size(); ++k) {
+    expect_near(*first[k], g.expected(comm.size(), k));
+    expect_near(*second[k], g.expected(comm.size(), k) * 2.0);
+  }
+  // Once let go, the buffer is reused, and the values are still right.
+  first.clear();
+  second.clear();
+  for (int call = 0; call < 2; ++call) {
+    std::vector<std::optional<Tensor>> again = reducer.average(g.vars, g.grads);
+    for (size_t k = 0; k < g.vars.size(); ++k) expect_near(*again[k], g.expected(comm.size(), k));
+  }
+}
+
 TEST(GradientReducerTest, ACompiledStepAveragesAtEveryReplayAndRecapturesForANewPlan) {
   Comm& comm = Comm::world();
   Grads g(comm.rank());
