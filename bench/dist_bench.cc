@@ -73,7 +73,9 @@ void bench_allreduce(const dist::Comm& comm, const char* name, size_t bytes) {
   for (int rep = 0; rep < 11; ++rep) {
     MPI_Barrier(MPI_COMM_WORLD);
     auto start = Clock::now();
-    for (int c = 0; c < calls; ++c) MPI_Allreduce(grads[0]->raw_data(), raw_out.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    for (int c = 0; c < calls; ++c) {
+      MPI_Allreduce(grads[0]->raw_data(), raw_out.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    }
     mpi_s.push_back(slowest(seconds_since(start)) / calls);
     MPI_Barrier(MPI_COMM_WORLD);
     start = Clock::now();

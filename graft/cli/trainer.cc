@@ -199,7 +199,8 @@ void Trainer::load_data() {
   GRAFT_CHECK(train_.size() >= config_.batch_size, "--batch-size ", config_.batch_size, " is larger than the ",
               train_.size(), " training examples");
   batches_ = std::make_unique<io::BatchIterator>(
-      train_.images, train_.labels, io::BatchOptions(config_.batch_size).seed(config_.seed).drop_last(true).shard(dist_.rank(), dist_.size()));
+      train_.images, train_.labels,
+      io::BatchOptions(config_.batch_size).seed(config_.seed).drop_last(true).shard(dist_.rank(), dist_.size()));
   steps_per_epoch_ = batches_->batches_per_epoch();
   total_steps_ = steps_per_epoch_ * config_.epochs;
   sort_growth_plan(plan_, steps_per_epoch_);

@@ -122,7 +122,9 @@ double max_difference(const std::vector<Variable>& a, const std::vector<Variable
     EXPECT_EQ(a[i].path(), b[i].path());
     std::vector<float> va = a[i].value().to_vector<float>(), vb = b[i].value().to_vector<float>();
     EXPECT_EQ(va.size(), vb.size()) << a[i].path();
-    for (size_t j = 0; j < va.size() && j < vb.size(); ++j) m = std::max(m, static_cast<double>(std::abs(va[j] - vb[j])));
+    for (size_t j = 0; j < va.size() && j < vb.size(); ++j) {
+      m = std::max(m, static_cast<double>(std::abs(va[j] - vb[j])));
+    }
   }
   return m;
 }

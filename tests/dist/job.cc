@@ -111,7 +111,9 @@ int run(const Args& args) {
   }, FunctionOptions().name("dp_step"));
 
   for (; step < args.steps; ++step) {
-    if (step == kWidenAt) dist::collective_growth(comm, model.store(), &adam, "at step 10", [&] { widen(model, adam); });
+    if (step == kWidenAt) {
+      dist::collective_growth(comm, model.store(), &adam, "at step 10", [&] { widen(model, adam); });
+    }
     if (comm.rank() == args.kill_rank && step == args.kill_step) {
       const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
       std::fprintf(stderr, "killed_at=%.3f\n", now);
