@@ -1,11 +1,21 @@
-# graft_layer(NAME SOURCES ... DEPS ...): a static library for one layer of
-# DESIGN.md section 1, with includes rooted at the repository.
+# graft_layer(NAME SOURCES ... DEPS ... [PRIVATE_DEPS ...]): a static library
+# for one layer of docs/architecture.md, with includes rooted at the
+# repository (installed: rooted at <prefix>/include). DEPS are the layers and
+# libraries its headers use; PRIVATE_DEPS only its sources. Exported as
+# graft::NAME and collected into graft::graft.
 function(graft_layer name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(graft_${name} STATIC ${ARG_SOURCES})
-  target_include_directories(graft_${name} PUBLIC ${PROJECT_SOURCE_DIR})
-  target_link_libraries(graft_${name} PUBLIC ${ARG_DEPS})
+  target_include_directories(graft_${name} PUBLIC
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
+    $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_link_libraries(graft_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  # Position-independent, so the libraries link into shared objects too
+  # (the Python module, a user's plugin).
+  set_target_properties(graft_${name} PROPERTIES EXPORT_NAME ${name} POSITION_INDEPENDENT_CODE ON)
   add_library(graft::${name} ALIAS graft_${name})
+  set_property(GLOBAL APPEND PROPERTY GRAFT_LAYERS graft_${name})
 endfunction()
 
 # graft_test(NAME SOURCES ... DEPS ...): one GoogleTest program, its cases
