@@ -10,8 +10,12 @@ install(TARGETS ${graft_layers} graft_all EXPORT graftTargets
 if(TARGET graft)
   install(TARGETS graft RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
+set(graft_header_excludes "")
+if(NOT TARGET graft_dist)
+  set(graft_header_excludes PATTERN dist EXCLUDE)
+endif()
 install(DIRECTORY graft/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/graft
-  FILES_MATCHING PATTERN "*.h")
+  FILES_MATCHING PATTERN "*.h" ${graft_header_excludes})
 install(FILES ${PROJECT_BINARY_DIR}/include/graft/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/graft)
 
 set(graft_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/graft)
@@ -20,7 +24,8 @@ install(EXPORT graftTargets NAMESPACE graft:: DESTINATION ${graft_cmake_dir})
 # What the config must find again for the exported targets to link.
 set(GRAFT_CONFIG_DEPENDENCIES "find_dependency(Threads)\nfind_dependency(ZLIB)\nset(BLA_VENDOR OpenBLAS)\nfind_dependency(BLAS)")
 if(TARGET graft_dist)
-  string(APPEND GRAFT_CONFIG_DEPENDENCIES "\nfind_dependency(MPI COMPONENTS CXX)")
+  # graft/dist uses MPI's C API; FindMPI looks for it only with C enabled.
+  string(APPEND GRAFT_CONFIG_DEPENDENCIES "\nget_property(_graft_languages GLOBAL PROPERTY ENABLED_LANGUAGES)\nif(NOT \"C\" IN_LIST _graft_languages)\n  enable_language(C)\nendif()\nfind_dependency(MPI COMPONENTS C)")
 endif()
 configure_package_config_file(cmake/graftConfig.cmake.in ${PROJECT_BINARY_DIR}/graftConfig.cmake
   INSTALL_DESTINATION ${graft_cmake_dir})

@@ -56,3 +56,10 @@
 #include "graft/io/fashion_mnist.h"
 #include "graft/io/restore.h"
 #include "graft/io/safetensors.h"
+
+#if GRAFT_HAS_DIST
+#include "graft/dist/comm.h"
+#include "graft/dist/reducer.h"
+#include "graft/dist/structure.h"
+#include "graft/dist/sync.h"
+#endif
