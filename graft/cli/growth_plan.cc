@@ -21,6 +21,14 @@ int64_t parse_int(std::string_view text, std::string_view event, std::string_vie
   return value;
 }
 
+// An explicit layer index: 0 or more (leaving it out means the last layer).
+int64_t parse_layer(std::string_view text, std::string_view event) {
+  int64_t layer = parse_int(text, event, "the layer index");
+  GRAFT_CHECK(layer >= 0, "growth event '", event, "': the layer index must be 0 or more, got ", layer,
+              "\n  help: hidden layers are numbered from 0; leave the index out for the last hidden layer");
+  return layer;
+}
+
 std::vector<std::string_view> split(std::string_view text, char sep) {
   std::vector<std::string_view> parts;
   while (true) {
@@ -39,8 +47,10 @@ std::string GrowthEvent::describe() const {
   switch (action) {
     case Action::kDeepen: return "deepen after " + layer_text;
     case Action::kWiden: return "widen " + layer_text + " to " + std::to_string(units) + " units";
-    default: return "prune " + layer_text + " to " + std::to_string(units) + " units";
+    case Action::kPrune: return "prune " + layer_text + " to " + std::to_string(units) + " units";
   }
+  GRAFT_INTERNAL_ASSERT(false, "growth event action ", static_cast<int>(action), " has no description");
+  return {};
 }
 
 GrowthPlan parse_growth_plan(std::string_view text) {
@@ -65,13 +75,13 @@ GrowthPlan parse_growth_plan(std::string_view text) {
     if (action == "deepen") {
       e.action = GrowthEvent::Action::kDeepen;
       GRAFT_CHECK(parts.size() <= 2, "growth event '", event, "': deepen takes at most a layer index", kGrammar);
-      if (parts.size() == 2) e.layer = static_cast<int>(parse_int(parts[1], event, "the layer index"));
+      if (parts.size() == 2) e.layer = parse_layer(parts[1], event);
     } else if (action == "widen" || action == "prune") {
       e.action = action == "widen" ? GrowthEvent::Action::kWiden : GrowthEvent::Action::kPrune;
       GRAFT_CHECK(parts.size() == 2 || parts.size() == 3, "growth event '", event, "': ", action,
                   " needs the number of units, as ", action, ":UNITS[:LAYER]", kGrammar);
       e.units = parse_int(parts[1], event, "the number of units");
-      if (parts.size() == 3) e.layer = static_cast<int>(parse_int(parts[2], event, "the layer index"));
+      if (parts.size() == 3) e.layer = parse_layer(parts[2], event);
     } else {
       internal::throw_error<ValueError>("growth event '", event, "': unknown action '", action,
                                         "' (expected deepen, widen or prune)", kGrammar);
@@ -99,27 +109,31 @@ std::vector<std::vector<int64_t>> validate_growth_plan(const GrowthPlan& plan, s
       GRAFT_CHECK(e.when < epochs, "growth event '", e.text, "' is after epoch ", e.when, " but the run has ", epochs,
                   " epochs, so it would never train the grown network\n  help: use an earlier epoch or raise --epochs");
     }
-    const int count = static_cast<int>(hidden.size());
+    const int64_t count = static_cast<int64_t>(hidden.size());
     GRAFT_CHECK(count > 0, "growth event '", e.text, "': the network has no hidden layer to ",
                 e.action == GrowthEvent::Action::kDeepen ? "deepen after" : "change",
                 "\n  help: give at least one hidden layer with --hidden");
-    int layer = e.layer < 0 ? count - 1 : e.layer;
+    const int64_t layer = e.layer < 0 ? count - 1 : e.layer;
     GRAFT_CHECK(layer < count, "growth event '", e.text, "': hidden layer ", e.layer,
                 " does not exist; the network then has ", count, " hidden layers (0..", count - 1, ")");
+    int64_t& width = hidden[static_cast<size_t>(layer)];
     switch (e.action) {
       case GrowthEvent::Action::kDeepen:
-        hidden.insert(hidden.begin() + layer + 1, hidden[layer]);
+        GRAFT_CHECK(count < kMaxHiddenLayers, "growth event '", e.text, "': the network would have more than ",
+                    kMaxHiddenLayers, " hidden layers, graft train's limit");
+        hidden.insert(hidden.begin() + layer + 1, hidden[static_cast<size_t>(layer)]);
         break;
       case GrowthEvent::Action::kWiden:
-        GRAFT_CHECK(e.units > hidden[layer], "growth event '", e.text, "': widen needs more units than hidden layer ",
-                    layer, " has then (", hidden[layer], "), got ", e.units, "\n  help: use prune to make a layer smaller");
-        hidden[layer] = e.units;
+        GRAFT_CHECK(e.units > width, "growth event '", e.text, "': widen needs more units than hidden layer ", layer,
+                    " has then (", width, "), got ", e.units, "\n  help: use prune to make a layer smaller");
+        GRAFT_CHECK(e.units <= kMaxWidth, "growth event '", e.text, "': widen to at most ", kMaxWidth,
+                    " units (graft train's limit for one layer), got ", e.units);
+        width = e.units;
         break;
       case GrowthEvent::Action::kPrune:
-        GRAFT_CHECK(e.units >= 1 && e.units < hidden[layer], "growth event '", e.text,
-                    "': prune needs between 1 and ", hidden[layer] - 1, " units for hidden layer ", layer, ", got ",
-                    e.units);
-        hidden[layer] = e.units;
+        GRAFT_CHECK(e.units >= 1 && e.units < width, "growth event '", e.text, "': prune needs between 1 and ",
+                    width - 1, " units for hidden layer ", layer, ", got ", e.units);
+        width = e.units;
         break;
     }
     widths.push_back(hidden);

@@ -26,7 +26,7 @@ struct GrowthEvent {
   enum class Action { kDeepen, kWiden, kPrune };
   Action action;
   int64_t units = 0;  // widen, prune
-  int layer = -1;     // hidden layer index; -1 = the last
+  int64_t layer = -1; // hidden layer index; -1 = the last
   bool at_step = false;
   int64_t when = 0;   // epoch (1-based) or step
   std::string text;   // as written, for messages
@@ -39,10 +39,18 @@ using GrowthPlan = std::vector<GrowthEvent>;
 // Throws ValueError naming the event and what is wrong.
 GrowthPlan parse_growth_plan(std::string_view text);
 
+// The widest hidden layer and the deepest network `graft train` builds: far
+// beyond what trains on one machine, small enough that no size computation
+// can overflow.
+inline constexpr int64_t kMaxWidth = int64_t{1} << 24;
+inline constexpr int64_t kMaxHiddenLayers = 1024;
+
 // Simulates the plan on hidden layer widths `hidden` and checks every event
-// refers to a layer that exists then, widens to more units, prunes to fewer
-// (at least 1), and happens within `epochs` epochs (or `total_steps`). Returns
-// the widths after each event. Throws ValueError before any training starts.
+// refers to a layer that exists then, widens to more units (at most
+// kMaxWidth), prunes to fewer (at least 1), keeps at most kMaxHiddenLayers
+// hidden layers, and happens within `epochs` epochs (or `total_steps`).
+// Returns the widths after each event. Throws ValueError before any training
+// starts.
 std::vector<std::vector<int64_t>> validate_growth_plan(const GrowthPlan& plan, std::vector<int64_t> hidden,
                                                        int64_t epochs, int64_t total_steps);
 

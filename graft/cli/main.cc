@@ -8,7 +8,9 @@
 //   graft train --help
 //
 // Only this program catches every graft::Error: it prints the message and
-// exits with status 1 (2 for bad flags, from CLI11). `inspect --diff` exits
+// exits with status 1 (2 for bad flags, from CLI11). A training run ended by
+// SIGINT, SIGTERM or SIGHUP saves its checkpoint and exits 128 + the signal's
+// number, as shells expect of a process a signal ended. `inspect --diff` exits
 // 0 when every key matches and 1 otherwise, as diff(1) does.
 #include <filesystem>
 #include <iostream>
@@ -26,12 +28,15 @@ int main(int argc, char** argv) {
   graft::cli::TrainConfig config;
   std::string hidden = "256";
   CLI::App* train = app.add_subcommand("train", "Train an MLP on Fashion-MNIST that grows while it trains");
-  train->add_option("--hidden", hidden, "Hidden layer widths at the start, comma-separated")->capture_default_str();
+  train->add_option("--hidden", hidden,
+                    "Hidden layer widths at the start, comma-separated (each at most 16777216 units, at most 1024 "
+                    "layers, at most 2^30 parameters in all, also after growth)")
+      ->capture_default_str();
   train->add_option("--grow", config.grow,
                     "Growth plan: ACTION[:ARGS]@WHEN,... with deepen[:LAYER], widen:UNITS[:LAYER], "
                     "prune:UNITS[:LAYER]; WHEN is an epoch or s<step> ('' for none)")
       ->capture_default_str();
-  train->add_option("--epochs", config.epochs, "Epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--epochs", config.epochs, "Epochs (at most 1000000)")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--batch-size", config.batch_size, "Examples per step")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--optimizer", config.optimizer, "adam, adamw, sgd or momentum")
       ->capture_default_str()
@@ -49,9 +54,17 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   train->add_option("--seed", config.seed, "Seed for weights and data order")->capture_default_str();
-  train->add_option("--threads", config.threads, "Threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  train->add_option("--threads", config.threads, "Threads (0: every core; at most 256)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   train->add_option("--data-dir", config.data_dir, "Folder with the Fashion-MNIST idx.gz files")->capture_default_str();
-  train->add_option("--run-dir", config.run_dir, "Folder for metrics.jsonl and curves.svg")->capture_default_str();
+  train->add_option("--run-dir", config.run_dir,
+                    "Folder for metrics.jsonl, curves.svg and checkpoint.safetensors; a fresh run refuses a folder "
+                    "that already holds a run (see --overwrite, --resume)")
+      ->capture_default_str();
+  train->add_flag("--overwrite", config.overwrite,
+                  "Replace the run in --run-dir: its metrics.jsonl, curves.svg and checkpoint are deleted when the "
+                  "new run starts");
   train->add_option("--log-every", config.log_every, "Steps per metrics record")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--limit", config.limit, "Train on the first N examples only (0: all)")
       ->capture_default_str()
@@ -66,8 +79,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   train->add_option("--resume", config.resume,
-                    "Continue the run in this folder (or checkpoint file) exactly: settings not given come from it")
+                    "Continue the run in this folder (or checkpoint file) exactly: settings not given come from it "
+                    "(also --checkpoint-every, --max-steps unless reached, --data-dir, --eager); metrics.jsonl is cut "
+                    "back to the checkpoint's step. Refuses a damaged checkpoint, naming the file and key")
       ->check(CLI::ExistingPath);
+  train->add_flag("--allow-nonfinite", config.allow_nonfinite,
+                  "Resume even from a checkpoint holding NaN or Inf values (refused otherwise)");
   train->add_option("--max-steps", config.max_steps,
                     "Stop after this many steps in all, with a checkpoint, as an interruption would (0: every epoch)")
       ->capture_default_str()
@@ -98,7 +115,8 @@ int main(int argc, char** argv) {
           std::filesystem::is_directory(config.resume)) {
         config.run_dir = config.resume;
       }
-      graft::cli::run_training(config, std::cout);
+      graft::cli::TrainResult result = graft::cli::run_training(config, std::cout);
+      if (result.signal != 0) return 128 + result.signal;
     }
     if (inspect->parsed()) {
       if (diff) {

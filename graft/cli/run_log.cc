@@ -1,12 +1,17 @@
 #include "graft/cli/run_log.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
 
 #include "graft/base/check.h"
+#include "graft/cli/metrics_record.h"
 
 namespace graft::cli {
 namespace {
@@ -40,6 +45,21 @@ std::string escape_xml(const std::string& text) {
   return out;
 }
 
+// Writes `text` to `path` through a temporary file and a rename, so a reader
+// (or a crash) sees the old file or the new one, never half of one.
+void write_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    out.flush();
+    GRAFT_CHECK_AS(IoError, out.good(), "cannot write '", tmp, "': ", std::strerror(errno));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  GRAFT_CHECK_AS(IoError, !ec, "cannot rename '", tmp, "' to '", path, "': ", ec.message());
+}
+
 }  // namespace
 
 std::string json_string(const std::string& text) {
@@ -63,31 +83,78 @@ std::string json_string(const std::string& text) {
   return out + "\"";
 }
 
-RunLog::RunLog(std::string dir, bool append) : dir_(std::move(dir)) {
+RunLog::RunLog(std::string dir, std::optional<int64_t> resume_at_step)
+    : dir_(std::move(dir)), path_(dir_ + "/metrics.jsonl") {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   GRAFT_CHECK_AS(IoError, !ec, "cannot create the run folder '", dir_, "': ", ec.message(),
                  "\n  help: pass a writable folder with --run-dir");
-  std::string path = dir_ + "/metrics.jsonl";
-  metrics_.open(path, append ? std::ios::app : std::ios::trunc);
-  GRAFT_CHECK_AS(IoError, metrics_.good(), "cannot write '", path, "'\n  help: pass a writable folder with --run-dir");
+  if (resume_at_step) keep_until(*resume_at_step);
+  metrics_ = std::fopen(path_.c_str(), resume_at_step ? "a" : "w");
+  GRAFT_CHECK_AS(IoError, metrics_ != nullptr, "cannot write '", path_, "': ", std::strerror(errno),
+                 "\n  help: pass a writable folder with --run-dir");
+}
+
+RunLog::~RunLog() {
+  if (metrics_ != nullptr) std::fclose(metrics_);
+}
+
+// Keeps the complete, well-formed records of metrics.jsonl up to `step` (in
+// memory for the curves, and in the file, rewritten atomically).
+void RunLog::keep_until(int64_t step) {
+  std::ifstream in(path_);
+  if (!in) return;  // a resumed run in a fresh folder
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string kept;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t newline = text.find('\n', begin);
+    if (newline == std::string::npos) {  // the last line was cut off mid-write
+      ++dropped_;
+      break;
+    }
+    std::string line = text.substr(begin, newline - begin);
+    begin = newline + 1;
+    std::optional<MetricsRecord> r = parse_metrics_record(line);
+    if (!r || r->step > step) {
+      ++dropped_;
+      continue;
+    }
+    if (r->kind == "step") steps_.push_back(r->as_step());
+    if (r->kind == "epoch") epochs_.push_back(r->as_epoch());
+    if (r->kind == "growth") growths_.push_back(r->as_growth());
+    kept += line + "\n";
+    ++kept_;
+  }
+  write_atomically(path_, kept);
+}
+
+void RunLog::write_line(const std::string& line) {
+  errno = 0;
+  const bool ok = std::fwrite(line.data(), 1, line.size(), metrics_) == line.size() && std::fflush(metrics_) == 0;
+  if (!ok) {
+    const int error = errno;
+    std::clearerr(metrics_);
+    throw IoError("cannot write a record to '" + path_ + "': " + std::strerror(error != 0 ? error : EIO) +
+                  "\n  help: free space on that disk (or raise the file size limit) and resume the run from its "
+                  "last checkpoint with graft train --resume " + dir_);
+  }
 }
 
 void RunLog::step(const StepRecord& r) {
   steps_.push_back(r);
-  metrics_ << "{\"kind\":\"step\",\"step\":" << r.step << ",\"epoch\":" << r.epoch << ",\"loss\":" << number(r.loss)
-           << ",\"accuracy\":" << number(r.accuracy) << ",\"samples_per_second\":" << number(r.samples_per_second)
-           << ",\"learning_rate\":" << number(r.learning_rate) << "}\n";
-  metrics_.flush();
+  write_line("{\"kind\":\"step\",\"step\":" + std::to_string(r.step) + ",\"epoch\":" + std::to_string(r.epoch) +
+             ",\"loss\":" + number(r.loss) + ",\"accuracy\":" + number(r.accuracy) +
+             ",\"samples_per_second\":" + number(r.samples_per_second) + ",\"learning_rate\":" +
+             number(r.learning_rate) + "}\n");
 }
 
 void RunLog::epoch(const EpochRecord& r) {
   epochs_.push_back(r);
-  metrics_ << "{\"kind\":\"epoch\",\"epoch\":" << r.epoch << ",\"step\":" << r.step << ",\"loss\":" << number(r.loss)
-           << ",\"accuracy\":" << number(r.accuracy) << ",\"test_loss\":" << number(r.test_loss)
-           << ",\"test_accuracy\":" << number(r.test_accuracy) << ",\"seconds\":" << number(r.seconds)
-           << ",\"parameters\":" << r.parameters << "}\n";
-  metrics_.flush();
+  write_line("{\"kind\":\"epoch\",\"epoch\":" + std::to_string(r.epoch) + ",\"step\":" + std::to_string(r.step) +
+             ",\"loss\":" + number(r.loss) + ",\"accuracy\":" + number(r.accuracy) + ",\"test_loss\":" +
+             number(r.test_loss) + ",\"test_accuracy\":" + number(r.test_accuracy) + ",\"seconds\":" +
+             number(r.seconds) + ",\"parameters\":" + std::to_string(r.parameters) + "}\n");
 }
 
 void RunLog::growth(const GrowthRecord& r) {
@@ -97,10 +164,10 @@ void RunLog::growth(const GrowthRecord& r) {
     for (size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + json_string(items[i]);
     return out + "]";
   };
-  metrics_ << "{\"kind\":\"growth\",\"step\":" << r.step << ",\"event\":" << json_string(r.description)
-           << ",\"parameters_before\":" << r.parameters_before << ",\"parameters_after\":" << r.parameters_after
-           << ",\"created\":" << list(r.created) << ",\"retired\":" << list(r.retired) << "}\n";
-  metrics_.flush();
+  write_line("{\"kind\":\"growth\",\"step\":" + std::to_string(r.step) + ",\"event\":" +
+             json_string(r.description) + ",\"parameters_before\":" + std::to_string(r.parameters_before) +
+             ",\"parameters_after\":" + std::to_string(r.parameters_after) + ",\"created\":" + list(r.created) +
+             ",\"retired\":" + list(r.retired) + "}\n");
 }
 
 void RunLog::write_curves() const {
@@ -178,15 +245,7 @@ void RunLog::write_curves() const {
   }
   svg << "</svg>\n";
 
-  std::string path = dir_ + "/curves.svg", tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << svg.str();
-    GRAFT_CHECK_AS(IoError, out.good(), "cannot write '", tmp, "'");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  GRAFT_CHECK_AS(IoError, !ec, "cannot rename '", tmp, "' to '", path, "': ", ec.message());
+  write_atomically(dir_ + "/curves.svg", svg.str());
 }
 
 }  // namespace graft::cli

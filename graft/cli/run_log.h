@@ -10,10 +10,21 @@
 // "growth". curves.svg plots training loss and accuracy over steps, test
 // accuracy per epoch, and marks every growth event, so a person can look
 // rather than read.
+//
+// A resumed run (RunLog(dir, resume_at_step)) keeps the records of its
+// earlier part up to the checkpoint's step, drops later ones (they are
+// trained again) and any incomplete or damaged line (a process killed
+// mid-write), rewrites metrics.jsonl atomically with what it kept, and plots
+// the whole run, growth markers included.
+//
+// Every write is checked: a record that cannot be written (a full disk, a
+// file-size limit) throws IoError naming metrics.jsonl and the OS error, so
+// the run stops instead of losing records silently.
 #pragma once
 
 #include <cstdint>
-#include <fstream>
+#include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,9 +61,13 @@ struct GrowthRecord {
 
 class RunLog {
  public:
-  // Creates `dir` (and parents). Throws IoError when it cannot, or when
-  // metrics.jsonl cannot be written there.
-  explicit RunLog(std::string dir, bool append = false);
+  // Creates `dir` (and parents) and starts an empty metrics.jsonl, or, with
+  // `resume_at_step`, continues the one there as the file comment says.
+  // Throws IoError when the folder or metrics.jsonl cannot be written.
+  explicit RunLog(std::string dir, std::optional<int64_t> resume_at_step = std::nullopt);
+  ~RunLog();
+  RunLog(const RunLog&) = delete;
+  RunLog& operator=(const RunLog&) = delete;
 
   void step(const StepRecord& r);
   void epoch(const EpochRecord& r);
@@ -61,10 +76,20 @@ class RunLog {
   void write_curves() const;
 
   const std::string& dir() const { return dir_; }
+  // Records kept from the earlier part of a resumed run (0 for a fresh one)
+  // and lines dropped (after the checkpoint, incomplete or damaged).
+  int64_t kept_records() const { return kept_; }
+  int64_t dropped_lines() const { return dropped_; }
 
  private:
+  void write_line(const std::string& line);
+  void keep_until(int64_t step);
+
   std::string dir_;
-  std::ofstream metrics_;
+  std::string path_;
+  std::FILE* metrics_ = nullptr;
+  int64_t kept_ = 0;
+  int64_t dropped_ = 0;
   std::vector<StepRecord> steps_;
   std::vector<EpochRecord> epochs_;
   std::vector<GrowthRecord> growths_;

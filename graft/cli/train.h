@@ -14,8 +14,16 @@
 // Checkpoints (model, optimizer slots and graft train's own state, one
 // safetensors file, graft/io/checkpoint.h) go to run_dir every
 // checkpoint_every steps and when the run ends, stops at max_steps, or gets
-// SIGINT / SIGTERM (it then finishes the current step, saves and returns).
+// SIGINT, SIGTERM or SIGHUP (it then finishes the current step, saves and
+// returns with TrainResult::signal set; `graft` then exits 128 + signal).
 // `resume` continues such a run exactly (graft/cli/train_state.h).
+//
+// Before anything is built every setting is range-checked (validate_config),
+// and a resumed checkpoint is checked whole: its format version, its saved
+// settings (a bad one is named by file and key), step against data position
+// and optimizer iterations, its optimizer slot count, and its values (NaN or
+// Inf refused unless allow_nonfinite). The run folder's metrics.jsonl is
+// opened only once the run can start.
 #pragma once
 
 #include <cstdint>
@@ -57,8 +65,17 @@ struct TrainConfig {
   // comes from the checkpoint (graft/cli/train_state.h).
   std::set<std::string> given_flags;
   // Stop after this many steps in all (0: run every epoch), as an
-  // interruption would, leaving a checkpoint to resume from.
+  // interruption would, leaving a checkpoint to resume from. A resumed run
+  // keeps the checkpoint's value until it is reached; one that resumes a
+  // checkpoint at or past it runs on to the end unless given --max-steps.
   int64_t max_steps = 0;
+  // A fresh run refuses a run folder that already holds a run
+  // (metrics.jsonl, curves.svg or checkpoint.safetensors) unless this is
+  // set; it then replaces that run (the old files are deleted when the new
+  // run starts). Resuming into the folder of the checkpoint needs no flag.
+  bool overwrite = false;
+  // --resume refuses a checkpoint with NaN or Inf values unless this is set.
+  bool allow_nonfinite = false;
 };
 
 struct TrainResult {
@@ -72,6 +89,7 @@ struct TrainResult {
   int64_t resumed_from_step = -1;  // -1: a fresh run
   bool stopped_early = false;      // --max-steps or an interrupt ended it
   std::string checkpoint;          // the last checkpoint written
+  int signal = 0;                  // the signal that interrupted the run (0: none)
 };
 
 // Runs a Trainer (graft/cli/trainer.h). Throws graft::Error (ValueError for
@@ -79,7 +97,19 @@ struct TrainResult {
 // starts when anything is wrong.
 TrainResult run_training(const TrainConfig& config, std::ostream& out);
 
-// Throws ValueError naming the flag when a setting is out of range.
+// Limits of graft train's settings, checked before anything is built: far
+// beyond a sane run, small enough that no step or size count can overflow.
+// (kMaxWidth and kMaxHiddenLayers bound the model: graft/cli/growth_plan.h.)
+inline constexpr int64_t kMaxEpochs = 1'000'000;
+inline constexpr int64_t kMaxSteps = int64_t{1} << 40;  // steps, examples, batch sizes
+inline constexpr int kMaxThreads = 256;
+// Parameters of the model at any point of its growth plan: 4 GiB of float32
+// weights, about 16 GiB with gradients and Adam's two slots.
+inline constexpr int64_t kMaxParameters = int64_t{1} << 30;
+
+// Throws ValueError when a setting is out of range: the flag is named when the
+// user gave it (or the run is fresh), the checkpoint file and key when a
+// resumed run took the setting from its checkpoint.
 void validate_config(const TrainConfig& config);
 
 // "128,64" -> {128, 64}; ValueError for anything else.

@@ -1,9 +1,12 @@
 #include "graft/cli/train_state.h"
 
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <limits>
 
 #include "graft/base/check.h"
 
@@ -44,8 +47,8 @@ struct Reader {
     for (size_t i = 0; i < count; ++i) {
       char* end = nullptr;
       out.push_back(std::strtod(p, &end));
-      if (end == p || (i + 1 < count ? *end != ',' : *end != '\0')) {
-        fail(key, "expected " + std::to_string(count) + " comma-separated number(s), found '" + s + "'");
+      if (end == p || (i + 1 < count ? *end != ',' : *end != '\0') || !std::isfinite(out.back()) || out.back() < 0) {
+        fail(key, "expected " + std::to_string(count) + " comma-separated finite number(s) >= 0, found '" + s + "'");
       }
       p = end + 1;
     }
@@ -54,48 +57,101 @@ struct Reader {
   int64_t integer(const std::string& key) const {
     const std::string& s = text(key);
     char* end = nullptr;
+    errno = 0;
     long long v = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || v < 0) fail(key, "expected a non-negative integer, found '" + s + "'");
+    if (s.empty() || *end != '\0' || v < 0 || errno == ERANGE) {
+      fail(key, "expected a whole number >= 0, found '" + s + "'");
+    }
     return v;
   }
 };
 
-// One setting that shapes a run's trajectory.
+// Saved settings, parsed whole: a damaged value is an error, never a 0.
+int64_t to_integer(const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  long long x = std::strtoll(v.c_str(), &end, 10);
+  GRAFT_CHECK(!v.empty() && *end == '\0' && errno != ERANGE, "expected a whole number, found '", v, "'");
+  return x;
+}
+double to_double(const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  double x = std::strtod(v.c_str(), &end);
+  GRAFT_CHECK(!v.empty() && *end == '\0' && errno != ERANGE, "expected a number, found '", v, "'");
+  return x;
+}
+uint64_t to_unsigned(const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long x = std::strtoull(v.c_str(), &end, 10);
+  GRAFT_CHECK(!v.empty() && v[0] != '-' && *end == '\0' && errno != ERANGE, "expected a whole number >= 0, found '",
+              v, "'");
+  return x;
+}
+bool to_bool(const std::string& v) {
+  GRAFT_CHECK(v == "0" || v == "1", "expected 0 or 1, found '", v, "'");
+  return v == "1";
+}
+
+// One setting that shapes a run's trajectory or how it goes on. `changeable`
+// ones may differ on resume; `optional` ones may be absent from checkpoints
+// written before they were saved (the default then stands).
 struct Setting {
   const char* flag;
   std::function<std::string(const TrainConfig&)> get;
   std::function<void(TrainConfig&, const std::string&)> set;
+  bool changeable = false;
+  bool optional = false;
 };
+
+template <typename T>
+Setting integer_setting(const char* flag, T TrainConfig::*field, bool changeable = false, bool optional = false) {
+  return {flag, [field](const TrainConfig& c) { return std::to_string(c.*field); },
+          [field](TrainConfig& c, const std::string& v) {
+            int64_t x = to_integer(v);
+            GRAFT_CHECK(x >= std::numeric_limits<T>::min() && x <= std::numeric_limits<T>::max(),
+                        "expected a whole number that fits, found '", v, "'");
+            c.*field = static_cast<T>(x);
+          },
+          changeable, optional};
+}
+
+Setting double_setting(const char* flag, double TrainConfig::*field) {
+  return {flag, [field](const TrainConfig& c) { return exact(c.*field); },
+          [field](TrainConfig& c, const std::string& v) { c.*field = to_double(v); }};
+}
+
+Setting text_setting(const char* flag, std::string TrainConfig::*field, bool changeable = false, bool optional = false) {
+  return {flag, [field](const TrainConfig& c) { return c.*field; },
+          [field](TrainConfig& c, const std::string& v) { c.*field = v; }, changeable, optional};
+}
 
 const std::vector<Setting>& settings() {
   static const std::vector<Setting> all = {
       {"hidden", [](const TrainConfig& c) { return widths_text(c.hidden); },
        [](TrainConfig& c, const std::string& v) { c.hidden = parse_widths(v); }},
-      {"optimizer", [](const TrainConfig& c) { return c.optimizer; }, [](TrainConfig& c, const std::string& v) { c.optimizer = v; }},
-      {"lr", [](const TrainConfig& c) { return exact(c.learning_rate); },
-       [](TrainConfig& c, const std::string& v) { c.learning_rate = std::strtod(v.c_str(), nullptr); }},
-      {"schedule", [](const TrainConfig& c) { return c.schedule; }, [](TrainConfig& c, const std::string& v) { c.schedule = v; }},
-      {"warmup", [](const TrainConfig& c) { return std::to_string(c.warmup_steps); },
-       [](TrainConfig& c, const std::string& v) { c.warmup_steps = std::strtoll(v.c_str(), nullptr, 10); }},
-      {"weight-decay", [](const TrainConfig& c) { return exact(c.weight_decay); },
-       [](TrainConfig& c, const std::string& v) { c.weight_decay = std::strtod(v.c_str(), nullptr); }},
-      {"clip-norm", [](const TrainConfig& c) { return exact(c.clip_norm); },
-       [](TrainConfig& c, const std::string& v) { c.clip_norm = std::strtod(v.c_str(), nullptr); }},
-      {"epochs", [](const TrainConfig& c) { return std::to_string(c.epochs); },
-       [](TrainConfig& c, const std::string& v) { c.epochs = std::strtoll(v.c_str(), nullptr, 10); }},
-      {"batch-size", [](const TrainConfig& c) { return std::to_string(c.batch_size); },
-       [](TrainConfig& c, const std::string& v) { c.batch_size = std::strtoll(v.c_str(), nullptr, 10); }},
+      text_setting("optimizer", &TrainConfig::optimizer),
+      double_setting("lr", &TrainConfig::learning_rate),
+      text_setting("schedule", &TrainConfig::schedule),
+      integer_setting("warmup", &TrainConfig::warmup_steps),
+      double_setting("weight-decay", &TrainConfig::weight_decay),
+      double_setting("clip-norm", &TrainConfig::clip_norm),
+      integer_setting("epochs", &TrainConfig::epochs, /*changeable=*/true),
+      integer_setting("batch-size", &TrainConfig::batch_size),
       {"seed", [](const TrainConfig& c) { return std::to_string(c.seed); },
-       [](TrainConfig& c, const std::string& v) { c.seed = std::strtoull(v.c_str(), nullptr, 10); }},
-      {"grow", [](const TrainConfig& c) { return c.grow; }, [](TrainConfig& c, const std::string& v) { c.grow = v; }},
-      {"widen-noise", [](const TrainConfig& c) { return exact(c.widen_noise); },
-       [](TrainConfig& c, const std::string& v) { c.widen_noise = std::strtod(v.c_str(), nullptr); }},
-      {"limit", [](const TrainConfig& c) { return std::to_string(c.limit); },
-       [](TrainConfig& c, const std::string& v) { c.limit = std::strtoll(v.c_str(), nullptr, 10); }},
-      {"log-every", [](const TrainConfig& c) { return std::to_string(c.log_every); },
-       [](TrainConfig& c, const std::string& v) { c.log_every = std::strtoll(v.c_str(), nullptr, 10); }},
-      {"threads", [](const TrainConfig& c) { return std::to_string(c.threads); },
-       [](TrainConfig& c, const std::string& v) { c.threads = static_cast<int>(std::strtol(v.c_str(), nullptr, 10)); }},
+       [](TrainConfig& c, const std::string& v) { c.seed = to_unsigned(v); }},
+      text_setting("grow", &TrainConfig::grow),
+      double_setting("widen-noise", &TrainConfig::widen_noise),
+      integer_setting("limit", &TrainConfig::limit),
+      integer_setting("log-every", &TrainConfig::log_every, /*changeable=*/true),
+      integer_setting("threads", &TrainConfig::threads, /*changeable=*/true),
+      // How the run goes on: where its data is, when it saves and stops, how it steps.
+      integer_setting("checkpoint-every", &TrainConfig::checkpoint_every, true, /*optional=*/true),
+      integer_setting("max-steps", &TrainConfig::max_steps, true, /*optional=*/true),
+      text_setting("data-dir", &TrainConfig::data_dir, true, /*optional=*/true),
+      {"eager", [](const TrainConfig& c) { return std::string(c.compile ? "0" : "1"); },
+       [](TrainConfig& c, const std::string& v) { c.compile = !to_bool(v); }, true, /*optional=*/true},
   };
   return all;
 }
@@ -109,6 +165,7 @@ io::Metadata train_metadata(const TrainConfig& config, const TrainProgress& p) {
   m["train.growth_done"] = std::to_string(p.growth_done);
   m["train.architecture"] = p.architecture;
   m["train.optimizer_iterations"] = std::to_string(p.optimizer_iterations);
+  m["train.optimizer_tensors"] = std::to_string(p.optimizer_tensors);
   m["train.epoch_sums"] = exact(p.epoch_loss) + "," + exact(p.epoch_hits) + "," + exact(p.epoch_seen);
   m["train.window_sums"] = exact(p.window_loss) + "," + exact(p.window_hits) + "," + exact(p.window_seen);
   for (const Setting& s : settings()) m[std::string("train.config.") + s.flag] = s.get(config);
@@ -120,11 +177,14 @@ TrainProgress parse_train_progress(const io::Metadata& metadata, const std::stri
   TrainProgress p;
   p.step = r.integer("train.step");
   std::vector<double> pos = r.numbers("train.batch_position", 2);
-  if (pos[0] < 0 || pos[1] < 0) r.fail("train.batch_position", "a negative position");
+  for (double v : pos) {
+    if (v != std::floor(v) || v > 9e15) r.fail("train.batch_position", "expected EPOCH,BATCH, two whole numbers");
+  }
   p.position = {static_cast<int64_t>(pos[0]), static_cast<int64_t>(pos[1])};
   p.growth_done = r.integer("train.growth_done");
   p.architecture = r.text("train.architecture");
   p.optimizer_iterations = r.integer("train.optimizer_iterations");
+  p.optimizer_tensors = r.integer("train.optimizer_tensors");
   std::vector<double> e = r.numbers("train.epoch_sums", 3);
   std::vector<double> w = r.numbers("train.window_sums", 3);
   p.epoch_loss = e[0], p.epoch_hits = e[1], p.epoch_seen = e[2];
@@ -138,13 +198,15 @@ std::vector<std::string> adopt_checkpoint_config(TrainConfig& config, const io::
   std::vector<std::string> notes;
   std::string conflicts;
   for (const Setting& s : settings()) {
-    const std::string saved = r.text(std::string("train.config.") + s.flag);
+    const std::string key = std::string("train.config.") + s.flag;
+    if (s.optional && !metadata.contains(key)) continue;
+    const std::string saved = r.text(key);
     const std::string flag = std::string("--") + s.flag;
     if (!config.given_flags.contains(flag)) {
       try {
         s.set(config, saved);
-      } catch (const Error&) {
-        r.fail(std::string("train.config.") + s.flag, "a malformed setting '" + saved + "'");
+      } catch (const Error& e) {
+        r.fail(key, "a malformed setting: " + e.message());
       }
       continue;
     }
@@ -156,19 +218,17 @@ std::vector<std::string> adopt_checkpoint_config(TrainConfig& config, const io::
                         " schedule now spans the new length, so this run is not the one an uninterrupted run with "
                         "either length would be");
       }
-    } else if (flag == "--log-every") {
-      // Only the metrics records change.
     } else if (flag == "--threads") {
       notes.push_back("--threads " + given + " differs from the checkpoint's " + saved +
                       ": sums may be split differently, so results can differ in the last bits from an "
                       "uninterrupted run");
-    } else {
+    } else if (!s.changeable) {
       conflicts += "\n  " + flag + ": the checkpoint's run used '" + saved + "', this run was given '" + given + "'";
     }
   }
   GRAFT_CHECK(conflicts.empty(), "--resume ", file, ": settings differ from the checkpoint's:", conflicts,
               "\n  help: leave those flags out to continue with the checkpoint's settings (only --epochs, --threads, "
-              "--max-steps, --checkpoint-every, --log-every, --run-dir and --data-dir may change on resume)");
+              "--max-steps, --checkpoint-every, --log-every, --eager, --run-dir and --data-dir may change on resume)");
   return notes;
 }
 

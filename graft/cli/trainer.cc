@@ -1,11 +1,16 @@
 #include "graft/cli/trainer.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <span>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -58,7 +63,7 @@ int64_t correct(const Tensor& logits, const Tensor& labels) {
 }
 
 // Hidden layer L's position in the Sequential.
-size_t hidden_position(nn::Sequential& model, int layer) {
+size_t hidden_position(nn::Sequential& model, int64_t layer) {
   std::vector<size_t> linears = edit::linear_positions(model);
   size_t hidden = linears.size() - 1;  // the last Linear is the output layer
   return linears.at(layer < 0 ? hidden - 1 : static_cast<size_t>(layer));
@@ -99,12 +104,12 @@ void show_progress(std::ostream& out, int64_t epoch, int64_t epochs, int64_t bat
   out << line << std::flush;
 }
 
-// SIGINT / SIGTERM end a run after its current step, with a checkpoint; a
-// second signal ends the process as usual.
-volatile std::sig_atomic_t g_interrupted = 0;
+// SIGINT, SIGTERM and SIGHUP (a closed terminal) end a run after its current
+// step, with a checkpoint; a second signal ends the process as usual.
+volatile std::sig_atomic_t g_interrupted = 0;  // the signal's number, 0: none
 
 void on_interrupt(int signal) {
-  g_interrupted = 1;
+  g_interrupted = signal;
   std::signal(signal, SIG_DFL);
 }
 
@@ -112,21 +117,74 @@ class InterruptGuard {
  public:
   InterruptGuard() {
     g_interrupted = 0;
-    old_int_ = std::signal(SIGINT, on_interrupt);
-    old_term_ = std::signal(SIGTERM, on_interrupt);
+    for (size_t i = 0; i < kSignals.size(); ++i) old_[i] = std::signal(kSignals[i], on_interrupt);
   }
   ~InterruptGuard() {
-    std::signal(SIGINT, old_int_);
-    std::signal(SIGTERM, old_term_);
+    for (size_t i = 0; i < kSignals.size(); ++i) std::signal(kSignals[i], old_[i]);
   }
   InterruptGuard(const InterruptGuard&) = delete;
   InterruptGuard& operator=(const InterruptGuard&) = delete;
-  bool interrupted() const { return g_interrupted != 0; }
+  int signal() const { return g_interrupted; }
 
  private:
-  void (*old_int_)(int) = nullptr;
-  void (*old_term_)(int) = nullptr;
+  static constexpr std::array<int, 3> kSignals = {SIGINT, SIGTERM, SIGHUP};
+  std::array<void (*)(int), 3> old_{};
 };
+
+const char* const kDamaged =
+    "\n  help: the checkpoint is damaged or was edited; resume from another checkpoint or start a new run";
+
+// The checkpoint layout this graft reads (graft/io/checkpoint.h).
+void check_format_version(const io::SafetensorsFile& file) {
+  auto it = file.metadata().find("graft.format_version");
+  GRAFT_CHECK_AS(IoError, it != file.metadata().end(), file.name(),
+                 ": not a graft checkpoint (no metadata key graft.format_version)", kDamaged);
+  GRAFT_CHECK_AS(IoError, it->second == std::to_string(io::kCheckpointFormatVersion), file.name(),
+                 ": graft.format_version is '", it->second, "', this graft reads version ",
+                 io::kCheckpointFormatVersion, "\n  help: resume with the graft that wrote the checkpoint");
+}
+
+// NaN or Inf in a checkpoint: a diverged run, or a damaged file. Resuming it
+// would train on garbage, so it takes --allow-nonfinite.
+void check_finite(const io::SafetensorsFile& file) {
+  for (const io::TensorEntry& entry : file.entries()) {
+    std::span<const char> bytes = file.raw(entry.key);
+    int64_t bad = 0;
+    auto count = [&]<typename T>(T) {
+      for (size_t at = 0; at + sizeof(T) <= bytes.size(); at += sizeof(T)) {
+        T v;
+        std::memcpy(&v, bytes.data() + at, sizeof(T));  // unaligned, little-endian like the host
+        bad += std::isfinite(v) ? 0 : 1;
+      }
+    };
+    if (entry.dtype == io::FileDType::kF32) count(float{});
+    if (entry.dtype == io::FileDType::kF64) count(double{});
+    GRAFT_CHECK_AS(IoError, bad == 0, file.name(), ": tensor '", entry.key, "' holds ", bad, " NaN or Inf value",
+                   bad == 1 ? "" : "s",
+                   "\n  help: the run diverged or the file is damaged; resume from an earlier checkpoint, or pass "
+                   "--allow-nonfinite to resume it anyway");
+  }
+}
+
+// Temporary files of checkpoint saves whose process is gone
+// (checkpoint.safetensors.tmp.<pid>, graft/io/safetensors.h); a live
+// process's file is left alone. Returns how many were removed.
+int remove_stale_temporaries(const std::string& checkpoint) {
+  namespace fs = std::filesystem;
+  const std::string prefix = fs::path(checkpoint).filename().string() + ".tmp.";
+  std::error_code ec;
+  int removed = 0;
+  for (const fs::directory_entry& entry : fs::directory_iterator(fs::path(checkpoint).parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    if (fs::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
+}
 
 // 1 + the largest label: the number of classes the model must tell apart.
 int64_t class_count(const io::Dataset& data) {
@@ -151,7 +209,16 @@ TrainResult Trainer::run() {
     validate();
     load_data();
     build_model();
-    loop();
+    open_run_folder();
+    try {
+      loop();
+    } catch (Error& e) {
+      e.add_context("at step " + std::to_string(step_) + " of the run in " + log_->dir() +
+                    (result_.checkpoint.empty() ? std::string()
+                                                : "; its last checkpoint is " + result_.checkpoint + " (step " +
+                                                      std::to_string(saved_at_) + ")"));
+      throw;
+    }
     finish();
   } catch (const std::exception& e) {
     dist_.fail(e);  // ends every rank unless every rank threw the same
@@ -165,10 +232,22 @@ void Trainer::resume() {
   const std::string path = checkpoint_file_of(config_.resume);
   try {
     resume_file_ = io::SafetensorsFile::read(path);
+    check_format_version(*resume_file_);
     notes_ = adopt_checkpoint_config(config_, resume_file_->metadata(), path);
+    saved_ = parse_train_progress(resume_file_->metadata(), path);
+    GRAFT_CHECK_AS(IoError, saved_.optimizer_iterations == saved_.step, path,
+                   ": train.optimizer_iterations is ", saved_.optimizer_iterations, " but train.step is ", saved_.step,
+                   " (graft train updates the optimizer once a step)", kDamaged);
+    if (!config_.allow_nonfinite) check_finite(*resume_file_);
   } catch (Error& e) {
     e.add_context("while resuming from " + path);
     throw;
+  }
+  // A --max-steps the earlier run reached is served: the run goes on.
+  if (config_.max_steps > 0 && saved_.step >= config_.max_steps && !config_.given_flags.contains("--max-steps")) {
+    notes_.push_back("the checkpoint's run stopped at its --max-steps " + std::to_string(config_.max_steps) +
+                     "; this run goes on to the end (pass --max-steps to stop earlier)");
+    config_.max_steps = 0;
   }
 }
 
@@ -178,12 +257,35 @@ void Trainer::validate() {
   GRAFT_CHECK(config_.batch_size % dist_.size() == 0, "--batch-size ", config_.batch_size,
               " is the global batch and must split evenly over ", dist_.size(), " ranks\n  help: pass a multiple of ",
               dist_.size());
+  check_run_folder();
   if (config_.threads > 0) {
     set_num_threads(config_.threads);
   } else if (dist_.distributed()) {
     // Ranks on one machine share its cores.
     set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dist_.local_size()));
   }
+}
+
+// A fresh run never silently replaces another run's files.
+void Trainer::check_run_folder() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (resume_file_) {
+    const fs::path folder = fs::path(resume_file_->name()).parent_path();
+    resuming_here_ = fs::equivalent(config_.run_dir, folder.empty() ? fs::path(".") : folder, ec);
+  }
+  if (fs::exists(config_.run_dir, ec)) {
+    GRAFT_CHECK_AS(IoError, fs::is_directory(config_.run_dir, ec), "--run-dir '", config_.run_dir,
+                   "' exists and is not a folder\n  help: pass a folder with --run-dir");
+  }
+  if (resuming_here_ || config_.overwrite) return;
+  std::string found;
+  for (const char* name : {"metrics.jsonl", "curves.svg", kCheckpointName}) {
+    if (fs::exists(fs::path(config_.run_dir) / name, ec)) found += (found.empty() ? "" : ", ") + std::string(name);
+  }
+  GRAFT_CHECK_AS(IoError, found.empty(), "the run folder '", config_.run_dir, "' already holds a run (", found,
+                 ")\n  help: pass --resume ", config_.run_dir, " to continue it, --overwrite to replace it, or "
+                 "another --run-dir");
 }
 
 void Trainer::load_data() {
@@ -202,30 +304,60 @@ void Trainer::load_data() {
       train_.images, train_.labels,
       io::BatchOptions(config_.batch_size).seed(config_.seed).drop_last(true).shard(dist_.rank(), dist_.size()));
   steps_per_epoch_ = batches_->batches_per_epoch();
+  GRAFT_CHECK(config_.epochs <= kMaxSteps / steps_per_epoch_, "--epochs ", config_.epochs, " at ", steps_per_epoch_,
+              " steps per epoch is more than ", kMaxSteps, " steps, graft train's limit");
   total_steps_ = steps_per_epoch_ * config_.epochs;
   sort_growth_plan(plan_, steps_per_epoch_);
-  validate_growth_plan(plan_, config_.hidden, config_.epochs, total_steps_);
-  if (resume_file_) {
-    saved_ = parse_train_progress(resume_file_->metadata(), resume_file_->name());
-    GRAFT_CHECK(saved_.step < total_steps_, "--resume ", resume_file_->name(), ": the checkpoint is at step ",
-                saved_.step, " and the run has ", total_steps_, " steps (", config_.epochs,
-                " epochs): nothing is left to do\n  help: pass a larger --epochs to train further");
-    GRAFT_CHECK(saved_.growth_done <= static_cast<int64_t>(plan_.size()), "--resume ", resume_file_->name(),
-                ": the checkpoint ran ", saved_.growth_done, " growth events, the plan '", config_.grow, "' has ",
-                plan_.size());
+  std::vector<std::vector<int64_t>> widths = validate_growth_plan(plan_, config_.hidden, config_.epochs, total_steps_);
+  widths.insert(widths.begin(), config_.hidden);
+  std::string hidden_text;
+  for (int64_t w : config_.hidden) hidden_text += (hidden_text.empty() ? "" : ",") + std::to_string(w);
+  for (size_t i = 0; i < widths.size(); ++i) {
+    check_model_size(widths[i], i == 0 ? "with --hidden " + hidden_text
+                                       : "after growth event '" + plan_[i - 1].text + "'");
   }
+  if (resume_file_) check_progress();
+}
+
+// The model never outgrows kMaxParameters: checked on the widths alone,
+// before a tensor exists.
+void Trainer::check_model_size(const std::vector<int64_t>& hidden, const std::string& where) {
+  // Each term is below 2^63 (inputs and widths are far below 2^31), and the
+  // sum stops growing past the limit, so nothing overflows.
+  int64_t parameters = 0, inputs = features_;
+  for (int64_t width : hidden) {
+    parameters += (inputs + 1) * width;
+    inputs = width;
+    if (parameters > kMaxParameters) break;
+  }
+  if (parameters <= kMaxParameters) parameters += (inputs + 1) * classes_;
+  GRAFT_CHECK(parameters <= kMaxParameters, "the model would have ", parameters, " parameters ", where,
+              ", more than graft train's limit of ", kMaxParameters,
+              " (4 GiB of float32 weights, about 16 GiB with gradients and Adam's slots)"
+              "\n  help: use narrower layers (--hidden, widen:UNITS)");
+}
+
+// The checkpoint's step, data position and growth events fit this run.
+void Trainer::check_progress() {
+  const std::string& name = resume_file_->name();
+  const io::BatchPosition expected{saved_.step / steps_per_epoch_, saved_.step % steps_per_epoch_};
+  GRAFT_CHECK_AS(IoError, saved_.position == expected, name, ": train.step ", saved_.step,
+                 " and train.batch_position ", saved_.position.epoch, ",", saved_.position.batch,
+                 " disagree: at ", steps_per_epoch_, " steps per epoch, step ", saved_.step, " is at ",
+                 expected.epoch, ",", expected.batch,
+                 "\n  help: the checkpoint is damaged, or the data differs from the original run's "
+                 "(--data-dir, --limit, --batch-size); resume from another checkpoint or with the original data");
+  GRAFT_CHECK(saved_.step < total_steps_, "--resume ", name, ": the checkpoint is at step ", saved_.step,
+              " and the run has ", total_steps_, " steps (", config_.epochs,
+              " epochs): nothing is left to do\n  help: pass a larger --epochs to train further");
+  GRAFT_CHECK(config_.max_steps == 0 || config_.max_steps > saved_.step, "--resume ", name,
+              ": the checkpoint is at step ", saved_.step, ", so --max-steps ", config_.max_steps,
+              " leaves nothing to do\n  help: pass a larger --max-steps, or leave it out to run to the end");
+  GRAFT_CHECK(saved_.growth_done <= static_cast<int64_t>(plan_.size()), "--resume ", name, ": the checkpoint ran ",
+              saved_.growth_done, " growth events, the plan '", config_.grow, "' has ", plan_.size());
 }
 
 void Trainer::build_model() {
-  const bool same_folder = resume_file_ && std::filesystem::exists(config_.run_dir) &&
-                           std::filesystem::equivalent(config_.run_dir,
-                                                       std::filesystem::path(resume_file_->name()).parent_path());
-  const std::string log_dir =
-      dist_.is_root() ? config_.run_dir
-                      : (std::filesystem::path(config_.run_dir) / ("rank_" + std::to_string(dist_.rank()))).string();
-  log_ = std::make_unique<RunLog>(log_dir, /*append=*/same_folder);
-  checkpoint_path_ = (std::filesystem::path(log_->dir()) / kCheckpointName).string();
-
   model_.set_seed(config_.seed);
   for (int64_t h : config_.hidden) model_.add(nn::Linear(nn::LinearOptions(h).activation(nn::Activation::kRelu)));
   model_.add(nn::Linear(nn::LinearOptions(classes_)));
@@ -249,11 +381,47 @@ void Trainer::build_model() {
   probe_ = slice(test_.images, {0, 0}, {std::min<int64_t>(256, test_.size()), features_}).clone();
 }
 
+// Only now, with everything checked, does the run touch its folder.
+void Trainer::open_run_folder() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!resuming_here_ && dist_.is_root()) {
+    // A fresh run (or a resume into another folder) replaces what --overwrite allowed it to.
+    for (const char* name : {"curves.svg", kCheckpointName}) fs::remove(fs::path(config_.run_dir) / name, ec);
+  }
+  // Ranks other than 0 log to run_dir/rank_<r>.
+  const std::string log_dir =
+      dist_.is_root() ? config_.run_dir : (fs::path(config_.run_dir) / ("rank_" + std::to_string(dist_.rank()))).string();
+  log_ = std::make_unique<RunLog>(log_dir, resuming_here_ ? std::optional<int64_t>(step_) : std::nullopt);
+  checkpoint_path_ = (fs::path(log_->dir()) / kCheckpointName).string();
+  if (log_->dropped_lines() > 0) {
+    notes_.push_back("metrics.jsonl: kept " + std::to_string(log_->kept_records()) + " records up to step " +
+                     std::to_string(step_) + ", dropped " + std::to_string(log_->dropped_lines()) +
+                     " lines written after the checkpoint or cut off");
+  }
+  const int removed = dist_.is_root() ? remove_stale_temporaries(checkpoint_path_) : 0;
+  if (removed > 0) {
+    notes_.push_back("removed " + std::to_string(removed) + " temporary checkpoint file(s) left by interrupted saves");
+  }
+}
+
+// Every optimizer tensor saved is in the file: a missing slot would be
+// re-created at zero, and the resume would not be exact.
+void Trainer::check_optimizer_tensors() {
+  const std::string prefix = optimizer_->store().name() + "/";
+  int64_t found = 0;
+  for (const io::TensorEntry& entry : resume_file_->entries()) found += entry.key.rfind(prefix, 0) == 0 ? 1 : 0;
+  GRAFT_CHECK_AS(IoError, found == saved_.optimizer_tensors, resume_file_->name(), ": train.optimizer_tensors says ",
+                 saved_.optimizer_tensors, " optimizer tensors were saved, the file holds ", found, " under '",
+                 prefix, "' (a missing slot would restart from zero)", kDamaged);
+}
+
 // The grown architecture first (shapes and paths; values come next), then
 // every tensor by name. Optimizer slots are restored when the first step
 // creates them (check_pending_restores).
 void Trainer::restore() {
   const std::string& name = resume_file_->name();
+  check_optimizer_tensors();
   for (int64_t i = 0; i < saved_.growth_done; ++i) {
     run_edit(model_, plan_[static_cast<size_t>(i)], edit::EditOptions());
   }
@@ -335,8 +503,8 @@ void Trainer::save() {
   TrainConfig as_run = config_;
   as_run.threads = num_threads();
   TrainProgress p{step_, batches_->position(), static_cast<int64_t>(next_event_), architecture(model_),
-                  optimizer_->iterations(), epoch_.loss, epoch_.hits, epoch_.seen, window_.loss, window_.hits,
-                  window_.seen};
+                  optimizer_->iterations(), static_cast<int64_t>(optimizer_->store().variables().size()),
+                  epoch_.loss, epoch_.hits, epoch_.seen, window_.loss, window_.hits, window_.seen};
   dist_.save(checkpoint_path_, {&model_.store(), &optimizer_->store()}, train_metadata(as_run, p));
   result_.checkpoint = checkpoint_path_;
   saved_at_ = step_;
@@ -433,7 +601,7 @@ void Trainer::loop() {
   InterruptGuard interrupts;
   window_start_ = epoch_start_ = Clock::now();
   // An interrupt seen by any rank stops every rank after the same step.
-  while (step_ < stop_at && !dist_.any(interrupts.interrupted())) {
+  while (step_ < stop_at && !dist_.any(interrupts.signal() != 0)) {
     const int64_t epoch = step_ / steps_per_epoch_ + 1;
     const int64_t b = step_ % steps_per_epoch_;
     if (b == 0) {
@@ -458,6 +626,7 @@ void Trainer::loop() {
     }
     if (config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0) save();
   }
+  result_.signal = interrupts.signal();  // 0 on the ranks another rank's signal stopped
   interrupted_ = step_ < stop_at;
 }
 
@@ -467,7 +636,9 @@ void Trainer::finish() {
   end_progress_line();
   if (result_.stopped_early) {
     out_ << "stopped at step " << step_ << " of " << total_steps_
-         << (interrupted_ ? " (interrupted)" : " (--max-steps)") << "; checkpoint " << checkpoint_path_
+         << (result_.signal != 0 ? " (interrupted by signal " + std::to_string(result_.signal) + ")"
+             : interrupted_      ? std::string(" (interrupted on another rank)")
+                                 : std::string(" (--max-steps)")) << "; checkpoint " << checkpoint_path_
          << "; continue with: graft train --resume " << log_->dir() << "\n";
   }
   // A stopped run is not over: a layer grown at its last step has not trained yet.

@@ -11,6 +11,8 @@
 //                  model (nothing assumes 784 inputs or 10 classes)
 //   build_model()  builds the model and optimizer, then restores them from
 //                  the checkpoint when resuming
+//   open_run_folder()  only now touches the run folder: starts (or, resuming,
+//                  trims) metrics.jsonl, removes stale temporary files
 //   loop()         steps until the run ends, stops or is interrupted,
 //                  calling step(), evaluate(), grow() and save() as the
 //                  schedule says
@@ -62,6 +64,7 @@ class Trainer {
   void validate();
   void load_data();
   void build_model();
+  void open_run_folder();
   // One training step on `batch`: {mean loss, logits}.
   std::vector<Tensor> step(const io::Batch& batch);
   Evaluation evaluate(const io::Dataset& data);
@@ -81,6 +84,10 @@ class Trainer {
     double loss = 0, hits = 0, seen = 0;
   };
 
+  void check_run_folder();
+  void check_model_size(const std::vector<int64_t>& hidden, const std::string& where);
+  void check_progress();
+  void check_optimizer_tensors();
   void restore();
   void announce();
   void account(const io::Batch& batch, const std::vector<Tensor>& outs);
@@ -125,7 +132,8 @@ class Trainer {
   Sums window_, epoch_;
   Clock::time_point window_start_, epoch_start_;
   bool bar_ = false;
-  bool interrupted_ = false;
+  bool resuming_here_ = false;  // resuming into the checkpoint's own run folder
+  bool interrupted_ = false;    // a signal, here or on another rank, stopped the loop
 };
 
 }  // namespace graft::cli

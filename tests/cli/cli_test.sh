@@ -9,28 +9,7 @@ set -u
 graft="$1"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-total=0
-
-# expect_failure NAME EXPECTED_SUBSTRING ARGS...
-expect_failure() {
-  local name="$1" want="$2"
-  shift 2
-  total=$((total + 1))
-  local out status
-  out=$("$graft" "$@" 2>&1)
-  status=$?
-  if [ "$status" -eq 0 ]; then
-    echo "FAIL $name: exit 0, expected non-zero"; failures=$((failures + 1)); return
-  fi
-  if ! grep -qF -- "$want" <<<"$out"; then
-    echo "FAIL $name: output lacks '$want':"; echo "$out" | head -5; failures=$((failures + 1)); return
-  fi
-  if grep -q "^epoch 1" <<<"$out"; then
-    echo "FAIL $name: training started before the error"; failures=$((failures + 1)); return
-  fi
-  echo "ok   $name"
-}
+source "$(dirname "$0")/testlib.sh"
 
 expect_failure no-subcommand "A subcommand is required"
 expect_failure unknown-flag "--bogus" train --bogus
@@ -48,10 +27,6 @@ expect_failure missing-data-names-file "$tmp/nowhere" train --data-dir "$tmp/now
 out=$("$graft" train --limit 3000 --epochs 2 --batch-size 100 --hidden 32 --grow widen:48@1 \
       --run-dir "$tmp/run" --log-every 10 --no-progress 2>&1)
 status=$?
-check() {
-  total=$((total + 1))
-  if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; echo "$out" | tail -20; failures=$((failures + 1)); fi
-}
 check short-run-exits-0 '[ "$status" -eq 0 ]'
 check short-run-last-line '[[ "$(tail -n 1 <<<"$out")" =~ ^test_accuracy=0\.[0-9]{4}$ ]]'
 check short-run-grew 'grep -q "growth at step 30 (widen:48@1): widen of .mlp/layer_0. to 48 units; parameters 25450 -> 38170" <<<"$out"'
@@ -126,6 +101,4 @@ check killed-run-checkpoint-loads '[ "$status" -eq 0 ]'
 out=$("$graft" train --resume "$tmp/killed" --no-progress 2>&1); status=$?
 check killed-run-resumes '[ "$status" -eq 0 ] || grep -q "nothing is left to do" <<<"$out"'
 
-passed=$(( total - failures ))
-echo "$passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish_tests

@@ -74,6 +74,27 @@ TEST(GrowthPlanTest, ImpossiblePlansFailBeforeTraining) {
   EXPECT_NE(e.find("the network has no hidden layer to deepen after"), std::string::npos) << e;
 }
 
+TEST(GrowthPlanTest, LayerIndicesAreRangeCheckedNotCast) {
+  std::string e = error_of([] { parse_growth_plan("widen:300:-7@1"); });
+  EXPECT_NE(e.find("growth event 'widen:300:-7@1': the layer index must be 0 or more, got -7"), std::string::npos)
+      << e;
+  for (const char* layer : {"4294967296", "2147483648"}) {
+    std::string plan = std::string("deepen:") + layer + "@1";
+    GrowthPlan parsed = parse_growth_plan(plan);
+    EXPECT_EQ(std::to_string(parsed[0].layer), layer);
+    e = error_of([&] { validate_growth_plan(parsed, {128}, 10, 100); });
+    EXPECT_NE(e.find(std::string("hidden layer ") + layer + " does not exist"), std::string::npos) << e;
+  }
+}
+
+TEST(GrowthPlanTest, WidthsAndDepthAreBounded) {
+  std::string e = error_of([] { validate_growth_plan(parse_growth_plan("widen:100000000000@1"), {128}, 10, 100); });
+  EXPECT_NE(e.find("widen to at most 16777216 units"), std::string::npos) << e;
+  std::vector<int64_t> deep(static_cast<size_t>(kMaxHiddenLayers), 8);
+  e = error_of([&] { validate_growth_plan(parse_growth_plan("deepen@1"), deep, 10, 100); });
+  EXPECT_NE(e.find("more than 1024 hidden layers"), std::string::npos) << e;
+}
+
 TEST(GrowthPlanTest, SortsByTime) {
   GrowthPlan plan = parse_growth_plan("deepen@3,widen:256@s100,widen:300@1");
   sort_growth_plan(plan, /*steps_per_epoch=*/50);
