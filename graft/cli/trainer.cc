@@ -138,7 +138,7 @@ const char* const kDamaged =
 void check_format_version(const io::SafetensorsFile& file) {
   auto it = file.metadata().find("graft.format_version");
   GRAFT_CHECK_AS(IoError, it != file.metadata().end(), file.name(),
-                 ": not a graft checkpoint (no metadata key graft.format_version)", kDamaged);
+                 ": not a graft train checkpoint (no metadata key graft.format_version)", kDamaged);
   GRAFT_CHECK_AS(IoError, it->second == std::to_string(io::kCheckpointFormatVersion), file.name(),
                  ": graft.format_version is '", it->second, "', this graft reads version ",
                  io::kCheckpointFormatVersion, "\n  help: resume with the graft that wrote the checkpoint");
