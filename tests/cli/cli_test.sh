@@ -6,10 +6,11 @@
 # lists and diffs checkpoints; bad checkpoints are clear errors.
 #   cli_test.sh PATH/TO/graft
 set -u
-graft="$1"
+graft="$(realpath "$1")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/testlib.sh"
+cd "$tmp" || exit 1  # flags left out default to --run-dir runs/latest: here, not in the caller's folder
 
 expect_failure no-subcommand "A subcommand is required"
 expect_failure unknown-flag "--bogus" train --bogus

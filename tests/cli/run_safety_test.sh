@@ -6,23 +6,25 @@
 # checkpoint file and key) before anything trains, or behaves as documented.
 #   run_safety_test.sh PATH/TO/graft
 set -u
-graft="$1"
+graft="$(realpath "$1")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/testlib.sh"
+cd "$tmp" || exit 1  # flags left out default to --run-dir runs/latest: here, not in the caller's folder
 
-# A small copy of Fashion-MNIST (2000 training, 500 test examples) keeps runs short.
+# Small copies of Fashion-MNIST (2000 training and 500 test examples; 2000
+# and 100, fewer than the 256 the growth check probes) keep runs short.
 data="$tmp/data"
-python3 - "$data" <<'PY'
-import gzip, os, struct, sys
-src, dst = "/usr/share/datasets/fashion-mnist", sys.argv[1]
+tiny_test="$tmp/tiny_test"
+make_data='import gzip, os, struct, sys
+src, dst, tests = "/usr/share/datasets/fashion-mnist", sys.argv[1], int(sys.argv[2])
 os.makedirs(dst)
-for prefix, n in (("train", 2000), ("t10k", 500)):
+for prefix, n in (("train", 2000), ("t10k", tests)):
     images = gzip.open(f"{src}/{prefix}-images-idx3-ubyte.gz").read()
     labels = gzip.open(f"{src}/{prefix}-labels-idx1-ubyte.gz").read()
     gzip.open(f"{dst}/{prefix}-images-idx3-ubyte.gz", "wb").write(struct.pack(">IIII", 0x803, n, 28, 28) + images[16:16 + n * 784])
-    gzip.open(f"{dst}/{prefix}-labels-idx1-ubyte.gz", "wb").write(struct.pack(">II", 0x801, n) + labels[8:8 + n])
-PY
+    gzip.open(f"{dst}/{prefix}-labels-idx1-ubyte.gz", "wb").write(struct.pack(">II", 0x801, n) + labels[8:8 + n])'
+python3 -c "$make_data" "$data" 500 && python3 -c "$make_data" "$tiny_test" 100
 small=(--data-dir "$data" --batch-size 100 --threads 1 --no-progress)
 
 # --- Flags out of range: refused before anything is built.
@@ -43,6 +45,11 @@ expect_failure warmup-negative "--warmup" train --warmup -5
 expect_failure layer-negative "the layer index must be 0 or more, got -7" train --grow widen:300:-7@1
 expect_failure layer-2-32 "hidden layer 4294967296 does not exist" train --grow widen:300:4294967296@1
 expect_failure layer-2-31 "hidden layer 2147483648 does not exist" train --grow deepen:2147483648@1
+
+# A test set smaller than the growth probe is no reason to fail.
+out=$("$graft" train --data-dir "$tiny_test" --batch-size 100 --threads 1 --no-progress --hidden 16 --epochs 2 --grow widen:24@1 --run-dir "$tmp/tiny" 2>&1)
+status=$?
+check tiny-test-set '[ "$status" -eq 0 ] && grep -q "growth at step 20" <<<"$out"'
 
 # --- A run stopped at step 10 (of 40) grew at step 5; its checkpoint is the
 # source of the damaged copies below.
