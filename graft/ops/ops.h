@@ -13,6 +13,7 @@
 // and both shapes. No function writes into its inputs.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -140,6 +141,116 @@ Tensor mse_loss(const Tensor& prediction, const Tensor& target);
 // stable pass. Throws ValueError naming the first label out of range, its
 // position and C. Take mean() of the result for the usual batch loss.
 Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
+
+// Convolution and pooling over the two spatial axes of NCHW tensors.
+//
+//   Tensor y = conv2d(x, w, Conv2dOptions().stride(2).padding(Padding::kSame));
+//   Tensor p = max_pool2d(y, Pool2dOptions(2));          // 2x2 windows, stride 2
+//   Tensor z = flatten(global_avg_pool2d(p));
+//
+// Spatial pairs are (height, width). float32 or float64 only (DTypeError
+// otherwise). Wrong shapes or options throw ShapeError naming the op and
+// every shape involved.
+
+// How the spatial axes are padded.
+enum class Padding {
+  kExplicit,  // the amounts given to padding(h, w), on both sides (zero by default)
+  kValid,     // no padding: windows lie entirely inside the input
+  kSame,      // output = ceil(input / stride); the total padding is split with the
+              // odd element after (bottom / right), as TensorFlow's "SAME"
+};
+
+// Options of conv2d and its gradients (PyTorch's nn.Conv2d without bias:
+// the layer adds its bias). Defaults: stride 1, no padding, dilation 1, one group.
+class Conv2dOptions {
+ public:
+  Conv2dOptions& stride(int64_t s) { return stride(s, s); }
+  Conv2dOptions& stride(int64_t h, int64_t w) { stride_ = {h, w}; return *this; }
+  // Explicit zero padding on both sides of each axis.
+  Conv2dOptions& padding(int64_t p) { return padding(p, p); }
+  Conv2dOptions& padding(int64_t h, int64_t w) { padding_ = {h, w}; mode_ = Padding::kExplicit; return *this; }
+  Conv2dOptions& padding(Padding mode) { padding_ = {0, 0}; mode_ = mode; return *this; }
+  Conv2dOptions& dilation(int64_t d) { return dilation(d, d); }
+  Conv2dOptions& dilation(int64_t h, int64_t w) { dilation_ = {h, w}; return *this; }
+  // Input and output channels split into `g` groups; channel group i of the
+  // output sees only channel group i of the input (g = C: depthwise).
+  Conv2dOptions& groups(int64_t g) { groups_ = g; return *this; }
+
+  std::array<int64_t, 2> stride() const { return stride_; }
+  std::array<int64_t, 2> padding() const { return padding_; }  // explicit amounts; {0, 0} unless kExplicit
+  Padding padding_mode() const { return mode_; }
+  std::array<int64_t, 2> dilation() const { return dilation_; }
+  int64_t groups() const { return groups_; }
+
+ private:
+  std::array<int64_t, 2> stride_{1, 1};
+  std::array<int64_t, 2> padding_{0, 0};
+  Padding mode_ = Padding::kExplicit;
+  std::array<int64_t, 2> dilation_{1, 1};
+  int64_t groups_ = 1;
+};
+
+// Options of max_pool2d and avg_pool2d: the window, and a stride that
+// defaults to the window (non-overlapping windows).
+class Pool2dOptions {
+ public:
+  explicit Pool2dOptions(int64_t kernel) : Pool2dOptions(kernel, kernel) {}
+  Pool2dOptions(int64_t h, int64_t w) : kernel_{h, w}, stride_{h, w} {}
+  Pool2dOptions& stride(int64_t s) { return stride(s, s); }
+  Pool2dOptions& stride(int64_t h, int64_t w) { stride_ = {h, w}; return *this; }
+  Pool2dOptions& padding(int64_t p) { return padding(p, p); }
+  Pool2dOptions& padding(int64_t h, int64_t w) { padding_ = {h, w}; mode_ = Padding::kExplicit; return *this; }
+  Pool2dOptions& padding(Padding mode) { padding_ = {0, 0}; mode_ = mode; return *this; }
+
+  std::array<int64_t, 2> kernel() const { return kernel_; }
+  std::array<int64_t, 2> stride() const { return stride_; }
+  std::array<int64_t, 2> padding() const { return padding_; }
+  Padding padding_mode() const { return mode_; }
+
+ private:
+  std::array<int64_t, 2> kernel_;
+  std::array<int64_t, 2> stride_;
+  std::array<int64_t, 2> padding_{0, 0};
+  Padding mode_ = Padding::kExplicit;
+};
+
+// x [N, C, H, W], w [O, C / groups, KH, KW] (OIHW) -> [N, O, OH, OW] with
+// OH = (H + pad_top + pad_bottom - dilation_h * (KH - 1) - 1) / stride_h + 1
+// (likewise OW): y[n, o] = sum over c, i, j of w[o, c, i, j] * x[n, g*C/groups + c,
+// oh*stride + i*dilation - pad_top, ...], zero outside x. Runs as im2col
+// onto BLAS gemm. Throws ShapeError when ranks are not 4, the channels do not
+// match w (or do not divide into groups), or the padded input is smaller than
+// the dilated kernel.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Conv2dOptions& options = {});
+// The vector-Jacobian products of conv2d, ops of their own (so they are
+// captured, and differentiable again): the gradient with respect to x of
+// sum(conv2d(x, w) * grad_y), for an x of shape `x_shape` (also the
+// transposed convolution of grad_y) ...
+Tensor conv2d_grad_input(const Tensor& grad_y, const Tensor& w, const Shape& x_shape,
+                         const Conv2dOptions& options = {});
+// ... and with respect to w, for a w of shape `w_shape`.
+Tensor conv2d_grad_weight(const Tensor& x, const Tensor& grad_y, const Shape& w_shape,
+                          const Conv2dOptions& options = {});
+
+// x [N, C, H, W] -> [N, C, OH, OW], the maximum of each window (padding never
+// wins: padded positions are ignored). The gradient flows to the first
+// maximum of each window (row-major within the window).
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options);
+// As max_pool2d, the mean of each window over its positions inside x
+// (padding is not counted, as Keras and count_include_pad=False).
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options);
+// The pools' vector-Jacobian products, ops of their own like conv2d's:
+// grad_y [N, C, OH, OW] routed to the window maxima of x (summed where
+// windows overlap) ...
+Tensor max_pool2d_grad(const Tensor& x, const Tensor& grad_y, const Pool2dOptions& options);
+// ... and spread evenly over each window, for an input of shape `x_shape`.
+Tensor avg_pool2d_grad(const Tensor& grad_y, const Shape& x_shape, const Pool2dOptions& options);
+// [N, C, H, W] -> [N, C]: the mean over H and W (a composition of mean).
+Tensor global_avg_pool2d(const Tensor& x);
+// Joins axes start_dim.. into one: [N, C, H, W] -> [N, C*H*W] for start_dim 1
+// (a reshape; the element order is row-major, so channel c spans H*W
+// consecutive features). start_dim may be negative; ShapeError outside [-rank, rank).
+Tensor flatten(const Tensor& x, int64_t start_dim = 1);
 
 // Operators.
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
