@@ -15,7 +15,9 @@
 //
 // Thread settings: graft uses graft::set_num_threads(n) alone. LibTorch uses
 // its best setting on n cores: 1 OpenMP thread and n OpenBLAS threads (its
-// default of n of each makes the two pools fight).
+// default of n of each makes the two pools fight); for conv_b64, whose
+// convolutions run on the OpenMP pool (oneDNN), the faster of that and n
+// OpenMP threads with 1 OpenBLAS thread, named by libtorch_threads=.
 //
 // Usage: graft_torch_compare [--reps N] [--min-ms M] [--only WORKLOAD]
 #include <cblas.h>
@@ -29,6 +31,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/conv_workloads.h"
+#include "bench/conv_workloads_torch.h"
 #include "bench/graft_compiled_workloads.h"
 #include "bench/graft_workloads.h"
 #include "bench/torch_workloads.h"
@@ -206,6 +210,18 @@ void run_all(const Timing& timing, const std::string& only) {
           timing);
       double compiled = s[0], eager = s[1], t = s[2];
       report("lstm_h128_t32_b16", threads, compiled, t, kMillis, eager_keys(compiled, eager, t, kMillis));
+    }
+    if (wanted("conv_b64")) {
+      // LibTorch's convolutions run on its OpenMP pool: both splits of the
+      // cores are timed and the faster one is reported (libtorch_threads=).
+      ConvLayerGrad g(64, 32, 64, 14, 3);
+      std::vector<double> s = seconds_per_call(
+          {{[&] { (void)g.step(); }, [threads] { use_graft(threads); }},
+           {torch_side::conv_layer_grad(64, 32, 64, 14, 3), [threads] { torch_side::set_threads(threads, 1); }},
+           {torch_side::conv_layer_grad(64, 32, 64, 14, 3), [threads] { use_torch(threads); }}},
+          timing);
+      report("conv_b64", threads, s[0], std::min(s[1], s[2]), kMillis,
+             s[1] <= s[2] ? " libtorch_threads=openmp" : " libtorch_threads=openblas");
     }
     if (wanted("growth_event")) {
       constexpr int64_t batch = 128;

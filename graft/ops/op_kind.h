@@ -5,6 +5,7 @@
 // a fused kernel is measurably faster. Adding an op: see graft/ops/README.md.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "graft/tensor/dtype.h"
@@ -66,14 +67,36 @@ enum class OpKind : uint16_t {
   kSoftmax,
   kLogSoftmax,
   kSparseSoftmaxCrossEntropy,
+  // Convolution and pooling over NCHW (conv.cc, pool.cc). The gradient ops
+  // are each other's VJPs, so second derivatives stay inside the table.
+  kConv2d,
+  kConv2dGradInput,
+  kConv2dGradWeight,
+  kMaxPool2d,
+  kMaxPool2dGrad,
+  kAvgPool2d,
+  kAvgPool2dGrad,
   kCount,
+};
+
+// The window of a convolution or pooling over the two spatial axes, as
+// (height, width) pairs. Padding is explicit here: "same" is resolved into
+// pad_begin / pad_end before an op is applied.
+struct Window2d {
+  std::array<int64_t, 2> kernel{1, 1};     // pools only: conv2d reads its kernel from the weight
+  std::array<int64_t, 2> stride{1, 1};
+  std::array<int64_t, 2> pad_begin{0, 0};  // zeros above and left of the input
+  std::array<int64_t, 2> pad_end{0, 0};    // zeros below and right of it
+  std::array<int64_t, 2> dilation{1, 1};   // conv2d only
+  int64_t groups = 1;                      // conv2d only
 };
 
 // Attributes of one op application. Each op reads the fields it documents in
 // op_table.cc and ignores the rest.
 struct OpAttrs {
   Shape shape;            // target shape: fill, random ops, reshape, broadcast_to;
-                          // slice: the extent; pad, scatter_add: the output shape
+                          // slice: the extent; pad, scatter_add: the output shape;
+                          // conv2d_grad_input, conv2d_grad_weight, avg_pool2d_grad: the output shape
   Dims axes;              // reduction axes (empty: all), permutation
   Dims begin;             // slice, pad: first index of the box per axis
   double scalar = 0.0;    // fill value
@@ -91,6 +114,7 @@ struct OpAttrs {
   bool keepdims = false;  // reductions
   bool transpose_a = false;  // matmul
   bool transpose_b = false;  // matmul
+  Window2d window;        // conv2d, max_pool2d, avg_pool2d and their gradients
 };
 
 }  // namespace graft

@@ -59,6 +59,19 @@ constexpr std::array<OpDef, static_cast<size_t>(OpKind::kCount)> kOpTable = {{
     {OpKind::kLogSoftmax, "log_softmax", 1, infer_softmax, log_softmax_forward, log_softmax_vjp},  // axis
     {OpKind::kSparseSoftmaxCrossEntropy, "sparse_softmax_cross_entropy", 2, infer_sparse_softmax_cross_entropy,
      sparse_softmax_cross_entropy_forward, sparse_softmax_cross_entropy_vjp},
+    // Inputs (x, w) -> y; (grad_y, w) -> grad_x; (x, grad_y) -> grad_w. All read window; the gradients, shape.
+    {OpKind::kConv2d, "conv2d", 2, infer_conv2d, conv2d_forward, conv2d_vjp},
+    {OpKind::kConv2dGradInput, "conv2d_grad_input", 2, infer_conv2d_grad_input, conv2d_grad_input_forward,
+     conv2d_grad_input_vjp},
+    {OpKind::kConv2dGradWeight, "conv2d_grad_weight", 2, infer_conv2d_grad_weight, conv2d_grad_weight_forward,
+     conv2d_grad_weight_vjp},
+    // Inputs (keys, values) -> values at the keys' window maxima; (x, grad_y) -> grad_x. window
+    {OpKind::kMaxPool2d, "max_pool2d", 2, infer_max_pool2d, max_pool2d_forward, max_pool2d_vjp},
+    {OpKind::kMaxPool2dGrad, "max_pool2d_grad", 2, infer_max_pool2d_grad, max_pool2d_grad_forward,
+     max_pool2d_grad_vjp},
+    {OpKind::kAvgPool2d, "avg_pool2d", 1, infer_avg_pool2d, avg_pool2d_forward, avg_pool2d_vjp},  // window
+    {OpKind::kAvgPool2dGrad, "avg_pool2d_grad", 1, infer_avg_pool2d_grad, avg_pool2d_grad_forward,
+     avg_pool2d_grad_vjp},  // window, shape (the input's)
 }};
 
 constexpr bool rows_match_kinds() {

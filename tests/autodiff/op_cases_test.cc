@@ -40,6 +40,31 @@ Tensor weights_like(const Tensor& y) {
 }
 Tensor weighted(const Tensor& y) { return y * weights_like(y); }
 
+// Convolution geometries for the gradient checks: padding, stride,
+// dilation, "same", groups, and the 1x1 path that skips im2col.
+struct WindowCase {
+  Shape x, w;
+  Conv2dOptions options;
+};
+std::vector<WindowCase> conv_window_cases() {
+  return {
+      {{2, 3, 5, 4}, {2, 3, 3, 2}, Conv2dOptions().stride(2, 1).padding(1)},
+      {{1, 2, 5, 5}, {2, 2, 2, 3}, Conv2dOptions().dilation(2, 1).padding(Padding::kSame)},
+      {{2, 4, 3, 3}, {2, 2, 3, 3}, Conv2dOptions().groups(2).padding(1)},
+      {{2, 3, 3, 2}, {2, 3, 1, 1}, Conv2dOptions()},
+  };
+}
+std::vector<Pool2dOptions> pool_window_cases() {
+  return {Pool2dOptions(2), Pool2dOptions(3).stride(1).padding(1), Pool2dOptions(2, 3).stride(2, 1).padding(Padding::kSame)};
+}
+// The values 0.1 * k for k = 0 .. n-1, shuffled (a fixed permutation), shifted to mixed signs.
+Tensor distinct64(const Shape& shape) {
+  const int64_t n = shape.numel();
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[i] = 0.1 * static_cast<double>((i * 37 + 11) % n) - 0.05 * static_cast<double>(n);
+  return Tensor::from_vector(v, shape);
+}
+
 void expect_gradients(const Fn& f, const std::vector<Tensor>& inputs, const GradcheckOptions& options = {}) {
   GradcheckResult r = check_gradients(f, inputs, options);
   EXPECT_TRUE(r.ok) << r.report;
@@ -307,6 +332,59 @@ std::vector<OpCase> all_cases() {
     expect_gradients(
         [labels](const std::vector<Tensor>& in) { return weighted(sparse_softmax_cross_entropy(in[0], labels)); },
         {normal64({4, 5}, 123)});
+  });
+
+  // Convolution and pooling (NCHW).
+  add_case(K::kConv2d, G, [] {
+    for (const WindowCase& c : conv_window_cases()) {
+      expect_gradients([c](const std::vector<Tensor>& in) { return weighted(conv2d(in[0], in[1], c.options)); },
+                       {normal64(c.x, 131), normal64(c.w, 132)});
+    }
+  });
+  add_case(K::kConv2dGradInput, G, [] {
+    for (const WindowCase& c : conv_window_cases()) {
+      Shape y = conv2d(zeros(c.x, DType::kFloat64), zeros(c.w, DType::kFloat64), c.options).shape();
+      expect_gradients(
+          [c](const std::vector<Tensor>& in) { return weighted(conv2d_grad_input(in[0], in[1], c.x, c.options)); },
+          {normal64(y, 133), normal64(c.w, 134)});
+    }
+  });
+  add_case(K::kConv2dGradWeight, G, [] {
+    for (const WindowCase& c : conv_window_cases()) {
+      Shape y = conv2d(zeros(c.x, DType::kFloat64), zeros(c.w, DType::kFloat64), c.options).shape();
+      expect_gradients(
+          [c](const std::vector<Tensor>& in) { return weighted(conv2d_grad_weight(in[0], in[1], c.w, c.options)); },
+          {normal64(c.x, 135), normal64(y, 136)});
+    }
+  });
+  // Pool inputs are a shuffled ramp: no two values within 0.1 of each other,
+  // so no window's maximum changes under the gradcheck's step.
+  add_case(K::kMaxPool2d, G, [] {
+    for (const Pool2dOptions& o : pool_window_cases()) {
+      expect_gradients([o](const std::vector<Tensor>& in) { return weighted(max_pool2d(in[0], o)); },
+                       {distinct64({2, 2, 5, 4})});
+    }
+  });
+  add_case(K::kMaxPool2dGrad, G, [] {
+    for (const Pool2dOptions& o : pool_window_cases()) {
+      Tensor x = distinct64({2, 2, 5, 4});
+      expect_gradients([o](const std::vector<Tensor>& in) { return weighted(max_pool2d_grad(in[0], in[1], o)); },
+                       {x, normal64(max_pool2d(x, o).shape(), 137)});
+    }
+  });
+  add_case(K::kAvgPool2d, G, [] {
+    for (const Pool2dOptions& o : pool_window_cases()) {
+      expect_gradients([o](const std::vector<Tensor>& in) { return weighted(avg_pool2d(in[0], o)); },
+                       {normal64({2, 2, 5, 4}, 138)});
+    }
+  });
+  add_case(K::kAvgPool2dGrad, G, [] {
+    for (const Pool2dOptions& o : pool_window_cases()) {
+      const Shape x{2, 2, 5, 4};
+      Shape y = avg_pool2d(zeros(x, DType::kFloat64), o).shape();
+      expect_gradients([o, x](const std::vector<Tensor>& in) { return weighted(avg_pool2d_grad(in[0], x, o)); },
+                       {normal64(y, 139)});
+    }
   });
   return cases;
 }

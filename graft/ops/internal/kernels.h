@@ -38,6 +38,13 @@ GRAFT_DECLARE_INFER(infer_scatter_add);
 GRAFT_DECLARE_INFER(infer_one_hot);
 GRAFT_DECLARE_INFER(infer_softmax);  // softmax and log_softmax
 GRAFT_DECLARE_INFER(infer_sparse_softmax_cross_entropy);
+GRAFT_DECLARE_INFER(infer_conv2d);
+GRAFT_DECLARE_INFER(infer_conv2d_grad_input);
+GRAFT_DECLARE_INFER(infer_conv2d_grad_weight);
+GRAFT_DECLARE_INFER(infer_max_pool2d);
+GRAFT_DECLARE_INFER(infer_max_pool2d_grad);
+GRAFT_DECLARE_INFER(infer_avg_pool2d);
+GRAFT_DECLARE_INFER(infer_avg_pool2d_grad);
 
 // Forward kernels.
 GRAFT_DECLARE_FORWARD(fill_forward);
@@ -85,6 +92,13 @@ GRAFT_DECLARE_FORWARD(one_hot_forward);
 GRAFT_DECLARE_FORWARD(softmax_forward);
 GRAFT_DECLARE_FORWARD(log_softmax_forward);
 GRAFT_DECLARE_FORWARD(sparse_softmax_cross_entropy_forward);
+GRAFT_DECLARE_FORWARD(conv2d_forward);
+GRAFT_DECLARE_FORWARD(conv2d_grad_input_forward);
+GRAFT_DECLARE_FORWARD(conv2d_grad_weight_forward);
+GRAFT_DECLARE_FORWARD(max_pool2d_forward);
+GRAFT_DECLARE_FORWARD(max_pool2d_grad_forward);
+GRAFT_DECLARE_FORWARD(avg_pool2d_forward);
+GRAFT_DECLARE_FORWARD(avg_pool2d_grad_forward);
 
 // Vector-Jacobian products.
 GRAFT_DECLARE_VJP(add_vjp);
@@ -119,6 +133,13 @@ GRAFT_DECLARE_VJP(scatter_add_vjp);
 GRAFT_DECLARE_VJP(softmax_vjp);
 GRAFT_DECLARE_VJP(log_softmax_vjp);
 GRAFT_DECLARE_VJP(sparse_softmax_cross_entropy_vjp);
+GRAFT_DECLARE_VJP(conv2d_vjp);
+GRAFT_DECLARE_VJP(conv2d_grad_input_vjp);
+GRAFT_DECLARE_VJP(conv2d_grad_weight_vjp);
+GRAFT_DECLARE_VJP(max_pool2d_vjp);
+GRAFT_DECLARE_VJP(max_pool2d_grad_vjp);
+GRAFT_DECLARE_VJP(avg_pool2d_vjp);
+GRAFT_DECLARE_VJP(avg_pool2d_grad_vjp);
 
 // Calls f(float{}) or f(double{}) for a floating-point dtype: the dispatch of
 // kernels whose inference admits floating point only. Any other dtype

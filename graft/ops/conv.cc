@@ -1,0 +1,339 @@
+// conv2d and its two gradients, lowered onto BLAS gemm.
+//
+// For one image and one group, with K = C/groups * KH * KW and P = OH * OW:
+//   col [K, P]   = im2col(x)               (each column: one window, flattened)
+//   y   [Og, P]  = w [Og, K] * col           (conv2d)
+//   dcol[K, P]   = w^T * dy;  dx = col2im(dcol)   (conv2d_grad_input)
+//   dw  [Og, K] += dy [Og, P] * col^T        (conv2d_grad_weight)
+// A 1x1, stride-1, unpadded convolution's col is x itself, so it skips
+// im2col and col2im. Images are split across graft's threads, each running
+// single-threaded gemm on its own column buffer; a buffer holds at most
+// kColumnBudget elements (a tile of whole output rows), however large the image.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "graft/ops/internal/kernels.h"
+#include "graft/ops/internal/window.h"
+#include "graft/ops/ops.h"
+#include "graft/tensor/blas.h"
+#include "graft/tensor/parallel.h"
+
+namespace graft::ops::internal {
+namespace {
+
+// Column-buffer elements per thread: 1 Mi (4 MiB in float32).
+constexpr int64_t kColumnBudget = int64_t{1} << 20;
+
+struct ConvGeometry {
+  int64_t n, c, h, w;      // input
+  int64_t o, kh, kw;       // weight
+  int64_t oh, ow;          // output
+  int64_t groups, cg, og;  // groups, input and output channels per group
+  Window2d win;
+
+  int64_t k() const { return cg * kh * kw; }
+  int64_t p() const { return oh * ow; }
+  bool direct() const {  // col == x: no im2col needed
+    return kh == 1 && kw == 1 && win.stride[0] == 1 && win.stride[1] == 1 && win.pad_begin[0] == 0 &&
+           win.pad_begin[1] == 0 && win.pad_end[0] == 0 && win.pad_end[1] == 0;
+  }
+  // Output rows per tile so that a [K, rows * OW] column buffer fits the budget.
+  int64_t tile_rows() const { return std::clamp<int64_t>(kColumnBudget / std::max<int64_t>(1, k() * ow), 1, oh); }
+};
+
+// Checks x [N, C, H, W] against w [O, C/groups, KH, KW] under `win`; throws
+// ShapeError naming def's op and both shapes.
+ConvGeometry conv_geometry(const OpDef& def, const Shape& x, const Shape& w, const Window2d& win) {
+  GRAFT_CHECK_AS(ShapeError, x.rank() == 4 && w.rank() == 4, def.name,
+                 ": expected an input [N, C, H, W] and a weight [O, C/groups, KH, KW], got ", x.to_string(), " and ",
+                 w.to_string(), "\n  help: add a batch axis of 1 to a single image");
+  check_window(def, win, x);
+  GRAFT_CHECK_AS(ShapeError, win.groups >= 1 && x[1] % win.groups == 0 && w[0] % win.groups == 0, def.name,
+                 ": ", win.groups, " groups must divide the input's ", x[1], " channels and the weight's ", w[0],
+                 " output channels (input ", x.to_string(), ", weight ", w.to_string(), ")");
+  GRAFT_CHECK_AS(ShapeError, w[1] * win.groups == x[1], def.name, ": the input ", x.to_string(), " has ", x[1],
+                 " channels but the weight ", w.to_string(), " expects ", w[1] * win.groups, " (", w[1],
+                 " per group x ", win.groups, " groups)\n  help: the weight is [O, C/groups, KH, KW] (OIHW)");
+  ConvGeometry g{};
+  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
+  g.o = w[0], g.kh = w[2], g.kw = w[3];
+  g.groups = win.groups, g.cg = x[1] / win.groups, g.og = w[0] / win.groups;
+  g.win = win;
+  g.oh = window_output(def, x, &w, win, 0, g.kh);
+  g.ow = window_output(def, x, &w, win, 1, g.kw);
+  return g;
+}
+
+Shape conv_output_shape(const ConvGeometry& g) { return Shape{g.n, g.o, g.oh, g.ow}; }
+
+// The valid output columns [lo, hi) of kernel column j: those whose input
+// column ow * stride + j * dilation - pad lies in [0, W).
+struct Span {
+  int64_t lo, hi;
+};
+Span valid_columns(const ConvGeometry& g, int64_t j) {
+  const int64_t s = g.win.stride[1];
+  const int64_t off = j * g.win.dilation[1] - g.win.pad_begin[1];  // input column of ow = 0
+  int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
+  int64_t hi = g.w - off <= 0 ? 0 : (g.w - off + s - 1) / s;
+  lo = std::min(lo, g.ow);
+  hi = std::clamp(hi, lo, g.ow);
+  return {lo, hi};
+}
+
+// col[K, rows * OW] for output rows [r0, r0 + rows) of one group's channels
+// `x` [Cg, H, W]; positions in the padding are zero.
+template <typename T>
+void im2col(const ConvGeometry& g, const T* x, int64_t r0, int64_t rows, T* col) {
+  const int64_t sh = g.win.stride[0], sw = g.win.stride[1];
+  const int64_t cols = rows * g.ow;
+  for (int64_t c = 0; c < g.cg; ++c) {
+    for (int64_t i = 0; i < g.kh; ++i) {
+      for (int64_t j = 0; j < g.kw; ++j) {
+        T* dst = col + ((c * g.kh + i) * g.kw + j) * cols;
+        const Span span = valid_columns(g, j);
+        const int64_t iw0 = j * g.win.dilation[1] - g.win.pad_begin[1];
+        for (int64_t r = 0; r < rows; ++r, dst += g.ow) {
+          const int64_t ih = (r0 + r) * sh + i * g.win.dilation[0] - g.win.pad_begin[0];
+          if (ih < 0 || ih >= g.h) {
+            std::fill(dst, dst + g.ow, T(0));
+            continue;
+          }
+          const T* row = x + (c * g.h + ih) * g.w;
+          std::fill(dst, dst + span.lo, T(0));
+          if (sw == 1) {
+            std::copy(row + span.lo + iw0, row + span.hi + iw0, dst + span.lo);
+          } else {
+            for (int64_t q = span.lo; q < span.hi; ++q) dst[q] = row[q * sw + iw0];
+          }
+          std::fill(dst + span.hi, dst + g.ow, T(0));
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: adds col's entries into dx [Cg, H, W] (padding
+// positions are dropped).
+template <typename T>
+void col2im(const ConvGeometry& g, const T* col, int64_t r0, int64_t rows, T* dx) {
+  const int64_t sh = g.win.stride[0], sw = g.win.stride[1];
+  const int64_t cols = rows * g.ow;
+  for (int64_t c = 0; c < g.cg; ++c) {
+    for (int64_t i = 0; i < g.kh; ++i) {
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const T* src = col + ((c * g.kh + i) * g.kw + j) * cols;
+        const Span span = valid_columns(g, j);
+        const int64_t iw0 = j * g.win.dilation[1] - g.win.pad_begin[1];
+        for (int64_t r = 0; r < rows; ++r, src += g.ow) {
+          const int64_t ih = (r0 + r) * sh + i * g.win.dilation[0] - g.win.pad_begin[0];
+          if (ih < 0 || ih >= g.h) continue;
+          T* row = dx + (c * g.h + ih) * g.w;
+          for (int64_t q = span.lo; q < span.hi; ++q) row[q * sw + iw0] += src[q];
+        }
+      }
+    }
+  }
+}
+
+// A per-thread buffer reused across calls, so a steady-state step allocates
+// no column buffers.
+template <typename T>
+T* scratch(size_t n) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
+int64_t thread_parts(int64_t count) { return std::min<int64_t>(count, num_threads()); }
+
+// Runs body(first, last) over [0, count) (images, or blocks of them) split
+// across graft's threads. While the threads run, OpenBLAS is held at one
+// thread: each gemm is one image's, and two levels of threads would
+// oversubscribe the cores. With one part, OpenBLAS keeps its threads.
+template <typename Body>
+void for_image_blocks(int64_t count, Body&& body) {
+  if (thread_parts(count) < 2) {
+    if (count > 0) body(0, count);
+    return;
+  }
+  const int saved = blas::num_threads();
+  blas::set_num_threads(1);
+  try {
+    parallel_for(0, count, 1, body);
+  } catch (...) {
+    blas::set_num_threads(saved);
+    throw;
+  }
+  blas::set_num_threads(saved);
+}
+
+template <typename T>
+void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
+  const int64_t k = g.k(), p = g.p(), tile = g.tile_rows();
+  for_image_blocks(g.n, [&](int64_t first, int64_t last) {
+    for (int64_t n = first; n < last; ++n) {
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        const T* xg = x + (n * g.c + grp * g.cg) * g.h * g.w;
+        const T* wg = w + grp * g.og * k;
+        T* yg = y + (n * g.o + grp * g.og) * p;
+        if (g.direct()) {
+          blas::gemm(false, false, g.og, p, k, T(1), wg, k, xg, p, T(0), yg, p);
+          continue;
+        }
+        T* col = scratch<T>(static_cast<size_t>(k * tile * g.ow));
+        for (int64_t r0 = 0; r0 < g.oh; r0 += tile) {
+          const int64_t rows = std::min(tile, g.oh - r0), cols = rows * g.ow;
+          im2col(g, xg, r0, rows, col);
+          blas::gemm(false, false, g.og, cols, k, T(1), wg, k, col, cols, T(0), yg + r0 * g.ow, p);
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void conv_grad_input(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
+  const int64_t k = g.k(), p = g.p(), tile = g.tile_rows();
+  for_image_blocks(g.n, [&](int64_t first, int64_t last) {
+    for (int64_t n = first; n < last; ++n) {
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        T* dxg = dx + (n * g.c + grp * g.cg) * g.h * g.w;
+        const T* wg = w + grp * g.og * k;
+        const T* dyg = dy + (n * g.o + grp * g.og) * p;
+        if (g.direct()) {
+          blas::gemm(true, false, k, p, g.og, T(1), wg, k, dyg, p, T(0), dxg, p);
+          continue;
+        }
+        std::fill(dxg, dxg + g.cg * g.h * g.w, T(0));
+        T* col = scratch<T>(static_cast<size_t>(k * tile * g.ow));
+        for (int64_t r0 = 0; r0 < g.oh; r0 += tile) {
+          const int64_t rows = std::min(tile, g.oh - r0), cols = rows * g.ow;
+          blas::gemm(true, false, k, cols, g.og, T(1), wg, k, dyg + r0 * g.ow, p, T(0), col, cols);
+          col2im(g, col, r0, rows, dxg);
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void conv_grad_weight(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
+  const int64_t k = g.k(), p = g.p(), tile = g.tile_rows();
+  const int64_t size = g.o * k;
+  // Each part sums its images into its own [O, K] partial; part 0 writes dw.
+  const int64_t parts = thread_parts(g.n);
+  if (parts == 0) {  // no images: no gradient
+    std::fill(dw, dw + size, T(0));
+    return;
+  }
+  std::vector<T> partials(static_cast<size_t>(std::max<int64_t>(parts - 1, 0) * size));
+  for_image_blocks(parts, [&](int64_t first_part, int64_t last_part) {
+    for (int64_t part = first_part; part < last_part; ++part) {
+      T* acc = part == 0 ? dw : partials.data() + (part - 1) * size;
+      std::fill(acc, acc + size, T(0));
+      const int64_t n_first = g.n * part / parts, n_last = g.n * (part + 1) / parts;
+      for (int64_t n = n_first; n < n_last; ++n) {
+        for (int64_t grp = 0; grp < g.groups; ++grp) {
+          const T* xg = x + (n * g.c + grp * g.cg) * g.h * g.w;
+          const T* dyg = dy + (n * g.o + grp * g.og) * p;
+          T* dwg = acc + grp * g.og * k;
+          if (g.direct()) {
+            blas::gemm(false, true, g.og, k, p, T(1), dyg, p, xg, p, T(1), dwg, k);
+            continue;
+          }
+          T* col = scratch<T>(static_cast<size_t>(k * tile * g.ow));
+          for (int64_t r0 = 0; r0 < g.oh; r0 += tile) {
+            const int64_t rows = std::min(tile, g.oh - r0), cols = rows * g.ow;
+            im2col(g, xg, r0, rows, col);
+            blas::gemm(false, true, g.og, k, cols, T(1), dyg + r0 * g.ow, p, col, cols, T(1), dwg, k);
+          }
+        }
+      }
+    }
+  });
+  for (int64_t part = 1; part < parts; ++part) {
+    const T* src = partials.data() + (part - 1) * size;
+    for (int64_t i = 0; i < size; ++i) dw[i] += src[i];
+  }
+}
+
+
+
+}  // namespace
+
+TensorMeta infer_conv2d(const OpDef& def, std::span<const Tensor> in, const OpAttrs& attrs) {
+  check_floating(def, in[0], 0);
+  check_same_dtype(def, in);
+  return {conv_output_shape(conv_geometry(def, in[0].shape(), in[1].shape(), attrs.window)), in[0].dtype()};
+}
+
+// in: grad_y, w; attrs.shape: the input's shape.
+TensorMeta infer_conv2d_grad_input(const OpDef& def, std::span<const Tensor> in, const OpAttrs& attrs) {
+  check_floating(def, in[0], 0);
+  check_same_dtype(def, in);
+  Shape y = conv_output_shape(conv_geometry(def, attrs.shape, in[1].shape(), attrs.window));
+  GRAFT_CHECK_AS(ShapeError, in[0].shape() == y, def.name, ": grad_y has shape ", in[0].shape().to_string(),
+                 " but an input ", attrs.shape.to_string(), " and a weight ", in[1].shape().to_string(),
+                 " give outputs of shape ", y.to_string());
+  return {attrs.shape, in[0].dtype()};
+}
+
+// in: x, grad_y; attrs.shape: the weight's shape.
+TensorMeta infer_conv2d_grad_weight(const OpDef& def, std::span<const Tensor> in, const OpAttrs& attrs) {
+  check_floating(def, in[0], 0);
+  check_same_dtype(def, in);
+  Shape y = conv_output_shape(conv_geometry(def, in[0].shape(), attrs.shape, attrs.window));
+  GRAFT_CHECK_AS(ShapeError, in[1].shape() == y, def.name, ": grad_y has shape ", in[1].shape().to_string(),
+                 " but an input ", in[0].shape().to_string(), " and a weight ", attrs.shape.to_string(),
+                 " give outputs of shape ", y.to_string());
+  return {attrs.shape, in[0].dtype()};
+}
+
+void conv2d_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
+  const ConvGeometry g = conv_geometry(op_def(OpKind::kConv2d), in[0].shape(), in[1].shape(), attrs.window);
+  visit_float(out.dtype(), [&]<typename T>(T) { conv_forward(g, in[0].data<T>(), in[1].data<T>(), out.data<T>()); });
+}
+
+void conv2d_grad_input_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
+  const ConvGeometry g = conv_geometry(op_def(OpKind::kConv2dGradInput), out.shape(), in[1].shape(), attrs.window);
+  visit_float(out.dtype(),
+              [&]<typename T>(T) { conv_grad_input(g, in[0].data<T>(), in[1].data<T>(), out.data<T>()); });
+}
+
+void conv2d_grad_weight_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
+  const ConvGeometry g = conv_geometry(op_def(OpKind::kConv2dGradWeight), in[0].shape(), out.shape(), attrs.window);
+  visit_float(out.dtype(),
+              [&]<typename T>(T) { conv_grad_weight(g, in[0].data<T>(), in[1].data<T>(), out.data<T>()); });
+}
+
+// All three ops are bilinear and adjoint to each other:
+//   <conv2d(x, w), dy> = <x, grad_input(dy, w)> = <w, grad_weight(x, dy)>,
+// so each one's VJP is made of the other two (and itself).
+void conv2d_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  const Tensor& x = c.inputs[0];
+  const Tensor& w = c.inputs[1];
+  if (c.needs(0)) grad[0] = apply(OpKind::kConv2dGradInput, {c.grad_output, w}, with_shape(c.attrs, x.shape()));
+  if (c.needs(1)) grad[1] = apply(OpKind::kConv2dGradWeight, {x, c.grad_output}, with_shape(c.attrs, w.shape()));
+}
+
+// out = grad_input(dy, w): d dy = conv2d(u, w), d w = grad_weight(u, dy).
+void conv2d_grad_input_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  const Tensor& dy = c.inputs[0];
+  const Tensor& w = c.inputs[1];
+  const Tensor& u = c.grad_output;
+  if (c.needs(0)) grad[0] = apply(OpKind::kConv2d, {u, w}, c.attrs);
+  if (c.needs(1)) grad[1] = apply(OpKind::kConv2dGradWeight, {u, dy}, with_shape(c.attrs, w.shape()));
+}
+
+// out = grad_weight(x, dy): d x = grad_input(dy, v), d dy = conv2d(x, v).
+void conv2d_grad_weight_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  const Tensor& x = c.inputs[0];
+  const Tensor& dy = c.inputs[1];
+  const Tensor& v = c.grad_output;
+  if (c.needs(0)) grad[0] = apply(OpKind::kConv2dGradInput, {dy, v}, with_shape(c.attrs, x.shape()));
+  if (c.needs(1)) grad[1] = apply(OpKind::kConv2d, {x, v}, c.attrs);
+}
+
+}  // namespace graft::ops::internal
