@@ -82,59 +82,68 @@ Span valid_columns(const ConvGeometry& g, int64_t j) {
   return {lo, hi};
 }
 
-// col[K, rows * OW] for output rows [r0, r0 + rows) of one group's channels
-// `x` [Cg, H, W]; positions in the padding are zero.
-template <typename T>
-void im2col(const ConvGeometry& g, const T* x, int64_t r0, int64_t rows, T* col) {
-  const int64_t sh = g.win.stride[0], sw = g.win.stride[1];
+// One row of a column buffer: the OW entries of kernel tap (c, i, j) for one
+// output row. It reads input row `ih` (outside [0, H) when the row lies in
+// the padding), at input columns q * stride + iw0 for q in [span.lo, span.hi).
+struct ColRow {
+  int64_t offset;  // of the row in the column buffer
+  int64_t input;   // of input row (c, ih) in the [Cg, H, W] input, when ih is inside
+  bool inside;     // ih in [0, H)
+  Span span;
+  int64_t iw0;
+};
+
+// Calls f(row) for every row of the column buffer of output rows [r0, r0 + rows).
+template <typename F>
+void for_each_col_row(const ConvGeometry& g, int64_t r0, int64_t rows, F&& f) {
   const int64_t cols = rows * g.ow;
   for (int64_t c = 0; c < g.cg; ++c) {
     for (int64_t i = 0; i < g.kh; ++i) {
       for (int64_t j = 0; j < g.kw; ++j) {
-        T* dst = col + ((c * g.kh + i) * g.kw + j) * cols;
+        const int64_t line = ((c * g.kh + i) * g.kw + j) * cols;
         const Span span = valid_columns(g, j);
         const int64_t iw0 = j * g.win.dilation[1] - g.win.pad_begin[1];
-        for (int64_t r = 0; r < rows; ++r, dst += g.ow) {
-          const int64_t ih = (r0 + r) * sh + i * g.win.dilation[0] - g.win.pad_begin[0];
-          if (ih < 0 || ih >= g.h) {
-            std::fill(dst, dst + g.ow, T(0));
-            continue;
-          }
-          const T* row = x + (c * g.h + ih) * g.w;
-          std::fill(dst, dst + span.lo, T(0));
-          if (sw == 1) {
-            std::copy(row + span.lo + iw0, row + span.hi + iw0, dst + span.lo);
-          } else {
-            for (int64_t q = span.lo; q < span.hi; ++q) dst[q] = row[q * sw + iw0];
-          }
-          std::fill(dst + span.hi, dst + g.ow, T(0));
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t ih = (r0 + r) * g.win.stride[0] + i * g.win.dilation[0] - g.win.pad_begin[0];
+          f(ColRow{line + r * g.ow, (c * g.h + ih) * g.w, ih >= 0 && ih < g.h, span, iw0});
         }
       }
     }
   }
 }
 
+// col[K, rows * OW] for output rows [r0, r0 + rows) of one group's channels
+// `x` [Cg, H, W]; positions in the padding are zero.
+template <typename T>
+void im2col(const ConvGeometry& g, const T* x, int64_t r0, int64_t rows, T* col) {
+  const int64_t sw = g.win.stride[1];
+  for_each_col_row(g, r0, rows, [&](const ColRow& row) {
+    T* dst = col + row.offset;
+    if (!row.inside) {
+      std::fill(dst, dst + g.ow, T(0));
+      return;
+    }
+    const T* src = x + row.input;  // q * sw + iw0 lies in [0, W) for q in the span
+    std::fill(dst, dst + row.span.lo, T(0));
+    if (sw == 1 && row.span.lo < row.span.hi) {
+      std::copy(src + row.span.lo + row.iw0, src + row.span.hi + row.iw0, dst + row.span.lo);
+    } else {
+      for (int64_t q = row.span.lo; q < row.span.hi; ++q) dst[q] = src[q * sw + row.iw0];
+    }
+    std::fill(dst + row.span.hi, dst + g.ow, T(0));
+  });
+}
+
 // The adjoint of im2col: adds col's entries into dx [Cg, H, W] (padding
 // positions are dropped).
 template <typename T>
 void col2im(const ConvGeometry& g, const T* col, int64_t r0, int64_t rows, T* dx) {
-  const int64_t sh = g.win.stride[0], sw = g.win.stride[1];
-  const int64_t cols = rows * g.ow;
-  for (int64_t c = 0; c < g.cg; ++c) {
-    for (int64_t i = 0; i < g.kh; ++i) {
-      for (int64_t j = 0; j < g.kw; ++j) {
-        const T* src = col + ((c * g.kh + i) * g.kw + j) * cols;
-        const Span span = valid_columns(g, j);
-        const int64_t iw0 = j * g.win.dilation[1] - g.win.pad_begin[1];
-        for (int64_t r = 0; r < rows; ++r, src += g.ow) {
-          const int64_t ih = (r0 + r) * sh + i * g.win.dilation[0] - g.win.pad_begin[0];
-          if (ih < 0 || ih >= g.h) continue;
-          T* row = dx + (c * g.h + ih) * g.w;
-          for (int64_t q = span.lo; q < span.hi; ++q) row[q * sw + iw0] += src[q];
-        }
-      }
-    }
-  }
+  const int64_t sw = g.win.stride[1];
+  for_each_col_row(g, r0, rows, [&](const ColRow& row) {
+    if (!row.inside) return;
+    const T* src = col + row.offset;
+    for (int64_t q = row.span.lo; q < row.span.hi; ++q) dx[row.input + q * sw + row.iw0] += src[q];
+  });
 }
 
 // A per-thread buffer reused across calls, so a steady-state step allocates
@@ -169,58 +178,68 @@ void for_image_blocks(int64_t count, Body&& body) {
   blas::set_num_threads(saved);
 }
 
+// Element offsets of one (image, group) in x, w and y.
+struct GroupSlice {
+  int64_t x, w, y;
+};
+
+// For images [first, last) and every group: direct(slice) for a convolution
+// that needs no im2col, else tiled(slice, r0, rows, col) for each tile of
+// output rows [r0, r0 + rows), with this thread's column buffer `col`.
+template <typename T, typename Direct, typename Tiled>
+void for_each_group(const ConvGeometry& g, int64_t first, int64_t last, Direct&& direct, Tiled&& tiled) {
+  const int64_t k = g.k(), tile = g.tile_rows();
+  for (int64_t n = first; n < last; ++n) {
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const GroupSlice s{(n * g.c + grp * g.cg) * g.h * g.w, grp * g.og * k, (n * g.o + grp * g.og) * g.p()};
+      if (g.direct()) {
+        direct(s);
+        continue;
+      }
+      T* col = scratch<T>(static_cast<size_t>(k * tile * g.ow));
+      for (int64_t r0 = 0; r0 < g.oh; r0 += tile) tiled(s, r0, std::min(tile, g.oh - r0), col);
+    }
+  }
+}
+
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
-  const int64_t k = g.k(), p = g.p(), tile = g.tile_rows();
+  const int64_t k = g.k(), p = g.p();
   for_image_blocks(g.n, [&](int64_t first, int64_t last) {
-    for (int64_t n = first; n < last; ++n) {
-      for (int64_t grp = 0; grp < g.groups; ++grp) {
-        const T* xg = x + (n * g.c + grp * g.cg) * g.h * g.w;
-        const T* wg = w + grp * g.og * k;
-        T* yg = y + (n * g.o + grp * g.og) * p;
-        if (g.direct()) {
-          blas::gemm(false, false, g.og, p, k, T(1), wg, k, xg, p, T(0), yg, p);
-          continue;
-        }
-        T* col = scratch<T>(static_cast<size_t>(k * tile * g.ow));
-        for (int64_t r0 = 0; r0 < g.oh; r0 += tile) {
-          const int64_t rows = std::min(tile, g.oh - r0), cols = rows * g.ow;
-          im2col(g, xg, r0, rows, col);
-          blas::gemm(false, false, g.og, cols, k, T(1), wg, k, col, cols, T(0), yg + r0 * g.ow, p);
-        }
-      }
-    }
+    for_each_group<T>(
+        g, first, last,
+        [&](const GroupSlice& s) {
+          blas::gemm(false, false, g.og, p, k, T(1), w + s.w, k, x + s.x, p, T(0), y + s.y, p);
+        },
+        [&](const GroupSlice& s, int64_t r0, int64_t rows, T* col) {
+          const int64_t cols = rows * g.ow;
+          im2col(g, x + s.x, r0, rows, col);
+          blas::gemm(false, false, g.og, cols, k, T(1), w + s.w, k, col, cols, T(0), y + s.y + r0 * g.ow, p);
+        });
   });
 }
 
 template <typename T>
 void conv_grad_input(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
-  const int64_t k = g.k(), p = g.p(), tile = g.tile_rows();
+  const int64_t k = g.k(), p = g.p();
   for_image_blocks(g.n, [&](int64_t first, int64_t last) {
-    for (int64_t n = first; n < last; ++n) {
-      for (int64_t grp = 0; grp < g.groups; ++grp) {
-        T* dxg = dx + (n * g.c + grp * g.cg) * g.h * g.w;
-        const T* wg = w + grp * g.og * k;
-        const T* dyg = dy + (n * g.o + grp * g.og) * p;
-        if (g.direct()) {
-          blas::gemm(true, false, k, p, g.og, T(1), wg, k, dyg, p, T(0), dxg, p);
-          continue;
-        }
-        std::fill(dxg, dxg + g.cg * g.h * g.w, T(0));
-        T* col = scratch<T>(static_cast<size_t>(k * tile * g.ow));
-        for (int64_t r0 = 0; r0 < g.oh; r0 += tile) {
-          const int64_t rows = std::min(tile, g.oh - r0), cols = rows * g.ow;
-          blas::gemm(true, false, k, cols, g.og, T(1), wg, k, dyg + r0 * g.ow, p, T(0), col, cols);
-          col2im(g, col, r0, rows, dxg);
-        }
-      }
-    }
+    for_each_group<T>(
+        g, first, last,
+        [&](const GroupSlice& s) {
+          blas::gemm(true, false, k, p, g.og, T(1), w + s.w, k, dy + s.y, p, T(0), dx + s.x, p);
+        },
+        [&](const GroupSlice& s, int64_t r0, int64_t rows, T* col) {
+          const int64_t cols = rows * g.ow;
+          if (r0 == 0) std::fill(dx + s.x, dx + s.x + g.cg * g.h * g.w, T(0));
+          blas::gemm(true, false, k, cols, g.og, T(1), w + s.w, k, dy + s.y + r0 * g.ow, p, T(0), col, cols);
+          col2im(g, col, r0, rows, dx + s.x);
+        });
   });
 }
 
 template <typename T>
 void conv_grad_weight(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
-  const int64_t k = g.k(), p = g.p(), tile = g.tile_rows();
+  const int64_t k = g.k(), p = g.p();
   const int64_t size = g.o * k;
   // Each part sums its images into its own [O, K] partial; part 0 writes dw.
   const int64_t parts = thread_parts(g.n);
@@ -228,29 +247,21 @@ void conv_grad_weight(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
     std::fill(dw, dw + size, T(0));
     return;
   }
-  std::vector<T> partials(static_cast<size_t>(std::max<int64_t>(parts - 1, 0) * size));
+  std::vector<T> partials(static_cast<size_t>((parts - 1) * size));
   for_image_blocks(parts, [&](int64_t first_part, int64_t last_part) {
     for (int64_t part = first_part; part < last_part; ++part) {
       T* acc = part == 0 ? dw : partials.data() + (part - 1) * size;
       std::fill(acc, acc + size, T(0));
-      const int64_t n_first = g.n * part / parts, n_last = g.n * (part + 1) / parts;
-      for (int64_t n = n_first; n < n_last; ++n) {
-        for (int64_t grp = 0; grp < g.groups; ++grp) {
-          const T* xg = x + (n * g.c + grp * g.cg) * g.h * g.w;
-          const T* dyg = dy + (n * g.o + grp * g.og) * p;
-          T* dwg = acc + grp * g.og * k;
-          if (g.direct()) {
-            blas::gemm(false, true, g.og, k, p, T(1), dyg, p, xg, p, T(1), dwg, k);
-            continue;
-          }
-          T* col = scratch<T>(static_cast<size_t>(k * tile * g.ow));
-          for (int64_t r0 = 0; r0 < g.oh; r0 += tile) {
-            const int64_t rows = std::min(tile, g.oh - r0), cols = rows * g.ow;
-            im2col(g, xg, r0, rows, col);
-            blas::gemm(false, true, g.og, k, cols, T(1), dyg + r0 * g.ow, p, col, cols, T(1), dwg, k);
-          }
-        }
-      }
+      for_each_group<T>(
+          g, g.n * part / parts, g.n * (part + 1) / parts,
+          [&](const GroupSlice& s) {
+            blas::gemm(false, true, g.og, k, p, T(1), dy + s.y, p, x + s.x, p, T(1), acc + s.w, k);
+          },
+          [&](const GroupSlice& s, int64_t r0, int64_t rows, T* col) {
+            const int64_t cols = rows * g.ow;
+            im2col(g, x + s.x, r0, rows, col);
+            blas::gemm(false, true, g.og, k, cols, T(1), dy + s.y + r0 * g.ow, p, col, cols, T(1), acc + s.w, k);
+          });
     }
   });
   for (int64_t part = 1; part < parts; ++part) {

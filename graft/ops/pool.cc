@@ -28,9 +28,10 @@ PoolGeometry pool_geometry(const OpDef& def, const Shape& x, const Window2d& win
                  "\n  help: add a batch axis of 1 to a single image");
   check_window(def, win, x);
   for (int a = 0; a < 2; ++a) {
-    GRAFT_CHECK_AS(ShapeError, win.kernel[a] >= 1 && win.pad_begin[a] < win.kernel[a] && win.pad_end[a] < win.kernel[a],
-                   def.name, ": a ", win.kernel[0], "x", win.kernel[1], " window needs padding smaller than itself, got ",
-                   win.pad_begin[a], " and ", win.pad_end[a], " on axis ", a + 2, " of input ", x.to_string(),
+    const bool fits = win.kernel[a] >= 1 && win.pad_begin[a] < win.kernel[a] && win.pad_end[a] < win.kernel[a];
+    GRAFT_CHECK_AS(ShapeError, fits, def.name, ": a ", win.kernel[0], "x", win.kernel[1],
+                   " window needs padding smaller than itself, got ", win.pad_begin[a], " and ", win.pad_end[a],
+                   " on axis ", a + 2, " of input ", x.to_string(),
                    "\n  help: a window made only of padding has no value");
   }
   PoolGeometry g{};

@@ -1,5 +1,6 @@
 #include "graft/trace/graph.h"
 
+#include <array>
 #include <sstream>
 
 #include "graft/base/check.h"
@@ -22,6 +23,26 @@ std::string meta_text(const TensorMeta& meta) {
 }
 
 namespace {
+
+// The window attributes that differ from their defaults (kernel for the
+// pools only: conv2d's comes from its weight), and a gradient's output shape.
+std::string window_text(OpKind kind, const OpAttrs& a) {
+  std::ostringstream out;
+  const Window2d& w = a.window;
+  auto pair = [&](const char* name, const std::array<int64_t, 2>& v, int64_t unset) {
+    if (v[0] != unset || v[1] != unset) out << " " << name << "=" << v[0] << "x" << v[1];
+  };
+  const bool pool = kind == OpKind::kMaxPool2d || kind == OpKind::kMaxPool2dGrad || kind == OpKind::kAvgPool2d ||
+                    kind == OpKind::kAvgPool2dGrad;
+  if (pool) out << " kernel=" << w.kernel[0] << "x" << w.kernel[1];
+  pair("stride", w.stride, 1);
+  pair("pad_begin", w.pad_begin, 0);
+  pair("pad_end", w.pad_end, 0);
+  pair("dilation", w.dilation, 1);
+  if (w.groups != 1) out << " groups=" << w.groups;
+  if (a.shape.rank() > 0) out << " shape=" << a.shape;
+  return out.str();
+}
 
 std::string attrs_text(const Node& node) {
   std::ostringstream out;
@@ -52,6 +73,13 @@ std::string attrs_text(const Node& node) {
     case OpKind::kLogSoftmax: out << " axis=" << a.axis; break;
     case OpKind::kScatterAdd: out << " axis=" << a.axis << " shape=" << a.shape; break;
     case OpKind::kOneHot: out << " depth=" << a.depth; break;
+    case OpKind::kConv2d:
+    case OpKind::kConv2dGradInput:
+    case OpKind::kConv2dGradWeight:
+    case OpKind::kMaxPool2d:
+    case OpKind::kMaxPool2dGrad:
+    case OpKind::kAvgPool2d:
+    case OpKind::kAvgPool2dGrad: out << window_text(node.kind, a); break;
     // Ops that read no attributes.
     case OpKind::kAdd:
     case OpKind::kSub:

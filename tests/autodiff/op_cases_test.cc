@@ -55,9 +55,11 @@ std::vector<WindowCase> conv_window_cases() {
   };
 }
 std::vector<Pool2dOptions> pool_window_cases() {
-  return {Pool2dOptions(2), Pool2dOptions(3).stride(1).padding(1), Pool2dOptions(2, 3).stride(2, 1).padding(Padding::kSame)};
+  return {Pool2dOptions(2), Pool2dOptions(3).stride(1).padding(1),
+          Pool2dOptions(2, 3).stride(2, 1).padding(Padding::kSame)};
 }
-// The values 0.1 * k for k = 0 .. n-1, shuffled (a fixed permutation), shifted to mixed signs.
+// The values 0.1 * k for k = 0 .. n-1, shuffled (a fixed permutation) and
+// shifted to mixed signs.
 Tensor distinct64(const Shape& shape) {
   const int64_t n = shape.numel();
   std::vector<double> v(static_cast<size_t>(n));
