@@ -170,6 +170,13 @@ constexpr bool visit_elementwise(OpKind kind, F&& f) {
     case OpKind::kSoftmax:
     case OpKind::kLogSoftmax:
     case OpKind::kSparseSoftmaxCrossEntropy:
+    case OpKind::kConv2d:
+    case OpKind::kConv2dGradInput:
+    case OpKind::kConv2dGradWeight:
+    case OpKind::kMaxPool2d:
+    case OpKind::kMaxPool2dGrad:
+    case OpKind::kAvgPool2d:
+    case OpKind::kAvgPool2dGrad:
     case OpKind::kCount:
       return false;
   }
