@@ -84,6 +84,12 @@ TEST(FunctionCacheTest, StringViewsAndCStringsKeyOnTheirText) {
   EXPECT_EQ(g(x1(), q).item<double>(), 3);
   one = "abcd";  // same pointer, new text: a new graph
   EXPECT_EQ(g(x1(), one.c_str()).item<double>(), 4);
+  // String literals too.
+  EXPECT_EQ(f(x1(), "ab").item<double>(), 2);
+  EXPECT_EQ(f(x1(), "xy").item<double>(), 2);
+  EXPECT_EQ(f(x1(), "xyz").item<double>(), 3);
+  EXPECT_NE(f.explain().find("new static arguments (\"xy\") (previous (\"ab\"))"), std::string::npos)
+      << f.explain();
 }
 
 // A generic callable sees the argument's type; one value under two types
