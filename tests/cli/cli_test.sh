@@ -6,11 +6,7 @@
 # lists and diffs checkpoints; bad checkpoints are clear errors.
 #   cli_test.sh PATH/TO/graft
 set -u
-graft="$(realpath "$1")"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-source "$(dirname "$0")/testlib.sh"
-cd "$tmp" || exit 1  # flags left out default to --run-dir runs/latest: here, not in the caller's folder
+source "$(dirname "$0")/testlib.sh"  # sets $graft and $tmp, and runs in $tmp
 
 expect_failure no-subcommand "A subcommand is required"
 expect_failure unknown-flag "--bogus" train --bogus

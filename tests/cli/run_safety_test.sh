@@ -6,11 +6,7 @@
 # checkpoint file and key) before anything trains, or behaves as documented.
 #   run_safety_test.sh PATH/TO/graft
 set -u
-graft="$(realpath "$1")"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-source "$(dirname "$0")/testlib.sh"
-cd "$tmp" || exit 1  # flags left out default to --run-dir runs/latest: here, not in the caller's folder
+source "$(dirname "$0")/testlib.sh"  # sets $graft and $tmp, and runs in $tmp
 
 # Small copies of Fashion-MNIST (2000 training and 500 test examples; 2000
 # and 100, fewer than the 256 the growth check probes) keep runs short.

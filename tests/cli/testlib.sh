@@ -1,4 +1,12 @@
-# Shared by the command's test scripts (sourced): $graft and $tmp must be set.
+# Shared by the command's test scripts (sourced; their first argument is the
+# graft program). Sets $graft (absolute) and $tmp (a folder removed on exit),
+# and moves there: flags left out default to --run-dir runs/latest, which
+# must be a fresh folder, not one in the caller's folder.
+graft="$(realpath "$1")"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+
 failures=0
 total=0
 
