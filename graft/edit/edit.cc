@@ -4,6 +4,8 @@
 #include <cmath>
 #include <set>
 
+#include "graft/edit/internal/transaction.h"
+#include "graft/nn/conv.h"
 #include "graft/nn/layers.h"
 #include "graft/ops/ops.h"
 #include "graft/tensor/random.h"
@@ -11,16 +13,15 @@
 namespace graft::edit {
 namespace {
 
+using internal::to_dtype;
+using internal::transaction;
+
 // A change of one layer's units: new unit j takes old unit src[j]; the next
 // layer's input row j is scaled by scale[j].
 struct UnitMap {
   std::vector<int64_t> src;
   std::vector<double> scale;
 };
-
-Tensor to_dtype(const std::vector<double>& values, const Shape& shape, DType dtype) {
-  return cast(Tensor::from_vector(values, shape), dtype);
-}
 
 // [r, c] -> [r, n]: column j of the result is column src[j].
 Tensor gather_columns(const Tensor& t, const std::vector<int64_t>& src, const std::vector<double>* noise = nullptr) {
@@ -56,7 +57,7 @@ std::shared_ptr<nn::Linear> linear_at(const nn::Sequential& model, size_t index,
               model.size(), " layers");
   auto layer = std::dynamic_pointer_cast<nn::Linear>(model.at(index));
   GRAFT_CHECK(layer != nullptr, edit, ": layer ", index, " of '", model.path(), "' is ", model.at(index)->describe(),
-              ", expected a Linear");
+              ", expected a Conv2d or a Linear");
   GRAFT_CHECK(layer->kernel().defined(), edit, ": layer ", index, " ('", layer->path(),
               "') is not built yet\n  help: run the model once (or build()) before editing it");
   return layer;
@@ -69,26 +70,9 @@ std::shared_ptr<nn::Linear> next_linear(const nn::Sequential& model, size_t inde
     GRAFT_CHECK(model.at(i)->variables().empty(), edit, ": layer ", i, " of '", model.path(), "' (",
                 model.at(i)->describe(), ") has variables but is not a Linear, so its input side cannot follow");
   }
-  internal::throw_error<ValueError>(edit, ": layer ", index, " of '", model.path(),
+  graft::internal::throw_error<ValueError>(edit, ": layer ", index, " of '", model.path(),
                                     "' is the last Linear; there is no next layer to take the change\n"
                                     "  help: widen or prune a hidden layer, not the output layer");
-}
-
-// Evaluates the model in inference mode.
-Tensor probe_output(nn::Sequential& model, const Tensor& probe) {
-  bool training = model.is_training();
-  model.eval();
-  Tensor out = model(probe);
-  model.train(training);
-  return out;
-}
-
-double max_difference(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape()) return INFINITY;
-  std::vector<double> va = a.to_vector<double>(), vb = b.to_vector<double>();
-  double m = 0;
-  for (size_t i = 0; i < va.size(); ++i) m = std::max(m, std::abs(va[i] - vb[i]));
-  return m;
 }
 
 // Snapshots a Linear's weights and optimizer slots, to roll back.
@@ -140,49 +124,8 @@ void restore(const LayerState& s, Optimizer* opt, const std::string& reason) {
 
 Tensor identity_slot(std::string_view, const Tensor& value) { return value; }
 
-std::set<uint64_t> variable_ids(nn::Sequential& model) {
-  std::set<uint64_t> ids;
-  for (const Variable& v : model.variables()) ids.insert(v.id());
-  return ids;
-}
-
-// Fills in the parameter counts and created/retired paths.
-void finish_report(EditReport& r, nn::Sequential& model, const std::vector<Variable>& before) {
-  std::set<uint64_t> after_ids = variable_ids(model);
-  std::set<uint64_t> before_ids;
-  for (const Variable& v : before) {
-    before_ids.insert(v.id());
-    if (!after_ids.count(v.id())) r.retired.push_back(v.path());
-  }
-  for (const Variable& v : model.variables()) {
-    if (!before_ids.count(v.id())) r.created.push_back(v.path());
-  }
-  r.parameters_after = model.parameter_count();
-}
-
-// Runs `apply`, verifies on the probe, rolls back with `undo` on failure.
-template <typename Apply, typename Undo>
-EditReport transaction(nn::Sequential& model, const EditOptions& options, std::string description, bool verify,
-                       Apply apply, Undo undo) {
-  EditReport report;
-  report.description = std::move(description);
-  report.parameters_before = model.parameter_count();
-  std::vector<Variable> before = model.variables();
-  Tensor f_old = verify && options.probe.defined() ? probe_output(model, options.probe) : Tensor();
-  apply();
-  if (f_old.defined()) {
-    report.max_difference = max_difference(f_old, probe_output(model, options.probe));
-    report.verified = true;
-    if (!(report.max_difference <= options.tolerance)) {
-      undo();
-      internal::throw_error<ValueError>(
-          report.description, " changed the network's output by up to ", report.max_difference,
-          " on the probe batch (tolerance ", options.tolerance, "), so it was rolled back",
-          "\n  help: deepen preserves the function only after a relu (or no) activation; widen only without noise");
-    }
-  }
-  finish_report(report, model, before);
-  return report;
+bool is_conv(const nn::Sequential& model, size_t index) {
+  return index < model.size() && std::dynamic_pointer_cast<nn::Conv2d>(model.at(index)) != nullptr;
 }
 
 }  // namespace
@@ -196,6 +139,9 @@ std::vector<size_t> linear_positions(const nn::Sequential& model) {
 }
 
 EditReport widen(nn::Sequential& model, size_t index, int64_t units, const EditOptions& options) {
+  if (is_conv(model, index) || options.init == UnitInit::kZeroFanout) {
+    return internal::widen_units(model, index, units, options);
+  }
   auto l1 = linear_at(model, index, "widen");
   auto l2 = next_linear(model, index, "widen");
   const int64_t h = l1->options().out_features_;
@@ -239,6 +185,7 @@ EditReport widen(nn::Sequential& model, size_t index, int64_t units, const EditO
 }
 
 EditReport deepen(nn::Sequential& model, size_t index, const EditOptions& options) {
+  if (is_conv(model, index)) return internal::deepen_conv(model, index, options);
   auto l1 = linear_at(model, index, "deepen");
   const int64_t h = l1->options().out_features_;
   std::vector<double> eye(static_cast<size_t>(h * h), 0.0);
@@ -258,6 +205,7 @@ EditReport deepen(nn::Sequential& model, size_t index, const EditOptions& option
 }
 
 EditReport prune(nn::Sequential& model, size_t index, int64_t units, const EditOptions& options) {
+  if (is_conv(model, index)) return internal::prune_conv(model, index, units, options);
   auto l1 = linear_at(model, index, "prune");
   auto l2 = next_linear(model, index, "prune");
   const int64_t h = l1->options().out_features_;

@@ -9,18 +9,33 @@
 //   r = prune(model, 0, 64, opts);                // keep the strongest units
 //
 // Positions are indices into the Sequential. A widened or pruned layer is a
-// Linear; the next Linear after it (past layers without variables, such as
-// ReLU or Dropout) takes the matching change on its input side.
+// Linear or a Conv2d; the next Linear or Conv2d after it (past layers without
+// variables, such as ReLU, Dropout, pooling or Flatten) takes the matching
+// change on its input side, and a BatchNorm in between takes it on its
+// channels (gamma, beta and the running statistics). Through Flatten each
+// channel spans H x W consecutive inputs of the next Linear.
 //
-// widen: units j >= old width copy a random existing unit g(j) (seeded);
-//   incoming weights and bias are copied, outgoing weights of every copy of
-//   unit u are divided by the number of copies, so the next layer sees the
-//   same sum. Optional noise breaks the symmetry (then not exact).
-// deepen: inserts a Linear with an identity kernel and zero bias after the
-//   layer, with the layer's activation: exact when that activation is relu
-//   or none (relu(x) = x for the relu outputs it receives).
-// prune: keeps the `units` units whose outgoing weights have the largest L2
-//   norm; not function-preserving, so it is not verified.
+// widen: new units are made as EditOptions::init says.
+//   UnitInit::kDuplicate (Net2WiderNet): units j >= old width copy a random
+//   existing unit g(j) (seeded); incoming weights, bias and batch-norm
+//   channel are copied, outgoing weights of every copy of unit u are divided
+//   by the number of copies, so the next layer sees the same sum. Optional
+//   noise breaks the symmetry (then not exact; Linear only).
+//   UnitInit::kZeroFanout (as GradMax and NORTH start): new units' incoming
+//   weights are random (He uniform, seeded), their bias zero, their
+//   batch-norm channel the identity, and their outgoing weights zero: exact
+//   without symmetric copies.
+//   Both are exact in evaluation mode (batch norm uses its running
+//   statistics); kDuplicate is exact in training mode too.
+// deepen: after a Linear, inserts a Linear with an identity kernel and zero
+//   bias, with the layer's activation: exact when that activation is relu
+//   or none (relu(x) = x for the relu outputs it receives). After a Conv2d,
+//   inserts, at the end of its block (past a BatchNorm and a ReLU that
+//   follow it), a 3x3 Conv2d with centre tap 1 (identity, no bias), a
+//   BatchNorm that passes its input through in evaluation mode, and a ReLU
+//   when the block ends with one: exact in evaluation mode.
+// prune: keeps the `units` units (channels) whose outgoing weights have the
+//   largest L2 norm; not function-preserving, so it is not verified.
 //
 // Optimizer slots move with the weights: the untouched units' moments are
 // carried over exactly; a copied unit takes its source's slots, and the next
@@ -40,12 +55,19 @@
 
 namespace graft::edit {
 
+// How widen makes new units (header comment).
+enum class UnitInit { kDuplicate, kZeroFanout };
+
+// "duplicate" or "zero_fanout".
+const char* unit_init_name(UnitInit init);
+
 struct EditOptions {
   Tensor probe;                  // a batch for verification; none: no check
   double tolerance = 1e-5;       // max |f_new - f_old| allowed
   Optimizer* optimizer = nullptr;
   double noise = 0.0;            // widen: stddev of noise added to copies' incoming weights
-  uint64_t seed = 0;             // widen: which units are copied
+  uint64_t seed = 0;             // widen: which units are copied, new incoming weights
+  UnitInit init = UnitInit::kDuplicate;  // widen: how new units start
 };
 
 struct EditReport {
@@ -64,5 +86,7 @@ EditReport prune(nn::Sequential& model, size_t index, int64_t units, const EditO
 
 // Positions of the Linear layers in `model`, in order.
 std::vector<size_t> linear_positions(const nn::Sequential& model);
+// Positions of the Conv2d layers in `model`, in order.
+std::vector<size_t> conv_positions(const nn::Sequential& model);
 
 }  // namespace graft::edit

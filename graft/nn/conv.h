@@ -29,12 +29,119 @@
 // ShapeError naming the layer's path and the shapes involved.
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <optional>
 #include <source_location>
 #include <string>
+#include <string_view>
 
 #include "graft/nn/module.h"
+#include "graft/ops/ops.h"
 
 namespace graft::nn {
+
+class Conv2dOptions {
+ public:
+  Conv2dOptions(int64_t out_channels, int64_t kernel) : Conv2dOptions(out_channels, kernel, kernel) {}
+  Conv2dOptions(int64_t out_channels, int64_t kernel_h, int64_t kernel_w)
+      : out_channels_(out_channels), kernel_{kernel_h, kernel_w} {}
+
+  // Geometry, as the conv2d op takes it.
+  Conv2dOptions& stride(int64_t s) { geometry_.stride(s); return *this; }
+  Conv2dOptions& stride(int64_t h, int64_t w) { geometry_.stride(h, w); return *this; }
+  Conv2dOptions& padding(int64_t p) { geometry_.padding(p); return *this; }
+  Conv2dOptions& padding(int64_t h, int64_t w) { geometry_.padding(h, w); return *this; }
+  Conv2dOptions& padding(Padding mode) { geometry_.padding(mode); return *this; }
+  Conv2dOptions& dilation(int64_t d) { geometry_.dilation(d); return *this; }
+  Conv2dOptions& dilation(int64_t h, int64_t w) { geometry_.dilation(h, w); return *this; }
+  Conv2dOptions& groups(int64_t g) { geometry_.groups(g); return *this; }
+  // Parameters.
+  Conv2dOptions& bias(bool on) { bias_ = on; return *this; }
+  Conv2dOptions& kernel_init(Initializer init) { kernel_init_ = std::move(init); return *this; }
+  Conv2dOptions& bias_init(Initializer init) { bias_init_ = std::move(init); return *this; }
+
+  int64_t out_channels() const { return out_channels_; }
+  const std::array<int64_t, 2>& kernel_size() const { return kernel_; }
+  const graft::Conv2dOptions& geometry() const { return geometry_; }
+  bool bias() const { return bias_; }
+  // Unset: He uniform over the kernel's fan in.
+  const std::optional<Initializer>& kernel_init() const { return kernel_init_; }
+  const Initializer& bias_init() const { return bias_init_; }
+
+ private:
+  friend class Conv2d;
+  int64_t out_channels_;
+  std::array<int64_t, 2> kernel_;
+  graft::Conv2dOptions geometry_;
+  bool bias_ = true;
+  std::optional<Initializer> kernel_init_;
+  Initializer bias_init_ = init::zeros();
+};
+
+class Conv2d : public Module {
+ public:
+  explicit Conv2d(Conv2dOptions options, std::source_location location = std::source_location::current());
+
+  Tensor forward(const Tensor& x) override;
+  std::string describe() const override;
+  const Conv2dOptions& options() const { return options_; }
+  // Null handles until built.
+  const Variable& kernel() const { return kernel_; }
+  const Variable& bias() const { return bias_; }
+  // Input channels, 0 until built; output channels.
+  int64_t in_channels() const { return in_channels_; }
+  int64_t out_channels() const { return options_.out_channels(); }
+
+  // Replaces the layer's variables by new ones holding `kernel`
+  // [out, in / groups, kh, kw] and `bias` [out] (undefined when the layer has
+  // none), at the same paths: an architecture edit (graft/edit) that changes
+  // the channel counts. The old variables are retired with `reason`. The
+  // layer must be built; the kernel's spatial size may not change.
+  void replace_weights(const Tensor& kernel, const Tensor& bias, std::string_view reason,
+                       std::source_location location = std::source_location::current());
+
+ protected:
+  void on_build(const Shape& input_shape, DType dtype) override;
+
+ private:
+  Conv2dOptions options_;
+  int64_t in_channels_ = 0;
+  Variable kernel_;
+  Variable bias_;
+};
+
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(Pool2dOptions options, std::source_location location = std::source_location::current())
+      : Module("max_pool", location), options_(options) {}
+  Tensor forward(const Tensor& x) override;
+  std::string describe() const override;
+  const Pool2dOptions& options() const { return options_; }
+
+ private:
+  Pool2dOptions options_;
+};
+
+class AvgPool2d : public Module {
+ public:
+  explicit AvgPool2d(Pool2dOptions options, std::source_location location = std::source_location::current())
+      : Module("avg_pool", location), options_(options) {}
+  Tensor forward(const Tensor& x) override;
+  std::string describe() const override;
+  const Pool2dOptions& options() const { return options_; }
+
+ private:
+  Pool2dOptions options_;
+};
+
+class GlobalAvgPool : public Module {
+ public:
+  explicit GlobalAvgPool(std::source_location location = std::source_location::current())
+      : Module("global_avg_pool", location) {}
+  Tensor forward(const Tensor& x) override;
+  std::string describe() const override { return "GlobalAvgPool"; }
+};
 
 class Flatten : public Module {
  public:

@@ -1,0 +1,52 @@
+#include "graft/edit/internal/transaction.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "graft/ops/ops.h"
+
+namespace graft::edit::internal {
+namespace {
+
+std::set<uint64_t> variable_ids(nn::Sequential& model) {
+  std::set<uint64_t> ids;
+  for (const Variable& v : model.variables()) ids.insert(v.id());
+  return ids;
+}
+
+}  // namespace
+
+Tensor to_dtype(const std::vector<double>& values, const Shape& shape, DType dtype) {
+  return cast(Tensor::from_vector(values, shape), dtype);
+}
+
+Tensor probe_output(nn::Sequential& model, const Tensor& probe) {
+  bool training = model.is_training();
+  model.eval();
+  Tensor out = model(probe);
+  model.train(training);
+  return out;
+}
+
+double max_difference(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return INFINITY;
+  std::vector<double> va = a.to_vector<double>(), vb = b.to_vector<double>();
+  double m = 0;
+  for (size_t i = 0; i < va.size(); ++i) m = std::max(m, std::abs(va[i] - vb[i]));
+  return m;
+}
+
+void finish_report(EditReport& r, nn::Sequential& model, const std::vector<Variable>& before) {
+  std::set<uint64_t> after_ids = variable_ids(model);
+  std::set<uint64_t> before_ids;
+  for (const Variable& v : before) {
+    before_ids.insert(v.id());
+    if (!after_ids.count(v.id())) r.retired.push_back(v.path());
+  }
+  for (const Variable& v : model.variables()) {
+    if (!before_ids.count(v.id())) r.created.push_back(v.path());
+  }
+  r.parameters_after = model.parameter_count();
+}
+
+}  // namespace graft::edit::internal
