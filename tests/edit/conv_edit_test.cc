@@ -9,6 +9,7 @@
 
 #include "graft/autodiff/tape.h"
 #include "graft/edit/edit.h"
+#include "graft/edit/internal/transaction.h"
 #include "graft/nn/batch_norm.h"
 #include "graft/nn/conv.h"
 #include "graft/nn/layers.h"
@@ -40,13 +41,15 @@ struct Cnn {
     model.add(nn::Linear(nn::LinearOptions(5)));
     for (int i = 0; i < 4; ++i) step();  // running statistics and slots that are not trivial
   }
-  double step() {
+  // One Adam step on (in, target), eager or inside a compiled function.
+  Tensor train_step(const Tensor& in, const Tensor& target) {
     GradientTape tape;
-    Tensor loss = mse_loss(model(x), y);
+    Tensor loss = mse_loss(model(in), target);
     auto vars = model.trainable_variables();
     adam.apply_gradients(vars, tape.gradient(loss, vars));
-    return loss.item<double>();
+    return loss;
   }
+  double step() { return train_step(x, y).item<double>(); }
   Tensor eval_output() {
     model.eval();
     Tensor out = model(x);
@@ -57,12 +60,7 @@ struct Cnn {
   std::shared_ptr<M> at(size_t i) { return std::dynamic_pointer_cast<M>(model.at(i)); }
 };
 
-double max_diff(const Tensor& a, const Tensor& b) {
-  std::vector<double> va = a.to_vector<double>(), vb = b.to_vector<double>();
-  double m = 0;
-  for (size_t i = 0; i < va.size(); ++i) m = std::max(m, std::abs(va[i] - vb[i]));
-  return m;
-}
+using internal::max_difference;
 
 TEST(ConvEditTest, WidenByDuplicateCarriesBatchNormAndTheNextConvExactly) {
   Cnn net;
@@ -71,7 +69,7 @@ TEST(ConvEditTest, WidenByDuplicateCarriesBatchNormAndTheNextConvExactly) {
   EditReport r = widen(net.model, 0, 7, {.probe = net.x, .optimizer = &net.adam, .seed = 5});
   EXPECT_TRUE(r.verified);
   EXPECT_LE(r.max_difference, 1e-5);
-  EXPECT_LE(max_diff(before, net.eval_output()), 1e-5);
+  EXPECT_LE(max_difference(before, net.eval_output()), 1e-5);
   EXPECT_EQ(r.description, "widen of 'cnn/layer_0' to 7 channels");
   EXPECT_EQ(net.at<nn::Conv2d>(0)->kernel().shape(), (Shape{7, 2, 3, 3}));
   EXPECT_EQ(net.at<nn::Conv2d>(0)->kernel().path(), "cnn/layer_0/kernel");
@@ -98,7 +96,7 @@ TEST(ConvEditTest, WidenThroughFlattenSpreadsEachChannelOverItsPixels) {
   EditReport r = widen(net.model, 4, 9, {.probe = net.x, .optimizer = &net.adam, .seed = 1,
                                          .init = UnitInit::kZeroFanout});
   EXPECT_LE(r.max_difference, 1e-5);
-  EXPECT_LE(max_diff(before, net.eval_output()), 1e-5);
+  EXPECT_LE(max_difference(before, net.eval_output()), 1e-5);
   EXPECT_EQ(r.description, "widen of 'cnn/layer_4' to 9 channels (zero_fanout)");
   auto linear = net.at<nn::Linear>(8);
   EXPECT_EQ(linear->kernel().shape(), (Shape{9 * 16, 5}));
@@ -136,18 +134,12 @@ TEST(ConvEditTest, ZeroFanoutWidensALinearExactlyWithoutCopies) {
   std::vector<float> k1 = l1->kernel().raw_value().to_vector<float>(), k2 = l2->kernel().raw_value().to_vector<float>();
   for (int i = 0; i < 6; ++i) EXPECT_NE(k1[i * 6 + 4], k1[i * 6 + 5]);  // no symmetric copies
   for (int i = 4 * 3; i < 6 * 3; ++i) EXPECT_EQ(k2[i], 0.0f);
-  EXPECT_EQ(max_diff(before, model(x)), 0.0);
+  EXPECT_EQ(max_difference(before, model(x)), 0.0);
 }
 
 TEST(ConvEditTest, DeepenAfterAConvBlockIsExactInEvalMode) {
   Cnn net;
-  auto step = function([&](const Tensor& x, const Tensor& y) {
-    GradientTape tape;
-    Tensor loss = mse_loss(net.model(x), y);
-    auto vars = net.model.trainable_variables();
-    net.adam.apply_gradients(vars, tape.gradient(loss, vars));
-    return loss;
-  });
+  auto step = function([&](const Tensor& x, const Tensor& y) { return net.train_step(x, y); });
   step(net.x, net.y);
   Tensor before = net.eval_output();
   EditReport r = deepen(net.model, 0, {.probe = net.x, .optimizer = &net.adam});
@@ -161,7 +153,7 @@ TEST(ConvEditTest, DeepenAfterAConvBlockIsExactInEvalMode) {
   EXPECT_FALSE(conv->bias().defined());
   EXPECT_NE(net.at<nn::BatchNorm>(4), nullptr);
   EXPECT_NE(net.at<nn::ReLU>(5), nullptr);
-  EXPECT_LE(max_diff(before, net.eval_output()), 1e-5);
+  EXPECT_LE(max_difference(before, net.eval_output()), 1e-5);
   EXPECT_TRUE(std::isfinite(step(net.x, net.y).item<double>()));
   EXPECT_EQ(step.captures(), 2);
   EXPECT_EQ(net.adam.slots_of(conv->kernel()).size(), 3u);  // the new block trains
