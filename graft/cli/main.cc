@@ -27,7 +27,21 @@ int main(int argc, char** argv) {
 
   graft::cli::TrainConfig config;
   std::string hidden = "256";
-  CLI::App* train = app.add_subcommand("train", "Train an MLP on Fashion-MNIST that grows while it trains");
+  CLI::App* train = app.add_subcommand("train", "Train an MLP or a CNN on Fashion-MNIST that grows while it trains");
+  train->add_option("--model", config.model,
+                    "mlp (Linear layers of --hidden) or cnn (conv blocks of --channels, then --hidden Linear layers; "
+                    "growth events edit the conv blocks)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mlp", "cnn"}));
+  std::string channels = "16,32";
+  train->add_option("--channels", channels, "cnn: conv block widths at the start, comma-separated")->capture_default_str();
+  train->add_flag("--augment", config.augment, "Random 2-pixel shifts and horizontal flips of training images");
+  train->add_option("--label-smoothing", config.label_smoothing, "Label smoothing in [0, 1)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999));
+  train->add_option("--widen-init", config.widen_init, "New units of widen: duplicate (Net2Net) or zero_fanout")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"duplicate", "zero_fanout"}));
   train->add_option("--hidden", hidden,
                     "Hidden layer widths at the start, comma-separated (each at most 16777216 units, at most 1024 "
                     "layers, at most 2^30 parameters in all, also after growth)")
@@ -105,6 +119,7 @@ int main(int argc, char** argv) {
   try {
     if (train->parsed()) {
       config.hidden = graft::cli::parse_widths(hidden);
+      config.channels = graft::cli::parse_widths(channels, "--channels");
       config.compile = !eager;
       config.progress = !no_progress;
       for (const CLI::Option* option : train->get_options()) {

@@ -71,9 +71,19 @@ void validate_config(const TrainConfig& c) {
   in_range("limit", c.limit, 0, kMaxSteps, " examples (0: all)");
   in_range("checkpoint-every", c.checkpoint_every, 0, kMaxSteps, " steps (0: only at the end)");
   in_range("max-steps", c.max_steps, 0, kMaxSteps, " (0: every epoch)");
+  GRAFT_CHECK(c.model == "mlp" || c.model == "cnn", name("model"), " must be mlp or cnn, got '", c.model, "'",
+              name.help("model", "pick one of those"));
+  GRAFT_CHECK(!c.channels.empty() && static_cast<int64_t>(c.channels.size()) <= kMaxHiddenLayers, name("channels"),
+              " needs between 1 and ", kMaxHiddenLayers, " conv block widths, e.g. --channels 16,32; got ",
+              c.channels.size(), name.help("channels", fix));
+  for (int64_t ch : c.channels) in_range("channels", ch, 1, kMaxWidth, " channels per block (graft train's limit)");
+  GRAFT_CHECK(std::isfinite(c.label_smoothing) && c.label_smoothing >= 0 && c.label_smoothing < 1,
+              name("label-smoothing"), " must be in [0, 1), got ", c.label_smoothing, name.help("label-smoothing", fix));
+  GRAFT_CHECK(c.widen_init == "duplicate" || c.widen_init == "zero_fanout", name("widen-init"),
+              " must be duplicate or zero_fanout, got '", c.widen_init, "'", name.help("widen-init", "pick one of those"));
 }
 
-std::vector<int64_t> parse_widths(const std::string& text) {
+std::vector<int64_t> parse_widths(const std::string& text, const std::string& flag) {
   std::vector<int64_t> out;
   size_t start = 0;
   while (start <= text.size()) {
@@ -82,9 +92,9 @@ std::vector<int64_t> parse_widths(const std::string& text) {
     char* end = nullptr;
     errno = 0;
     long long v = std::strtoll(part.c_str(), &end, 10);
-    GRAFT_CHECK(!part.empty() && end != nullptr && *end == '\0' && v > 0, "--hidden expects positive widths separated "
+    GRAFT_CHECK(!part.empty() && end != nullptr && *end == '\0' && v > 0, flag, " expects positive widths separated "
                 "by commas, e.g. 256,128; got '", text, "'");
-    GRAFT_CHECK(errno != ERANGE && v <= kMaxWidth, "--hidden widths must be at most ", kMaxWidth,
+    GRAFT_CHECK(errno != ERANGE && v <= kMaxWidth, flag, " widths must be at most ", kMaxWidth,
                 " units (graft train's limit for one layer), got '", part, "'");
     out.push_back(v);
     if (comma == std::string::npos) break;

@@ -35,6 +35,18 @@
 namespace graft::cli {
 
 struct TrainConfig {
+  // "mlp": Linear layers of `hidden` widths. "cnn": a conv block (3x3 Conv2d,
+  // BatchNorm, ReLU, 2x2 max pooling) per `channels` width, Flatten, then the
+  // `hidden` Linear layers; growth events then edit the conv blocks.
+  std::string model = "mlp";
+  std::vector<int64_t> channels = {16, 32};
+  // Random shifts of up to 2 pixels and horizontal flips of every training
+  // batch (cnn), drawn from the seed and the step.
+  bool augment = false;
+  // Cross-entropy against (1 - e) * one_hot + e / classes.
+  double label_smoothing = 0.0;
+  // How widen starts new units: "duplicate" (Net2Net) or "zero_fanout".
+  std::string widen_init = "duplicate";
   std::vector<int64_t> hidden = {256};
   std::string optimizer = "adam";  // adam, adamw, sgd, momentum
   double learning_rate = 1e-3;
@@ -112,7 +124,7 @@ inline constexpr int64_t kMaxParameters = int64_t{1} << 30;
 // resumed run took the setting from its checkpoint.
 void validate_config(const TrainConfig& config);
 
-// "128,64" -> {128, 64}; ValueError for anything else.
-std::vector<int64_t> parse_widths(const std::string& text);
+// "128,64" -> {128, 64}; ValueError naming `flag` for anything else.
+std::vector<int64_t> parse_widths(const std::string& text, const std::string& flag = "--hidden");
 
 }  // namespace graft::cli

@@ -129,6 +129,15 @@ Setting text_setting(const char* flag, std::string TrainConfig::*field, bool cha
 
 const std::vector<Setting>& settings() {
   static const std::vector<Setting> all = {
+      {"model", [](const TrainConfig& c) { return c.model; }, [](TrainConfig& c, const std::string& v) { c.model = v; }},
+      {"channels", [](const TrainConfig& c) { return widths_text(c.channels); },
+       [](TrainConfig& c, const std::string& v) { c.channels = parse_widths(v, "--channels"); }},
+      {"augment", [](const TrainConfig& c) { return std::string(c.augment ? "1" : "0"); },
+       [](TrainConfig& c, const std::string& v) { c.augment = v == "1"; }},
+      {"label-smoothing", [](const TrainConfig& c) { return exact(c.label_smoothing); },
+       [](TrainConfig& c, const std::string& v) { c.label_smoothing = std::strtod(v.c_str(), nullptr); }},
+      {"widen-init", [](const TrainConfig& c) { return c.widen_init; },
+       [](TrainConfig& c, const std::string& v) { c.widen_init = v; }},
       {"hidden", [](const TrainConfig& c) { return widths_text(c.hidden); },
        [](TrainConfig& c, const std::string& v) { c.hidden = parse_widths(v); }},
       text_setting("optimizer", &TrainConfig::optimizer),

@@ -17,12 +17,16 @@
 
 #include "graft/autodiff/tape.h"
 #include "graft/edit/edit.h"
+#include "graft/io/augment.h"
 #include "graft/io/checkpoint.h"
+#include "graft/nn/batch_norm.h"
+#include "graft/nn/conv.h"
 #include "graft/nn/layers.h"
 #include "graft/ops/ops.h"
 #include "graft/optim/adam.h"
 #include "graft/optim/sgd.h"
 #include "graft/tensor/parallel.h"
+#include "graft/tensor/random.h"
 
 namespace graft::cli {
 namespace {
@@ -62,25 +66,46 @@ int64_t correct(const Tensor& logits, const Tensor& labels) {
   return hits;
 }
 
-// Hidden layer L's position in the Sequential.
+// Hidden layer L's position in the Sequential: the conv blocks when the
+// model has any (the CNN's growth edits its convolutions), else the Linear
+// layers but the output layer.
 size_t hidden_position(nn::Sequential& model, int64_t layer) {
+  std::vector<size_t> convs = edit::conv_positions(model);
+  if (!convs.empty()) return convs.at(layer < 0 ? convs.size() - 1 : static_cast<size_t>(layer));
   std::vector<size_t> linears = edit::linear_positions(model);
   size_t hidden = linears.size() - 1;  // the last Linear is the output layer
   return linears.at(layer < 0 ? hidden - 1 : static_cast<size_t>(layer));
 }
 
-// "784 -> 128 relu -> 10": the widths of the Linear layers.
+// "784 -> 128 relu -> 10": the widths of the Linear layers, after
+// "conv 1 -> 16 -> 32, " for the Conv2d layers of a CNN.
 std::string architecture(nn::Sequential& model) {
   std::string text;
+  for (size_t i : edit::conv_positions(model)) {
+    auto conv = std::dynamic_pointer_cast<nn::Conv2d>(model.at(i));
+    text += (text.empty() ? "conv " + std::to_string(conv->in_channels()) : std::string()) + " -> " +
+            std::to_string(conv->out_channels());
+  }
+  if (!text.empty()) text += ", ";
+  const size_t convs = text.size();
   for (size_t i : edit::linear_positions(model)) {
     auto layer = std::dynamic_pointer_cast<nn::Linear>(model.at(i));
-    if (text.empty()) text = std::to_string(layer->in_features());
+    if (text.size() == convs) text += std::to_string(layer->in_features());
     text += " -> " + std::to_string(layer->options().out_features_);
     if (layer->options().activation_ != nn::Activation::kNone) {
       text += std::string(" ") + nn::activation_name(layer->options().activation_);
     }
   }
   return text;
+}
+
+// Cross-entropy of integer labels against smoothed targets,
+// (1 - e) * CE + e * mean over classes of -log_softmax, averaged over rows.
+Tensor classification_loss(const Tensor& logits, const Tensor& labels, double smoothing) {
+  Tensor ce = mean(sparse_softmax_cross_entropy(logits, labels));
+  if (smoothing == 0) return ce;
+  Tensor uniform = mean(neg(mean(log_softmax(logits, 1), {1})));
+  return ce * (1.0 - smoothing) + uniform * smoothing;
 }
 
 // Runs one growth event's edit on `model`.
@@ -288,12 +313,36 @@ void Trainer::check_run_folder() {
                  "another --run-dir");
 }
 
+// The model's input: images [N, 1, side, side] for the CNN, rows otherwise.
+Tensor Trainer::model_input(const Tensor& rows) const {
+  return config_.model == "cnn" ? reshape(rows, {rows.dim(0), 1, image_side_, image_side_}) : rows;
+}
+
+void Trainer::build_cnn() {
+  for (int64_t c : config_.channels) {
+    model_->add(nn::Conv2d(nn::Conv2dOptions(c, 3).padding(1).bias(false)));
+    model_->add(nn::BatchNorm());
+    model_->add(nn::ReLU());
+    model_->add(nn::MaxPool2d(Pool2dOptions(2)));
+  }
+  model_->add(nn::Flatten());
+}
+
 void Trainer::load_data() {
   io::FashionMnistOptions options = io::FashionMnistOptions().data_dir(config_.data_dir).normalize(true);
   train_ = io::load_fashion_mnist(io::Split::kTrain, options);
   test_ = io::load_fashion_mnist(io::Split::kTest, options);
   features_ = train_.images.dim(1);
   classes_ = class_count(train_);
+  image_side_ = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(features_))));
+  if (config_.model == "cnn") {
+    GRAFT_CHECK(image_side_ * image_side_ == features_, "--model cnn needs square images; the data set's rows hold ",
+                features_, " values\n  help: use --model mlp");
+    int64_t side = image_side_;
+    for (size_t i = 0; i < config_.channels.size(); ++i) side /= 2;
+    GRAFT_CHECK(side >= 1, "--channels ", config_.channels.size(), " conv blocks halve ", image_side_, "x", image_side_,
+                " images below one pixel\n  help: use fewer conv blocks");
+  }
   if (config_.limit > 0 && config_.limit < train_.size()) {
     train_.images = slice(train_.images, {0, 0}, {config_.limit, features_}).clone();
     train_.labels = slice(train_.labels, {0}, {config_.limit}).clone();
@@ -308,8 +357,16 @@ void Trainer::load_data() {
               " steps per epoch is more than ", kMaxSteps, " steps, graft train's limit");
   total_steps_ = steps_per_epoch_ * config_.epochs;
   sort_growth_plan(plan_, steps_per_epoch_);
-  std::vector<std::vector<int64_t>> widths = validate_growth_plan(plan_, config_.hidden, config_.epochs, total_steps_);
-  widths.insert(widths.begin(), config_.hidden);
+  // The CNN's growth events edit its conv blocks, whose widths are --channels.
+  const bool cnn = config_.model == "cnn";
+  std::vector<std::vector<int64_t>> widths =
+      validate_growth_plan(plan_, cnn ? config_.channels : config_.hidden, config_.epochs, total_steps_);
+  // The CNN's growth edits its conv blocks; its dense layers keep --hidden.
+  if (cnn) {
+    widths.assign(1, config_.hidden);
+  } else {
+    widths.insert(widths.begin(), config_.hidden);
+  }
   std::string hidden_text;
   for (int64_t w : config_.hidden) hidden_text += (hidden_text.empty() ? "" : ",") + std::to_string(w);
   for (size_t i = 0; i < widths.size(); ++i) {
@@ -358,27 +415,29 @@ void Trainer::check_progress() {
 }
 
 void Trainer::build_model() {
-  model_.set_seed(config_.seed);
-  for (int64_t h : config_.hidden) model_.add(nn::Linear(nn::LinearOptions(h).activation(nn::Activation::kRelu)));
-  model_.add(nn::Linear(nn::LinearOptions(classes_)));
-  model_.build(Shape{1, features_});
+  model_ = std::make_unique<nn::Sequential>(config_.model);
+  model_->set_seed(config_.seed);
+  if (config_.model == "cnn") build_cnn();
+  for (int64_t h : config_.hidden) model_->add(nn::Linear(nn::LinearOptions(h).activation(nn::Activation::kRelu)));
+  model_->add(nn::Linear(nn::LinearOptions(classes_)));
+  model_->build(model_input(Tensor::empty({1, features_})).shape());
   optimizer_ = make_optimizer(config_, make_schedule(config_, total_steps_));
   if (resume_file_) restore();
-  dist_.sync(model_.store(), *optimizer_, resume_file_ ? "on resume" : "at start");
+  dist_.sync(model_->store(), *optimizer_, resume_file_ ? "on resume" : "at start");
 
   step_body_ = [this](const Tensor& x, const Tensor& y) {
     GradientTape tape;
-    Tensor logits = model_(x);
-    Tensor loss = mean(sparse_softmax_cross_entropy(logits, y));
-    std::vector<Variable> vars = model_.trainable_variables();
+    Tensor logits = (*model_)(model_input(x));
+    Tensor loss = classification_loss(logits, y, config_.label_smoothing);
+    std::vector<Variable> vars = model_->trainable_variables();
     std::vector<std::optional<Tensor>> grads = dist_.average(vars, tape.gradient(loss, vars));
     if (config_.clip_norm > 0) grads = clip_by_global_norm(grads, config_.clip_norm).gradients;
     optimizer_->apply_gradients(vars, grads);
     return std::vector<Tensor>{loss, logits};
   };
   train_step_.emplace(step_body_, FunctionOptions().name("train_step"));
-  forward_.emplace([this](const Tensor& x) { return model_(x); }, FunctionOptions().name("evaluate"));
-  probe_ = slice(test_.images, {0, 0}, {std::min<int64_t>(256, test_.size()), features_}).clone();
+  forward_.emplace([this](const Tensor& x) { return (*model_)(model_input(x)); }, FunctionOptions().name("evaluate"));
+  probe_ = model_input(slice(test_.images, {0, 0}, {std::min<int64_t>(256, test_.size()), features_}).clone());
 }
 
 // Only now, with everything checked, does the run touch its folder.
@@ -423,14 +482,14 @@ void Trainer::restore() {
   const std::string& name = resume_file_->name();
   check_optimizer_tensors();
   for (int64_t i = 0; i < saved_.growth_done; ++i) {
-    run_edit(model_, plan_[static_cast<size_t>(i)], edit::EditOptions());
+    run_edit(*model_, plan_[static_cast<size_t>(i)], edit::EditOptions());
   }
-  GRAFT_CHECK_AS(IoError, architecture(model_) == saved_.architecture, "--resume ", name, ": replaying the first ",
-                 saved_.growth_done, " growth events gives ", architecture(model_), ", the checkpoint holds ",
+  GRAFT_CHECK_AS(IoError, architecture(*model_) == saved_.architecture, "--resume ", name, ": replaying the first ",
+                 saved_.growth_done, " growth events gives ", architecture(*model_), ", the checkpoint holds ",
                  saved_.architecture, "\n  help: resume with the growth plan and --hidden of the original run");
   io::CheckpointReport report = [&] {
     try {
-      return io::restore_checkpoint(*resume_file_, {&model_.store(), &optimizer_->store()},
+      return io::restore_checkpoint(*resume_file_, {&model_->store(), &optimizer_->store()},
                                     io::CheckpointOptions().strict(true));
     } catch (Error& e) {
       e.add_context("while resuming from " + name);
@@ -453,23 +512,27 @@ void Trainer::restore() {
 }
 
 std::vector<Tensor> Trainer::step(const io::Batch& batch) {
-  return config_.compile ? (*train_step_)(batch.inputs, batch.labels) : step_body_(batch.inputs, batch.labels);
+  // Drawn from (seed, step), so a resumed run sees the same batches.
+  const Tensor x = config_.augment ? io::shift_and_flip(batch.inputs, io::ShiftFlipOptions(image_side_).fill(background_),
+                                                        derive_seed(config_.seed, static_cast<uint64_t>(step_)))
+                                   : batch.inputs;
+  return config_.compile ? (*train_step_)(x, batch.labels) : step_body_(x, batch.labels);
 }
 
 Trainer::Evaluation Trainer::evaluate(const io::Dataset& data) {
   const int64_t chunk = 1000;
   Evaluation e;
   int64_t hits = 0;
-  model_.eval();
+  model_->eval();
   for (int64_t begin = 0; begin < data.size(); begin += chunk) {
     int64_t end = std::min(data.size(), begin + chunk);
     Tensor x = slice(data.images, {begin, 0}, {end, features_});
     Tensor y = slice(data.labels, {begin}, {end});
-    Tensor logits = config_.compile && end - begin == chunk ? (*forward_)(x) : model_(x);
+    Tensor logits = config_.compile && end - begin == chunk ? (*forward_)(x) : (*model_)(model_input(x));
     e.loss += sum(sparse_softmax_cross_entropy(logits, y)).item<double>();
     hits += correct(logits, y);
   }
-  model_.train();
+  model_->train();
   e.loss /= static_cast<double>(data.size());
   e.accuracy = static_cast<double>(hits) / static_cast<double>(data.size());
   return e;
@@ -480,12 +543,13 @@ void Trainer::grow(const GrowthEvent& event) {
   options.probe = probe_;
   options.optimizer = optimizer_.get();
   options.noise = config_.widen_noise;
+  options.init = config_.widen_init == "zero_fanout" ? edit::UnitInit::kZeroFanout : edit::UnitInit::kDuplicate;
   options.seed = config_.seed + static_cast<uint64_t>(step_);
   edit::EditReport r;
   // On every rank at once; the step names the event identically everywhere.
   const std::string when =
       "at growth event " + std::to_string(result_.growth_events + 1) + " (step " + std::to_string(step_) + ")";
-  dist_.grow(model_.store(), optimizer_.get(), when, [&] { r = run_edit(model_, event, options); });
+  dist_.grow(model_->store(), optimizer_.get(), when, [&] { r = run_edit(*model_, event, options); });
   end_progress_line();
   char diff[64];
   std::snprintf(diff, sizeof(diff), "%.2g", r.max_difference);
@@ -494,7 +558,7 @@ void Trainer::grow(const GrowthEvent& event) {
        << r.retired.size() << " variables; "
        << (r.verified ? std::string("function preserved (max difference ") + diff + ")" : std::string("not verified"))
        << "; the training step recaptures on its next call\n"
-       << "model: " << architecture(model_) << "\n";
+       << "model: " << architecture(*model_) << "\n";
   log_->growth({step_, r.description, r.parameters_before, r.parameters_after, r.created, r.retired});
   ++result_.growth_events;
 }
@@ -502,10 +566,10 @@ void Trainer::grow(const GrowthEvent& event) {
 void Trainer::save() {
   TrainConfig as_run = config_;
   as_run.threads = num_threads();
-  TrainProgress p{step_, batches_->position(), static_cast<int64_t>(next_event_), architecture(model_),
+  TrainProgress p{step_, batches_->position(), static_cast<int64_t>(next_event_), architecture(*model_),
                   optimizer_->iterations(), static_cast<int64_t>(optimizer_->store().variables().size()),
                   epoch_.loss, epoch_.hits, epoch_.seen, window_.loss, window_.hits, window_.seen};
-  dist_.save(checkpoint_path_, {&model_.store(), &optimizer_->store()}, train_metadata(as_run, p));
+  dist_.save(checkpoint_path_, {&model_->store(), &optimizer_->store()}, train_metadata(as_run, p));
   result_.checkpoint = checkpoint_path_;
   saved_at_ = step_;
 }
@@ -519,7 +583,7 @@ void Trainer::announce() {
                                      std::to_string(config_.batch_size / dist_.size()) + " examples per step"
                                : std::string())
        << "\n"
-       << "model: " << architecture(model_) << ", " << model_.parameter_count() << " parameters; optimizer "
+       << "model: " << architecture(*model_) << ", " << model_->parameter_count() << " parameters; optimizer "
        << config_.optimizer << " lr " << config_.learning_rate << " (" << config_.schedule << ")\n";
   if (!plan_.empty()) {
     out_ << "growth plan:";
@@ -538,13 +602,13 @@ void Trainer::end_progress_line() {
 // must have found its variable.
 void Trainer::check_pending_restores() {
   std::vector<std::string> left = io::pending_restores(optimizer_->store());
-  for (const std::string& key : io::pending_restores(model_.store())) left.push_back(key);
+  for (const std::string& key : io::pending_restores(model_->store())) left.push_back(key);
   GRAFT_CHECK_AS(IoError, left.empty(), "--resume ", resume_file_->name(), ": ", left.size(),
                  " tensors of the checkpoint found no variable after the first step (first: '",
                  left.empty() ? "" : left[0], "')\n  help: the checkpoint and the rebuilt model disagree; "
                  "resume with the original run's growth plan and optimizer");
   io::cancel_pending_restores(optimizer_->store());
-  io::cancel_pending_restores(model_.store());
+  io::cancel_pending_restores(model_->store());
 }
 
 // Adds a step's loss and hits to the window and epoch sums; logs a record
@@ -582,7 +646,7 @@ void Trainer::end_epoch(int64_t epoch) {
   Evaluation eval = evaluate(test_);
   end_progress_line();
   EpochRecord rec{epoch, step_, epoch_.loss / epoch_.seen, epoch_.hits / epoch_.seen, eval.loss, eval.accuracy,
-                  seconds_since(epoch_start_), model_.parameter_count()};
+                  seconds_since(epoch_start_), model_->parameter_count()};
   log_->epoch(rec);
   log_->write_curves();
   char line[200];
@@ -643,17 +707,17 @@ void Trainer::finish() {
   }
   // A stopped run is not over: a layer grown at its last step has not trained yet.
   if (!result_.stopped_early) {
-    for (const std::string& warning : optimizer_->diagnose(model_.trainable_variables())) {
+    for (const std::string& warning : optimizer_->diagnose(model_->trainable_variables())) {
       out_ << "warning: " << warning << "\n";
     }
   }
   result_.seconds = seconds_since(start_);
   result_.steps = step_;
-  result_.parameters = model_.parameter_count();
+  result_.parameters = model_->parameter_count();
   result_.captures = train_step_->captures();
   out_ << "\nsummary: " << result_.steps << " steps in " << static_cast<int64_t>(result_.seconds) << " s, "
        << result_.growth_events << " growth events, " << result_.captures << " captures of the training step, "
-       << result_.parameters << " parameters, final model " << architecture(model_) << "\n"
+       << result_.parameters << " parameters, final model " << architecture(*model_) << "\n"
        << train_step_->explain() << "run folder: " << log_->dir() << " (metrics.jsonl, curves.svg, "
        << kCheckpointName << ")\n";
   char last[64];

@@ -89,6 +89,8 @@ class Trainer {
   void check_progress();
   void check_optimizer_tensors();
   void restore();
+  void build_cnn();
+  Tensor model_input(const Tensor& rows) const;
   void announce();
   void account(const io::Batch& batch, const std::vector<Tensor>& outs);
   void end_epoch(int64_t epoch);
@@ -112,13 +114,16 @@ class Trainer {
   io::Dataset train_, test_;
   int64_t features_ = 0;  // columns of the data set's inputs
   int64_t classes_ = 0;   // 1 + the largest label
+  int64_t image_side_ = 0;  // sqrt(features_): the CNN's images are side x side
+  // The normalised value of a black pixel, for pixels shifted in by augmentation.
+  float background_ = -io::kFashionMnistMean / io::kFashionMnistStd;
   std::unique_ptr<io::BatchIterator> batches_;
   int64_t steps_per_epoch_ = 0;
   int64_t total_steps_ = 0;
 
   std::unique_ptr<RunLog> log_;
   std::string checkpoint_path_;
-  nn::Sequential model_{"mlp"};
+  std::unique_ptr<nn::Sequential> model_;  // named after config.model ("mlp", "cnn")
   std::unique_ptr<Optimizer> optimizer_;
   StepFunction step_body_;
   std::optional<Function<StepFunction>> train_step_;
