@@ -31,6 +31,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/cnn_workloads.h"
+#include "bench/cnn_workloads_torch.h"
 #include "bench/conv_workloads.h"
 #include "bench/conv_workloads_torch.h"
 #include "bench/graft_compiled_workloads.h"
@@ -221,6 +223,20 @@ void run_all(const Timing& timing, const std::string& only) {
            {torch_side::conv_layer_grad(64, 32, 64, 14, 3), [threads] { use_torch(threads); }}},
           timing);
       report("conv_b64", threads, s[0], std::min(s[1], s[2]), kMillis,
+             s[1] <= s[2] ? " libtorch_threads=openmp" : " libtorch_threads=openblas");
+    }
+    if (wanted("cnn_fmnist_train")) {
+      // As conv_b64: both splits of the cores for LibTorch, the faster reported.
+      static const io::Dataset train =
+          io::load_fashion_mnist(io::Split::kTrain, io::FashionMnistOptions().normalize(true));
+      CnnTrain g(train.images, train.labels, 64, 16);
+      auto t = [&] { return torch_side::cnn_fmnist_train(train.images.data<float>(), train.labels.data<int64_t>(), 64, 16); };
+      std::vector<double> s = seconds_per_call(
+          {{[&] { (void)g.step(); }, [threads] { use_graft(threads); }},
+           {t(), [threads] { torch_side::set_threads(threads, 1); }},
+           {t(), [threads] { use_torch(threads); }}},
+          timing);
+      report("cnn_fmnist_train", threads, s[0], std::min(s[1], s[2]), kMillis,
              s[1] <= s[2] ? " libtorch_threads=openmp" : " libtorch_threads=openblas");
     }
     if (wanted("growth_event")) {
