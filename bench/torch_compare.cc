@@ -11,7 +11,11 @@
 // freshly built models; fmnist_train reports samples/s (speedup is graft's
 // rate over LibTorch's) and each side's final loss.
 // sgemm_1024 also reports cblas_sgemm called directly (openblas=, and
-// vs_openblas= as OpenBLAS's time over graft's).
+// vs_openblas= as OpenBLAS's time over graft's). MLP workloads add floor=
+// (the step's matrix products alone, cblas_sgemm on the same shapes in the
+// same run, bench/blas_floor.h) and of_floor= (floor / graft's time: 1 is a
+// step that costs nothing beyond its matmuls); fmnist_train's floor is per
+// step, in milliseconds.
 //
 // Thread settings: graft uses graft::set_num_threads(n) alone. LibTorch uses
 // its best setting on n cores: 1 OpenMP thread and n OpenBLAS threads (its
@@ -31,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/blas_floor.h"
 #include "bench/cnn_workloads.h"
 #include "bench/cnn_workloads_torch.h"
 #include "bench/conv_workloads.h"
@@ -134,6 +139,13 @@ std::string eager_keys(double compiled_s, double eager_s, double torch_s, Unit u
   return extra;
 }
 
+// " floor=<v> of_floor=<floor / graft>", appended to an MLP line.
+std::string floor_keys(double floor_s, double graft_s, Unit unit) {
+  char extra[96];
+  std::snprintf(extra, sizeof extra, " floor=%.4g of_floor=%.3f", floor_s * unit.per_second, floor_s / graft_s);
+  return extra;
+}
+
 void use_graft(int threads) { set_num_threads(threads); }
 void use_torch(int threads) {
   torch_side::set_threads(1, threads);
@@ -188,19 +200,28 @@ void run_all(const Timing& timing, const std::string& only) {
                              MlpCase{"mlp16_b8", {16, 32, 32, 4}, 8, kMicros}}) {
       if (!wanted(c.name)) continue;
       GraftMlp g(c.widths, c.batch);
-      compare(c.name, threads, [&] { (void)g.step(); }, torch_side::mlp_step(c.widths, c.batch), c.unit, timing);
+      SgemmSequence floor(mlp_step_matmuls(c.widths, c.batch));
+      auto graft_threads = [threads] { use_graft(threads); };
+      std::vector<double> s = seconds_per_call({{[&] { (void)g.step(); }, graft_threads},
+                                                {torch_side::mlp_step(c.widths, c.batch), [threads] { use_torch(threads); }},
+                                                {[&] { floor.run(); }, graft_threads}},
+                                               timing);
+      report(c.name, threads, s[0], s[1], c.unit, floor_keys(s[2], s[0], c.unit));
     }
     for (const MlpCase& c : {MlpCase{"compiled_mlp16_b8", {16, 32, 32, 4}, 8, kMicros},
                              MlpCase{"compiled_mlp784_b256", {784, 256, 256, 10}, 256, kMillis}}) {
       if (!wanted(c.name)) continue;
       CompiledMlp g(c.widths, c.batch);
+      SgemmSequence floor(mlp_step_matmuls(c.widths, c.batch));
       auto graft_threads = [threads] { use_graft(threads); };
       std::vector<double> s = seconds_per_call({{[&] { (void)g.compiled_step(); }, graft_threads},
                                                 {[&] { (void)g.eager_step(); }, graft_threads},
-                                                {torch_side::mlp_step(c.widths, c.batch), [threads] { use_torch(threads); }}},
+                                                {torch_side::mlp_step(c.widths, c.batch), [threads] { use_torch(threads); }},
+                                                {[&] { floor.run(); }, graft_threads}},
                                                timing);
       double compiled = s[0], eager = s[1], t = s[2];
-      report(c.name, threads, compiled, t, c.unit, eager_keys(compiled, eager, t, c.unit));
+      report(c.name, threads, compiled, t, c.unit,
+             eager_keys(compiled, eager, t, c.unit) + floor_keys(s[3], compiled, c.unit));
     }
     if (wanted("lstm_h128_t32_b16")) {
       LstmGrad g(64, 128, 32, 16);
@@ -271,10 +292,13 @@ void run_all(const Timing& timing, const std::string& only) {
             },
             [threads] { use_torch(threads); }}},
           std::max(1, (timing.reps + 1) / 2));
+      SgemmSequence floor(mlp_step_matmuls({784, 256, 256, 10}, batch));
+      const double floor_s = seconds_per_call({{[&] { floor.run(); }, [threads] { use_graft(threads); }}}, timing)[0];
       const double samples = static_cast<double>(batch * steps);
       std::printf("bench fmnist_train threads=%d graft=%.0f libtorch=%.0f unit=samples/s speedup=%.2f steps=%d "
-                  "graft_loss=%.4f libtorch_loss=%.4f\n",
-                  threads, samples / s[0], samples / s[1], s[1] / s[0], steps, graft_loss, torch_loss);
+                  "graft_loss=%.4f libtorch_loss=%.4f floor=%.4g of_floor=%.3f\n",
+                  threads, samples / s[0], samples / s[1], s[1] / s[0], steps, graft_loss, torch_loss,
+                  floor_s * kMillis.per_second, floor_s * steps / s[0]);
       std::fflush(stdout);
     }
   }
