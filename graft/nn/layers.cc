@@ -26,6 +26,21 @@ Tensor apply_activation(Activation activation, const Tensor& x) {
 
 // --- Linear ------------------------------------------------------------------
 
+namespace {
+
+// The activation the linear op applies in its own pass over the output.
+OpKind fused_activation(Activation activation) {
+  switch (activation) {
+    case Activation::kNone: return OpKind::kCount;
+    case Activation::kRelu: return OpKind::kRelu;
+    case Activation::kTanh: return OpKind::kTanh;
+    case Activation::kSigmoid: return OpKind::kSigmoid;
+  }
+  return OpKind::kCount;
+}
+
+}  // namespace
+
 Linear::Linear(LinearOptions options, std::source_location location)
     : Module("linear", location), options_(std::move(options)) {
   GRAFT_CHECK(options_.out_features_ > 0, "LinearOptions: out_features must be positive, got ",
@@ -70,9 +85,8 @@ Tensor Linear::forward(const Tensor& x) {
                  x.shape().to_string(),
                  "\n  help: a layer's input size is fixed by its first call; give it inputs of that size, "
                  "or replace the layer");
-  Tensor y = matmul(x, kernel_);
-  if (options_.bias_) y = y + bias_;
-  return apply_activation(options_.activation_, y);
+  // One op: the bias folded into the product, the activation in place.
+  return linear(x, kernel_, options_.bias_ ? bias_.value() : Tensor(), fused_activation(options_.activation_));
 }
 
 std::string Linear::describe() const {

@@ -1,7 +1,12 @@
-// Matrix products through OpenBLAS (graft/tensor/blas.h).
+// Matrix products through OpenBLAS (graft/tensor/blas.h): matmul, and linear
+// (x w + b with an optional activation, the bias folded into the product).
+#include <algorithm>
+#include <cstring>
+
 #include "graft/ops/internal/kernels.h"
 #include "graft/ops/ops.h"
 #include "graft/tensor/blas.h"
+#include "graft/tensor/parallel.h"
 
 namespace graft::ops::internal {
 namespace {
@@ -117,6 +122,87 @@ void matmul_vjp(const VjpContext& c, std::span<Tensor> grad) {
     if (da) grad[0] = matmul(b, g, true, true);
     if (db) grad[1] = matmul(g, a, true, true);
   }
+}
+
+// linear: inputs x [..., k], w [k, n] and optionally b [n]; attrs.activation
+// is kRelu, kTanh, kSigmoid or kCount (none).
+TensorMeta infer_linear(const OpDef& def, std::span<const Tensor> in, const OpAttrs& attrs) {
+  GRAFT_CHECK(in.size() == 2 || in.size() == 3, def.name, ": expected 2 or 3 inputs (x, w[, b]), got ", in.size());
+  check_floating(def, in[0], 0);
+  check_same_dtype(def, in);
+  const Shape& x = in[0].shape();
+  const Shape& w = in[1].shape();
+  GRAFT_CHECK_AS(ShapeError, x.rank() >= 2 && w.rank() == 2 && x[x.rank() - 1] == w[0], def.name,
+                 ": expected x [..., k] (rank >= 2) and w [k, n], got x ", x.to_string(), " and w ", w.to_string(),
+                 "\n  help: the last axis of x is the input feature size, the kernel's first axis");
+  if (in.size() == 3) {
+    const Shape& b = in[2].shape();
+    GRAFT_CHECK_AS(ShapeError, b.rank() == 1 && b[0] == w[1], def.name, ": expected a bias of shape [", w[1],
+                   "] (one per output feature of w ", w.to_string(), "), got ", b.to_string());
+  }
+  const OpKind a = attrs.activation;
+  GRAFT_CHECK(a == OpKind::kRelu || a == OpKind::kTanh || a == OpKind::kSigmoid || a == OpKind::kCount, def.name,
+              ": activation '", a == OpKind::kCount ? std::string_view("none") : op_name(a),
+              "' cannot be fused\n  help: use relu, tanh, sigmoid or none, and apply any other after the op");
+  Dims dims;
+  for (int i = 0; i + 1 < x.rank(); ++i) dims.push_back(x[i]);
+  dims.push_back(w[1]);
+  return {Shape(dims), in[0].dtype()};
+}
+
+void linear_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
+  const int64_t k = in[1].dim(0), n = in[1].dim(1);
+  const int64_t m = k == 0 ? out.numel() / std::max<int64_t>(n, 1) : in[0].numel() / k;
+  const bool bias = in.size() == 3;
+  visit_dtype(out.dtype(), [&]<typename T>(T) {
+    if constexpr (std::is_floating_point_v<T>) {
+      T* c = out.data<T>();
+      if (bias) {
+        // Every row starts as the bias; the product adds onto it (beta = 1).
+        const T* b = in[2].data<T>();
+        parallel_for(0, m, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)),
+                     [=](int64_t begin, int64_t end) {
+                       for (int64_t r = begin; r < end; ++r) std::memcpy(c + r * n, b, sizeof(T) * n);
+                     });
+      }
+      if (m > 0 && n > 0) {
+        if (k > 0) {
+          blas::gemm(false, false, m, n, k, T(1), in[0].data<T>(), k, in[1].data<T>(), n, bias ? T(1) : T(0), c, n);
+        } else if (!bias) {
+          std::fill(c, c + m * n, T(0));
+        }
+      }
+    }
+  });
+  // The activation in place over the output, with the unfused op's kernel
+  // (the same scalar math); elementwise, so reading and writing `out` is safe.
+  if (attrs.activation != OpKind::kCount) op_def(attrs.activation).forward(std::span<const Tensor>(&out, 1), out, {});
+}
+
+// With z = x w + b and y = act(z): dz = dy act'(z), written with y as the
+// activations' own VJPs write it; dx = dz w^T, dw = x^T dz, db = the sum of
+// dz over every row. A batched x folds into rows.
+void linear_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  const Tensor& y = c.output;
+  Tensor dz = c.grad_output;
+  const OpKind a = c.attrs.activation;  // kCount: none
+  if (a == OpKind::kRelu) {
+    dz = dz * greater(y, scalar_like(0.0, y));
+  } else if (a == OpKind::kTanh) {
+    dz = dz * (1.0 - square(y));
+  } else if (a == OpKind::kSigmoid) {
+    dz = dz * y * (1.0 - y);
+  }
+  const Tensor& x = c.inputs[0];
+  const Tensor& w = c.inputs[1];
+  const bool batched = x.rank() > 2;
+  Tensor dz2 = batched ? reshape(dz, {-1, dz.dim(-1)}) : dz;
+  if (c.needs(0)) {
+    Tensor dx = matmul(dz2, w, false, true);
+    grad[0] = batched ? reshape(dx, x.shape()) : dx;
+  }
+  if (c.needs(1)) grad[1] = matmul(batched ? reshape(x, {-1, x.dim(-1)}) : x, dz2, true, false);
+  if (c.inputs.size() == 3 && c.needs(2)) grad[2] = sum(dz2, {0});
 }
 
 }  // namespace graft::ops::internal

@@ -52,6 +52,7 @@ enum class OpKind : uint16_t {
   kMax,
   // Linear algebra.
   kMatMul,
+  kLinear,  // act(x w + b) in one op: the bias folded into the product
   // Shape.
   kReshape,
   kPermute,
@@ -76,7 +77,24 @@ enum class OpKind : uint16_t {
   kMaxPool2dGrad,
   kAvgPool2d,
   kAvgPool2dGrad,
+  // Optimizer updates, one pass over a variable; they rewrite their slot
+  // inputs in place (graft/ops/update_ops.cc).
+  kSgdUpdate,
+  kAdamUpdate,
   kCount,
+};
+
+// Hyperparameters of the optimizer updates (sgd_update reads momentum,
+// nesterov and weight_decay; adam_update beta1, beta2, eps, weight_decay and
+// decoupled).
+struct UpdateAttrs {
+  double momentum = 0.0;
+  double weight_decay = 0.0;
+  double beta1 = 0.0;
+  double beta2 = 0.0;
+  double eps = 0.0;
+  bool nesterov = false;
+  bool decoupled = false;  // AdamW: decay the weights, not the gradient
 };
 
 // The window of a convolution or pooling over the two spatial axes, as
@@ -115,6 +133,10 @@ struct OpAttrs {
   bool transpose_a = false;  // matmul
   bool transpose_b = false;  // matmul
   Window2d window;        // conv2d, max_pool2d, avg_pool2d and their gradients
+  // linear: the activation applied to x w + b (kRelu, kTanh, kSigmoid), or
+  // kCount for none.
+  OpKind activation = OpKind::kCount;
+  UpdateAttrs update;  // sgd_update, adam_update
 };
 
 }  // namespace graft

@@ -46,6 +46,7 @@ constexpr std::array<OpDef, static_cast<size_t>(OpKind::kCount)> kOpTable = {{
     {OpKind::kSum, "sum", 1, infer_reduce, sum_forward, sum_vjp},    // axes, keepdims
     {OpKind::kMax, "max", 1, infer_reduce, max_forward, max_vjp},    // axes, keepdims
     {OpKind::kMatMul, "matmul", 2, infer_matmul, matmul_forward, matmul_vjp},  // transpose_a, transpose_b
+    {OpKind::kLinear, "linear", kVariadic, infer_linear, linear_forward, linear_vjp},  // activation
     {OpKind::kReshape, "reshape", 1, infer_reshape, nullptr, reshape_vjp, /*view_of_input=*/true},  // shape
     {OpKind::kPermute, "permute", 1, infer_permute, permute_forward, permute_vjp},  // axes
     {OpKind::kBroadcastTo, "broadcast_to", 1, infer_broadcast_to, broadcast_to_forward, broadcast_to_vjp},  // shape
@@ -72,6 +73,8 @@ constexpr std::array<OpDef, static_cast<size_t>(OpKind::kCount)> kOpTable = {{
     {OpKind::kAvgPool2d, "avg_pool2d", 1, infer_avg_pool2d, avg_pool2d_forward, avg_pool2d_vjp},  // window
     {OpKind::kAvgPool2dGrad, "avg_pool2d_grad", 1, infer_avg_pool2d_grad, avg_pool2d_grad_forward,
      avg_pool2d_grad_vjp},  // window, shape (the input's)
+    {OpKind::kSgdUpdate, "sgd_update", kVariadic, infer_sgd_update, sgd_update_forward, nullptr},  // update
+    {OpKind::kAdamUpdate, "adam_update", 7, infer_adam_update, adam_update_forward, nullptr},  // update
 }};
 
 constexpr bool rows_match_kinds() {

@@ -123,6 +123,28 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   return apply(OpKind::kMatMul, {a, b}, attrs);
 }
 
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, OpKind activation) {
+  OpAttrs attrs;
+  attrs.activation = activation;
+  if (b.defined()) return apply(OpKind::kLinear, {x, w, b}, attrs);
+  return apply(OpKind::kLinear, {x, w}, attrs);
+}
+
+Tensor sgd_update(const Tensor& p, const Tensor& g, const Tensor& lr, const Tensor& momentum_buf,
+                  const UpdateAttrs& attrs) {
+  OpAttrs op_attrs;
+  op_attrs.update = attrs;
+  if (momentum_buf.defined()) return apply(OpKind::kSgdUpdate, {p, g, lr, momentum_buf}, op_attrs);
+  return apply(OpKind::kSgdUpdate, {p, g, lr}, op_attrs);
+}
+
+Tensor adam_update(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, const Tensor& lr,
+                   const Tensor& bias1, const Tensor& bias2, const UpdateAttrs& attrs) {
+  OpAttrs op_attrs;
+  op_attrs.update = attrs;
+  return apply(OpKind::kAdamUpdate, {p, g, m, v, lr, bias1, bias2}, op_attrs);
+}
+
 Tensor reshape(const Tensor& x, const Shape& shape) {
   OpAttrs attrs;
   attrs.shape = shape;

@@ -91,6 +91,15 @@ Tensor max(const Tensor& x, const Dims& axes = {}, bool keepdims = false);
 // Matrix product through BLAS. Rank 2 x rank 2; batched rank >= 3 with equal
 // batch dimensions; or rank >= 3 x rank 2 (the batch folds into rows).
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+// activation(x w + b) as one op: the bias is copied into the output and the
+// product added onto it (beta = 1), then the activation runs in place over
+// the output; its gradient is one pass over the output too. x [..., k]
+// (rank >= 2, leading axes fold into rows), w [k, n], b [n] or undefined (no
+// bias); float32 or float64, one dtype. `activation` is OpKind::kRelu, kTanh,
+// kSigmoid or kCount (none); values and gradients equal those of
+// activation(matmul(x, w) + b). Throws ShapeError / DTypeError / ValueError
+// naming what was found.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), OpKind activation = OpKind::kCount);
 
 // Shape. reshape accepts one -1, inferred from the element count.
 Tensor reshape(const Tensor& x, std::initializer_list<int64_t> dims);
@@ -251,6 +260,23 @@ Tensor global_avg_pool2d(const Tensor& x);
 // (a reshape; the element order is row-major, so channel c spans H*W
 // consecutive features). start_dim may be negative; ShapeError outside [-rank, rank).
 Tensor flatten(const Tensor& x, int64_t start_dim = 1);
+
+// Optimizer updates, each one pass over a variable (graft/optim uses them).
+// Each returns the variable's new value and rewrites its slot tensors in
+// place; the math, the order of operations and every rounding are those of
+// the graft ops the optimizers composed before. No gradient flows through
+// them. Every tensor has p's dtype (float32 or float64); g and the slots
+// have p's shape, the rates are scalars.
+// SGD: g' = g + p * weight_decay; without momentum p - lr g'; with it
+// buf <- buf * momentum + g' and p - lr buf (Nesterov: p - lr (g' + buf * momentum)).
+// `momentum_buf` is undefined exactly when attrs.momentum is 0.
+Tensor sgd_update(const Tensor& p, const Tensor& g, const Tensor& lr, const Tensor& momentum_buf,
+                  const UpdateAttrs& attrs);
+// Adam: g' = g + p * weight_decay (L2) or p' = p * (1 - lr weight_decay)
+// (decoupled, AdamW); m <- m b1 + g' (1 - b1); v <- v b2 + g'^2 (1 - b2);
+// p' - lr (m / bias1) / (sqrt(v / bias2) + eps), bias_k = 1 - b_k^t.
+Tensor adam_update(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, const Tensor& lr,
+                   const Tensor& bias1, const Tensor& bias2, const UpdateAttrs& attrs);
 
 // Operators.
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

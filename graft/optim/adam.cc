@@ -19,17 +19,18 @@ void Adam::update(const Variable& v, const Tensor& grad, const Tensor& lr) {
   Variable step = slot(v, "step", init::zeros(), Shape{});
   Tensor t = step.value() + 1.0;
   step.assign(t);
-  Tensor p = v.value();
-  Tensor g = grad;
-  if (o.weight_decay_ != 0 && !o.decoupled_) g = g + p * o.weight_decay_;
-  if (o.weight_decay_ != 0 && o.decoupled_) p = p * (1.0 - lr * o.weight_decay_);
-  Tensor m_next = m.value() * o.beta1_ + g * (1.0 - o.beta1_);
-  Tensor v_next = s.value() * o.beta2_ + square(g) * (1.0 - o.beta2_);
-  m.assign(m_next);
-  s.assign(v_next);
+  // Scalars in v's dtype; the elementwise part is one pass over p, g, m and
+  // v (adam_update in graft/ops/ops.h).
   Tensor bias1 = 1.0 - pow(scalar_like(o.beta1_, t), t);
   Tensor bias2 = 1.0 - pow(scalar_like(o.beta2_, t), t);
-  v.assign(p - lr * (m_next / bias1) / (sqrt(v_next / bias2) + o.eps_));
+  OpAttrs attrs;
+  attrs.update.beta1 = o.beta1_;
+  attrs.update.beta2 = o.beta2_;
+  attrs.update.eps = o.eps_;
+  attrs.update.weight_decay = o.weight_decay_;
+  attrs.update.decoupled = o.decoupled_;
+  const Tensor inputs[] = {v.value(), grad, m.value(), s.value(), lr, bias1, bias2};
+  run_update(v, OpKind::kAdamUpdate, inputs, attrs);
 }
 
 AdamOptions adamw_options(double lr, double weight_decay) {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "graft/ops/dispatch.h"
 #include "graft/ops/ops.h"
 #include "graft/trace/function.h"
 
@@ -48,6 +49,18 @@ Variable Optimizer::slot(const Variable& v, std::string_view slot_name, const In
                              VariableOptions().dtype(v.dtype()).trainable(false));
   entry.slots.emplace_back(std::string(slot_name), s);
   return s;
+}
+
+void Optimizer::run_update(const Variable& v, OpKind kind, std::span<const Tensor> inputs, const OpAttrs& attrs) {
+  if (ops::internal::interceptor() != nullptr) {
+    v.assign(apply(kind, inputs, attrs));
+    return;
+  }
+  // Eager: every element is read before it is written, so the kernel may
+  // write the variable's own buffer; checked first as apply() checks.
+  const OpDef& def = op_def(kind);
+  (void)def.infer(def, inputs, attrs);
+  run_kernel(def, inputs, v.raw_value(), attrs);
 }
 
 void Optimizer::release_retired() {

@@ -25,10 +25,12 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "graft/ops/op_kind.h"
 #include "graft/optim/schedule.h"
 #include "graft/vars/store.h"
 
@@ -83,6 +85,10 @@ class Optimizer {
                 std::optional<Shape> shape = std::nullopt);
   // One variable's update, in graft ops; `lr` is a scalar of v's dtype.
   virtual void update(const Variable& v, const Tensor& grad, const Tensor& lr) = 0;
+  // Runs update op `kind` (sgd_update, adam_update; inputs[0] is v's value)
+  // as one pass over v: in eager code straight into v's buffer, under a
+  // graft::function capture as an op whose result is assigned to v.
+  static void run_update(const Variable& v, OpKind kind, std::span<const Tensor> inputs, const OpAttrs& attrs);
   // The slot names `update` creates, for slots_of.
   virtual std::vector<std::string> slot_names() const = 0;
 

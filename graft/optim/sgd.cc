@@ -15,16 +15,20 @@ std::vector<std::string> SGD::slot_names() const {
 }
 
 void SGD::update(const Variable& v, const Tensor& grad, const Tensor& lr) {
-  Tensor g = grad;
-  if (options_.weight_decay_ != 0) g = g + v.value() * options_.weight_decay_;
+  OpAttrs attrs;
+  attrs.update.momentum = options_.momentum_;
+  attrs.update.nesterov = options_.nesterov_;
+  attrs.update.weight_decay = options_.weight_decay_;
   if (options_.momentum_ == 0) {
-    v.assign_sub(lr * g);
+    const Tensor inputs[] = {v.value(), grad, lr};
+    run_update(v, OpKind::kSgdUpdate, inputs, attrs);
     return;
   }
+  // One pass: g' = g + p wd; buf <- buf momentum + g'; p - lr buf (or, with
+  // Nesterov, p - lr (g' + buf momentum)). See sgd_update in graft/ops/ops.h.
   Variable buf = slot(v, "momentum");
-  Tensor next = buf.value() * options_.momentum_ + g;
-  buf.assign(next);
-  v.assign_sub(lr * (options_.nesterov_ ? g + next * options_.momentum_ : next));
+  const Tensor inputs[] = {v.value(), grad, lr, buf.value()};
+  run_update(v, OpKind::kSgdUpdate, inputs, attrs);
 }
 
 }  // namespace graft

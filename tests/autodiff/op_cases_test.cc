@@ -263,6 +263,16 @@ std::vector<OpCase> all_cases() {
     expect_gradients([](const std::vector<Tensor>& in) { return weighted(matmul(in[0], in[1], true, true)); },
                      {normal64({2, 4, 3}, 77), normal64({2, 2, 4}, 78)});
   });
+  add_case(K::kLinear, G, [] {
+    // Every fusable activation, with and without a bias, plain and batched;
+    // relu's inputs stay away from its kink.
+    for (OpKind act : {OpKind::kCount, OpKind::kRelu, OpKind::kTanh, OpKind::kSigmoid}) {
+      Fn with_bias = [act](const std::vector<Tensor>& in) { return weighted(linear(in[0], in[1], in[2], act)); };
+      Fn without = [act](const std::vector<Tensor>& in) { return weighted(linear(in[0], in[1], Tensor(), act)); };
+      expect_gradients(with_bias, {away_from_zero({3, 4}, 77), normal64({4, 5}, 78), normal64({5}, 79)});
+      expect_gradients(without, {normal64({2, 3, 4}, 80), normal64({4, 2}, 81)});
+    }
+  });
 
   // Shape.
   add_case(K::kReshape, G, [] {
@@ -387,6 +397,34 @@ std::vector<OpCase> all_cases() {
       expect_gradients([o, x](const std::vector<Tensor>& in) { return weighted(avg_pool2d_grad(in[0], x, o)); },
                        {normal64(y, 139)});
     }
+  });
+
+  // Optimizer updates (compared with the ops they replace in
+  // tests/ops/update_ops_test.cc): one hand-computed step each.
+  add_case(K::kSgdUpdate, F, [] {
+    UpdateAttrs a;
+    a.momentum = 0.5;
+    Tensor buf = Tensor::from_vector<double>({1.0, -2.0});
+    // buf <- 0.5 buf + g = [1.5, -0.5]; p - 0.1 buf
+    Tensor p = sgd_update(Tensor::from_vector<double>({1.0, 2.0}), Tensor::from_vector<double>({1.0, 0.5}),
+                          full({}, 0.1, DType::kFloat64), buf, a);
+    expect_values(p, {0.85, 2.05}, {2});
+    expect_values(buf, {1.5, -0.5}, {2});
+  });
+  add_case(K::kAdamUpdate, F, [] {
+    UpdateAttrs a;
+    a.beta1 = 0.5;
+    a.beta2 = 0.75;
+    a.eps = 0.0;
+    Tensor m = Tensor::from_vector<double>({0.0}), v = Tensor::from_vector<double>({0.0});
+    // m = 0.5 g = 1, v = 0.25 g^2 = 1; first step: bias1 = 0.5, bias2 = 0.25,
+    // p - lr (1 / 0.5) / sqrt(1 / 0.25) = 3 - 0.5 * 2 / 2.
+    Tensor p = adam_update(Tensor::from_vector<double>({3.0}), Tensor::from_vector<double>({2.0}), m, v,
+                           full({}, 0.5, DType::kFloat64), full({}, 0.5, DType::kFloat64),
+                           full({}, 0.25, DType::kFloat64), a);
+    expect_values(p, {2.5}, {1});
+    expect_values(m, {1.0}, {1});
+    expect_values(v, {1.0}, {1});
   });
   return cases;
 }

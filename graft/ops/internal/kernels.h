@@ -25,6 +25,7 @@ GRAFT_DECLARE_INFER(infer_where);
 GRAFT_DECLARE_INFER(infer_cast);
 GRAFT_DECLARE_INFER(infer_reduce);
 GRAFT_DECLARE_INFER(infer_matmul);
+GRAFT_DECLARE_INFER(infer_linear);
 GRAFT_DECLARE_INFER(infer_reshape);
 GRAFT_DECLARE_INFER(infer_permute);
 GRAFT_DECLARE_INFER(infer_broadcast_to);
@@ -45,6 +46,8 @@ GRAFT_DECLARE_INFER(infer_max_pool2d);
 GRAFT_DECLARE_INFER(infer_max_pool2d_grad);
 GRAFT_DECLARE_INFER(infer_avg_pool2d);
 GRAFT_DECLARE_INFER(infer_avg_pool2d_grad);
+GRAFT_DECLARE_INFER(infer_sgd_update);
+GRAFT_DECLARE_INFER(infer_adam_update);
 
 // Forward kernels.
 GRAFT_DECLARE_FORWARD(fill_forward);
@@ -77,6 +80,7 @@ GRAFT_DECLARE_FORWARD(cast_forward);
 GRAFT_DECLARE_FORWARD(sum_forward);
 GRAFT_DECLARE_FORWARD(max_forward);
 GRAFT_DECLARE_FORWARD(matmul_forward);
+GRAFT_DECLARE_FORWARD(linear_forward);
 GRAFT_DECLARE_FORWARD(permute_forward);
 GRAFT_DECLARE_FORWARD(broadcast_to_forward);
 GRAFT_DECLARE_FORWARD(arange_forward);
@@ -99,6 +103,8 @@ GRAFT_DECLARE_FORWARD(max_pool2d_forward);
 GRAFT_DECLARE_FORWARD(max_pool2d_grad_forward);
 GRAFT_DECLARE_FORWARD(avg_pool2d_forward);
 GRAFT_DECLARE_FORWARD(avg_pool2d_grad_forward);
+GRAFT_DECLARE_FORWARD(sgd_update_forward);
+GRAFT_DECLARE_FORWARD(adam_update_forward);
 
 // Vector-Jacobian products.
 GRAFT_DECLARE_VJP(add_vjp);
@@ -122,6 +128,7 @@ GRAFT_DECLARE_VJP(cast_vjp);
 GRAFT_DECLARE_VJP(sum_vjp);
 GRAFT_DECLARE_VJP(max_vjp);
 GRAFT_DECLARE_VJP(matmul_vjp);
+GRAFT_DECLARE_VJP(linear_vjp);
 GRAFT_DECLARE_VJP(reshape_vjp);
 GRAFT_DECLARE_VJP(permute_vjp);
 GRAFT_DECLARE_VJP(broadcast_to_vjp);

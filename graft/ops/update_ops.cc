@@ -1,0 +1,139 @@
+// Optimizer updates as one pass over a variable: sgd_update (plain, momentum,
+// Nesterov, L2 weight decay) and adam_update (Adam with L2 decay, AdamW).
+//
+// Each kernel is the same scalar math, in the same order and the same dtype,
+// as the composition of graft ops the optimizers used before (graft/optim),
+// so a fused step is bit-for-bit the step it replaces: every intermediate is
+// rounded to T, the scalar hyperparameters are cast to T as scalar_like()
+// casts them, and this file is built with -ffp-contract=off so no a*b+c is
+// contracted into a fused multiply-add that the separate ops never did.
+// tests/ops/update_ops_test.cc compares the two bit for bit.
+//
+// The slot inputs (momentum, m, v) are state: the kernel reads and rewrites
+// them in place, the only kernels allowed to write an input. The output is
+// the variable's new value; the caller assigns it (or passes the variable's
+// own buffer as `out`: each element is read before it is written).
+#include <cmath>
+#include <initializer_list>
+
+#include "graft/ops/internal/kernels.h"
+#include "graft/tensor/parallel.h"
+
+namespace graft::ops::internal {
+namespace {
+
+// p (input 0) is float; every other input has its dtype; inputs in `state`
+// have its shape, inputs in `scalars` one element.
+void check_inputs(const OpDef& def, std::span<const Tensor> in, std::initializer_list<size_t> state,
+                  std::initializer_list<size_t> scalars) {
+  const Tensor& p = in[0];
+  GRAFT_CHECK_AS(DTypeError, is_floating(p.dtype()), def.name, ": the variable must be float32 or float64, got ",
+                 dtype_name(p.dtype()));
+  for (size_t i = 1; i < in.size(); ++i) {
+    GRAFT_CHECK_AS(DTypeError, in[i].dtype() == p.dtype(), def.name, ": input ", i, " is ",
+                   dtype_name(in[i].dtype()), ", the variable ", dtype_name(p.dtype()),
+                   "\n  help: gradients, slots and rates share the variable's dtype; cast() first");
+  }
+  for (size_t i : state) {
+    GRAFT_CHECK_AS(ShapeError, in[i].shape() == p.shape(), def.name, ": input ", i, " has shape ",
+                   in[i].shape().to_string(), ", the variable ", p.shape().to_string(),
+                   "\n  help: gradients and slots have their variable's shape");
+  }
+  for (size_t i : scalars) {
+    GRAFT_CHECK_AS(ShapeError, in[i].numel() == 1, def.name, ": input ", i,
+                   " must be a scalar (a rate or a bias correction), got shape ", in[i].shape().to_string());
+  }
+}
+
+}  // namespace
+
+// Inputs: p, g, lr, then the momentum slot when attrs.update.momentum != 0.
+TensorMeta infer_sgd_update(const OpDef& def, std::span<const Tensor> in, const OpAttrs& attrs) {
+  const bool momentum = attrs.update.momentum != 0;
+  GRAFT_CHECK(in.size() == (momentum ? 4u : 3u), def.name, ": expected ", momentum ? 4 : 3,
+              " inputs (variable, gradient, learning rate", momentum ? ", momentum slot" : "", "), got ",
+              in.size());
+  GRAFT_CHECK(attrs.update.momentum != 0 || !attrs.update.nesterov, def.name, ": Nesterov needs momentum > 0");
+  if (momentum) {
+    check_inputs(def, in, {1, 3}, {2});
+  } else {
+    check_inputs(def, in, {1}, {2});
+  }
+  return {in[0].shape(), in[0].dtype()};
+}
+
+void sgd_update_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
+  const UpdateAttrs& u = attrs.update;
+  visit_dtype(out.dtype(), [&]<typename T>(T) {
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* p = in[0].data<T>();
+      const T* g = in[1].data<T>();
+      const T lr = in[2].data<T>()[0];
+      T* buf = u.momentum != 0 ? const_cast<T*>(in[3].data<T>()) : nullptr;
+      T* o = out.data<T>();
+      const T wd = static_cast<T>(u.weight_decay);
+      const T mu = static_cast<T>(u.momentum);
+      const bool decay = u.weight_decay != 0, nesterov = u.nesterov;
+      parallel_for(0, out.numel(), kParallelGrain, [=](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const T pi = p[i];
+          T gi = g[i];
+          if (decay) gi = gi + pi * wd;  // g + p * weight_decay
+          if (buf == nullptr) {
+            o[i] = pi - lr * gi;
+            continue;
+          }
+          const T next = buf[i] * mu + gi;  // momentum * buf + g
+          buf[i] = next;
+          o[i] = pi - lr * (nesterov ? gi + next * mu : next);
+        }
+      });
+    }
+  });
+}
+
+// Inputs: p, g, m, v, lr, 1 - beta1^t, 1 - beta2^t.
+TensorMeta infer_adam_update(const OpDef& def, std::span<const Tensor> in, const OpAttrs&) {
+  check_inputs(def, in, {1, 2, 3}, {4, 5, 6});
+  return {in[0].shape(), in[0].dtype()};
+}
+
+void adam_update_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
+  const UpdateAttrs& u = attrs.update;
+  visit_dtype(out.dtype(), [&]<typename T>(T) {
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* p = in[0].data<T>();
+      const T* g = in[1].data<T>();
+      T* m = const_cast<T*>(in[2].data<T>());
+      T* v = const_cast<T*>(in[3].data<T>());
+      const T lr = in[4].data<T>()[0];
+      const T bias1 = in[5].data<T>()[0];
+      const T bias2 = in[6].data<T>()[0];
+      T* o = out.data<T>();
+      const bool l2 = u.weight_decay != 0 && !u.decoupled;
+      const bool decoupled = u.weight_decay != 0 && u.decoupled;
+      const T wd = static_cast<T>(u.weight_decay);
+      const T shrink = static_cast<T>(1.0) - lr * wd;  // 1 - lr * weight_decay, as scalar ops in T
+      const T beta1 = static_cast<T>(u.beta1), one_minus_beta1 = static_cast<T>(1.0 - u.beta1);
+      const T beta2 = static_cast<T>(u.beta2), one_minus_beta2 = static_cast<T>(1.0 - u.beta2);
+      const T eps = static_cast<T>(u.eps);
+      // A division and a square root per element: a quarter of the usual
+      // grain already pays for a worker.
+      parallel_for(0, out.numel(), kParallelGrain / 4, [=](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          T pi = p[i];
+          T gi = g[i];
+          if (l2) gi = gi + pi * wd;
+          if (decoupled) pi = pi * shrink;
+          const T m_next = m[i] * beta1 + gi * one_minus_beta1;
+          const T v_next = v[i] * beta2 + (gi * gi) * one_minus_beta2;
+          m[i] = m_next;
+          v[i] = v_next;
+          o[i] = pi - lr * (m_next / bias1) / (std::sqrt(v_next / bias2) + eps);
+        }
+      });
+    }
+  });
+}
+
+}  // namespace graft::ops::internal
