@@ -2,20 +2,78 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+
+#include "graft/tensor/parallel.h"
+
 namespace graft::blas {
+namespace {
+
+// Multiply-adds per task below which splitting a product does not pay for
+// waking a worker (about 0.1 ms of one core's sgemm).
+constexpr int64_t kGemmGrain = int64_t{1} << 20;
+// Blocks start on a multiple of this many rows or columns, so no task gets a
+// sliver narrower than OpenBLAS's register kernels.
+constexpr int64_t kBlockAlign = 16;
+
+void call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+          int64_t ldb, float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
+              static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
+              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+}
+void call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
+          const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
+              static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
+              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+}
+
+// OpenBLAS runs single-threaded (set_num_threads below); a large product is
+// split into blocks of C's rows (or columns, when C is wide) run on graft's
+// pool, so graft's workers and OpenBLAS's never compete for the cores. Each
+// block is an ordinary sgemm over the full k, so every element of C sums its
+// products exactly as the unsplit call does.
+template <typename T>
+void split_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+                int64_t ldb, T beta, T* c, int64_t ldc) {
+  const int64_t work = m * n * std::max<int64_t>(k, 1);
+  const bool rows = m >= n;
+  const int64_t extent = rows ? m : n;
+  const int64_t tasks = std::min<int64_t>({graft::num_threads(), work / kGemmGrain, extent / kBlockAlign});
+  if (tasks < 2) {
+    call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  int64_t block = (extent + tasks - 1) / tasks;
+  block = (block + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
+  parallel_for(0, tasks, 1, [&](int64_t first, int64_t last) {
+    for (int64_t t = first; t < last; ++t) {
+      const int64_t begin = t * block, end = std::min(extent, begin + block);
+      if (begin >= end) continue;
+      if (rows) {
+        // Rows [begin, end) of op(A) and of C.
+        const T* a_block = ta ? a + begin : a + begin * lda;
+        call(ta, tb, end - begin, n, k, alpha, a_block, lda, b, ldb, beta, c + begin * ldc, ldc);
+      } else {
+        // Columns [begin, end) of op(B) and of C.
+        const T* b_block = tb ? b + begin * ldb : b + begin;
+        call(ta, tb, m, end - begin, k, alpha, a, lda, b_block, ldb, beta, c + begin, ldc);
+      }
+    }
+  });
+}
+
+}  // namespace
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+  split_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
           int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+  split_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void set_num_threads(int n) { openblas_set_num_threads(n); }

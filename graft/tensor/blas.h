@@ -14,7 +14,10 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
           int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc);
 
-// OpenBLAS's own thread count (graft's elementwise pool is separate).
+// Products large enough to pay are split across graft's pool
+// (graft/tensor/parallel.h); every element is still one OpenBLAS dot product
+// over the full inner dimension. OpenBLAS's own thread count, kept at 1 by
+// graft's pool:
 void set_num_threads(int n);
 int num_threads();
 

@@ -110,7 +110,9 @@ int default_threads() {
 Pool& pool() {
   static Pool* p = [] {
     int n = default_threads();
-    blas::set_num_threads(n);
+    // OpenBLAS stays single-threaded: graft splits large products over this
+    // pool itself (graft/tensor/blas.cc), so the two never oversubscribe.
+    blas::set_num_threads(1);
     return new Pool(n);
   }();
   return *p;
@@ -147,8 +149,8 @@ void run_parallel(int64_t begin, int64_t end, int64_t grain, RangeFn body) {
 
 void set_num_threads(int n) {
   GRAFT_CHECK(n >= 1, "set_num_threads: expected at least 1 thread, got ", n);
-  pool().resize(n);
-  blas::set_num_threads(n);
+  if (n != pool().threads()) pool().resize(n);
+  blas::set_num_threads(1);
 }
 
 int num_threads() { return pool().threads(); }

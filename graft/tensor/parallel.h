@@ -42,8 +42,10 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, Body&& body) {
       {&body, [](const void* object, int64_t b, int64_t e) { (*static_cast<Fn*>(const_cast<void*>(object)))(b, e); }});
 }
 
-// Threads used by graft's kernels and by OpenBLAS. Defaults to the number of
-// cores; GRAFT_NUM_THREADS overrides it.
+// Threads used by graft's kernels, matrix products included: OpenBLAS runs
+// single-threaded and graft splits large products across its own pool, so
+// no second pool competes for the cores. Defaults to the number of cores;
+// GRAFT_NUM_THREADS overrides it.
 void set_num_threads(int n);
 int num_threads();
 
