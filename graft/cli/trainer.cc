@@ -332,7 +332,7 @@ void Trainer::load_data() {
   io::FashionMnistOptions options = io::FashionMnistOptions().data_dir(config_.data_dir).normalize(true);
   train_ = io::load_fashion_mnist(io::Split::kTrain, options);
   test_ = io::load_fashion_mnist(io::Split::kTest, options);
-  features_ = train_.images.dim(1);
+  features_ = train_.images.row_size();
   classes_ = class_count(train_);
   image_side_ = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(features_))));
   if (config_.model == "cnn") {
@@ -344,7 +344,7 @@ void Trainer::load_data() {
                 " images below one pixel\n  help: use fewer conv blocks");
   }
   if (config_.limit > 0 && config_.limit < train_.size()) {
-    train_.images = slice(train_.images, {0, 0}, {config_.limit, features_}).clone();
+    train_.images = train_.images.head(config_.limit);
     train_.labels = slice(train_.labels, {0}, {config_.limit}).clone();
   }
   GRAFT_CHECK(train_.size() >= config_.batch_size, "--batch-size ", config_.batch_size, " is larger than the ",
@@ -437,7 +437,7 @@ void Trainer::build_model() {
   };
   train_step_.emplace(step_body_, FunctionOptions().name("train_step"));
   forward_.emplace([this](const Tensor& x) { return (*model_)(model_input(x)); }, FunctionOptions().name("evaluate"));
-  probe_ = model_input(slice(test_.images, {0, 0}, {std::min<int64_t>(256, test_.size()), features_}).clone());
+  probe_ = model_input(test_.images.range(0, std::min<int64_t>(256, test_.size())));
 }
 
 // Only now, with everything checked, does the run touch its folder.
@@ -526,7 +526,7 @@ Trainer::Evaluation Trainer::evaluate(const io::Dataset& data) {
   model_->eval();
   for (int64_t begin = 0; begin < data.size(); begin += chunk) {
     int64_t end = std::min(data.size(), begin + chunk);
-    Tensor x = slice(data.images, {begin, 0}, {end, features_});
+    Tensor x = data.images.range(begin, end);
     Tensor y = slice(data.labels, {begin}, {end});
     Tensor logits = config_.compile && end - begin == chunk ? (*forward_)(x) : (*model_)(model_input(x));
     e.loss += sum(sparse_softmax_cross_entropy(logits, y)).item<double>();

@@ -28,13 +28,26 @@ Tensor gather_rows(const Tensor& source, const std::vector<int64_t>& order, int6
 
 BatchIterator::BatchIterator(Tensor inputs, Tensor labels, BatchOptions options)
     : inputs_(std::move(inputs)), labels_(std::move(labels)), options_(options) {
-  GRAFT_CHECK(options_.batch_size_ >= 1, "BatchIterator: batch size must be at least 1, got ", options_.batch_size_);
   GRAFT_CHECK(inputs_.defined() && labels_.defined(), "BatchIterator: inputs and labels must be defined tensors");
   GRAFT_CHECK(!inputs_.is_symbolic() && !labels_.is_symbolic(), "BatchIterator: inputs and labels need values");
-  GRAFT_CHECK(inputs_.rank() >= 1 && labels_.rank() >= 1 && inputs_.dim(0) == labels_.dim(0),
-              "BatchIterator: inputs ", inputs_.shape().to_string(), " and labels ", labels_.shape().to_string(),
-              " must share their first dimension (the examples)");
+  GRAFT_CHECK(inputs_.rank() >= 1, "BatchIterator: inputs must have an examples axis, got a scalar");
   size_ = inputs_.dim(0);
+  start();
+}
+
+BatchIterator::BatchIterator(ImageBytes inputs, Tensor labels, BatchOptions options)
+    : image_inputs_(std::move(inputs)), labels_(std::move(labels)), options_(options) {
+  GRAFT_CHECK(image_inputs_.defined() && labels_.defined(), "BatchIterator: inputs and labels must be defined");
+  GRAFT_CHECK(!labels_.is_symbolic(), "BatchIterator: labels need values");
+  size_ = image_inputs_.size();
+  start();
+}
+
+void BatchIterator::start() {
+  GRAFT_CHECK(options_.batch_size_ >= 1, "BatchIterator: batch size must be at least 1, got ", options_.batch_size_);
+  const Shape inputs_shape = image_inputs_.defined() ? image_inputs_.shape() : inputs_.shape();
+  GRAFT_CHECK(labels_.rank() >= 1 && labels_.dim(0) == size_, "BatchIterator: inputs ", inputs_shape.to_string(),
+              " and labels ", labels_.shape().to_string(), " must share their first dimension (the examples)");
   batches_per_epoch_ = options_.drop_last_ ? size_ / options_.batch_size_
                                            : (size_ + options_.batch_size_ - 1) / options_.batch_size_;
   GRAFT_CHECK(batches_per_epoch_ > 0, "BatchIterator: ", size_, " examples make no batch of ", options_.batch_size_,
@@ -93,8 +106,11 @@ Batch BatchIterator::build(BatchPosition p) {
   // This shard's rows of the global batch (all of it unsharded).
   const int64_t start = global_start + rows * options_.shard_index_ / options_.shard_count_;
   const int64_t count = global_start + rows * (options_.shard_index_ + 1) / options_.shard_count_ - start;
-  return Batch{gather_rows(inputs_, cached_order_, start, count), gather_rows(labels_, cached_order_, start, count),
-               p};
+  Tensor inputs = image_inputs_.defined()
+                      ? image_inputs_.gather(std::span<const int64_t>(cached_order_).subspan(
+                            static_cast<size_t>(start), static_cast<size_t>(count)))
+                      : gather_rows(inputs_, cached_order_, start, count);
+  return Batch{inputs, gather_rows(labels_, cached_order_, start, count), p};
 }
 
 void BatchIterator::worker_loop() {

@@ -18,7 +18,9 @@
 // The last batch of an epoch holds the N % batch_size remaining examples, or is
 // dropped with drop_last(true). Batches are fresh tensors (row copies); the
 // source tensors are only read, and must not be written while the iterator
-// lives. One thread may use an iterator at a time.
+// lives. Images held as bytes (ImageBytes, as load_fashion_mnist returns
+// them) are converted to float32 one batch at a time, on the prefetch thread.
+// One thread may use an iterator at a time.
 //
 // Data-parallel training (graft/dist) shards each batch: with shard(r, n),
 // batch_size is the global batch and the iterator yields rank r's rows of it,
@@ -36,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "graft/io/image_bytes.h"
 #include "graft/tensor/tensor.h"
 
 namespace graft::io {
@@ -80,6 +83,8 @@ class BatchIterator {
   // a data set with no batch (N == 0, or N < batch size with drop_last), or
   // a shard that would get no rows of some batch.
   BatchIterator(Tensor inputs, Tensor labels, BatchOptions options);
+  // The same over images kept as bytes: batches hold float32 rows.
+  BatchIterator(ImageBytes inputs, Tensor labels, BatchOptions options);
   ~BatchIterator();
   BatchIterator(const BatchIterator&) = delete;
   BatchIterator& operator=(const BatchIterator&) = delete;
@@ -98,11 +103,14 @@ class BatchIterator {
   std::vector<int64_t> epoch_order(int64_t epoch) const;
 
  private:
+  // Checks the data set and the options, and starts the prefetch thread.
+  void start();
   Batch build(BatchPosition p);
   BatchPosition advance(BatchPosition p) const;
   void worker_loop();
 
-  Tensor inputs_;
+  Tensor inputs_;          // unless the inputs are
+  ImageBytes image_inputs_;  // bytes
   Tensor labels_;
   BatchOptions options_;
   int64_t size_ = 0;

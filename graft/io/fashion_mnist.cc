@@ -102,7 +102,7 @@ std::string file_name(Split split, const char* kind) {
 
 }  // namespace
 
-Tensor read_idx_images(const std::string& path) {
+ImageBytes read_idx_image_bytes(const std::string& path) {
   GzReader in(path);
   uint32_t magic = in.read_u32_be("magic");
   if (magic != kImagesMagic) {
@@ -116,11 +116,10 @@ Tensor read_idx_images(const std::string& path) {
   }
   std::vector<uint8_t> pixels =
       in.read_exactly(static_cast<uint64_t>(count * rows * cols), std::to_string(count) + " images of 28x28");
-  Tensor images = Tensor::empty(Shape{count, rows * cols}, DType::kFloat32);
-  float* out = images.data<float>();
-  for (size_t i = 0; i < pixels.size(); ++i) out[i] = static_cast<float>(pixels[i]) / 255.0f;
-  return images;
+  return ImageBytes(std::move(pixels), count, rows * cols);
 }
+
+Tensor read_idx_images(const std::string& path) { return read_idx_image_bytes(path).to_tensor(); }
 
 Tensor read_idx_labels(const std::string& path) {
   GzReader in(path);
@@ -145,15 +144,12 @@ Dataset load_fashion_mnist(Split split, const FashionMnistOptions& options) {
   const std::string dir = options.data_dir_.empty() ? "." : options.data_dir_;
   const std::string images_path = dir + "/" + file_name(split, "images-idx3-ubyte.gz");
   const std::string labels_path = dir + "/" + file_name(split, "labels-idx1-ubyte.gz");
-  Dataset data{read_idx_images(images_path), read_idx_labels(labels_path)};
-  if (data.images.dim(0) != data.labels.dim(0)) {
-    throw IoError(images_path + " holds " + std::to_string(data.images.dim(0)) + " images but " + labels_path +
+  Dataset data{read_idx_image_bytes(images_path), read_idx_labels(labels_path)};
+  if (data.images.size() != data.labels.dim(0)) {
+    throw IoError(images_path + " holds " + std::to_string(data.images.size()) + " images but " + labels_path +
                   " holds " + std::to_string(data.labels.dim(0)) + " labels" + kHelp);
   }
-  if (options.normalize_) {
-    float* p = data.images.data<float>();
-    for (int64_t i = 0; i < data.images.numel(); ++i) p[i] = (p[i] - kFashionMnistMean) / kFashionMnistStd;
-  }
+  if (options.normalize_) data.images = data.images.normalized(kFashionMnistMean, kFashionMnistStd);
   return data;
 }
 
