@@ -23,7 +23,13 @@
 // convolutions run on the OpenMP pool (oneDNN), the faster of that and n
 // OpenMP threads with 1 OpenBLAS thread, named by libtorch_threads=.
 //
+// rss_fmnist runs each side's Fashion-MNIST job in a process of its own and
+// reports peak RSS in MB (speedup= is LibTorch's peak over graft's) and the
+// time from starting the process to the end of its first step
+// (bench/rss_fmnist.h).
+//
 // Usage: graft_torch_compare [--reps N] [--min-ms M] [--only WORKLOAD]
+//        graft_torch_compare --rss-child <threads> <steps> <start_ns>  (LibTorch's rss_fmnist job)
 #include <cblas.h>
 
 #include <algorithm>
@@ -42,6 +48,7 @@
 #include "bench/conv_workloads_torch.h"
 #include "bench/graft_compiled_workloads.h"
 #include "bench/graft_workloads.h"
+#include "bench/rss_fmnist.h"
 #include "bench/torch_workloads.h"
 #include "graft/io/fashion_mnist.h"
 #include "graft/tensor/parallel.h"
@@ -147,6 +154,12 @@ std::string floor_keys(double floor_s, double graft_s, Unit unit) {
 }
 
 void use_graft(int threads) { set_num_threads(threads); }
+// cblas_sgemm called directly, with OpenBLAS's own threads (graft keeps them
+// at 1 and splits products over its pool).
+void use_openblas(int threads) {
+  set_num_threads(threads);
+  openblas_set_num_threads(threads);
+}
 void use_torch(int threads) {
   torch_side::set_threads(1, threads);
 }
@@ -181,7 +194,7 @@ void run_all(const Timing& timing, const std::string& only) {
               cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n,
                           b.data<float>(), n, 0.0f, c.data<float>(), n);
             },
-            graft_threads},
+            [threads] { use_openblas(threads); }},
            {torch_side::sgemm(n), [threads] { use_torch(threads); }}},
           timing);
       double g = s[0], direct = s[1], t = s[2];
@@ -204,7 +217,7 @@ void run_all(const Timing& timing, const std::string& only) {
       auto graft_threads = [threads] { use_graft(threads); };
       std::vector<double> s = seconds_per_call({{[&] { (void)g.step(); }, graft_threads},
                                                 {torch_side::mlp_step(c.widths, c.batch), [threads] { use_torch(threads); }},
-                                                {[&] { floor.run(); }, graft_threads}},
+                                                {[&] { floor.run(); }, [threads] { use_openblas(threads); }}},
                                                timing);
       report(c.name, threads, s[0], s[1], c.unit, floor_keys(s[2], s[0], c.unit));
     }
@@ -217,7 +230,7 @@ void run_all(const Timing& timing, const std::string& only) {
       std::vector<double> s = seconds_per_call({{[&] { (void)g.compiled_step(); }, graft_threads},
                                                 {[&] { (void)g.eager_step(); }, graft_threads},
                                                 {torch_side::mlp_step(c.widths, c.batch), [threads] { use_torch(threads); }},
-                                                {[&] { floor.run(); }, graft_threads}},
+                                                {[&] { floor.run(); }, [threads] { use_openblas(threads); }}},
                                                timing);
       double compiled = s[0], eager = s[1], t = s[2];
       report(c.name, threads, compiled, t, c.unit,
@@ -272,13 +285,38 @@ void run_all(const Timing& timing, const std::string& only) {
           std::max(timing.reps, 15));
       report("growth_event", threads, s[0], s[1], kMillis);
     }
+    if (wanted("rss_fmnist")) {
+      constexpr int steps = 50;
+      const std::string dir = program_dir();
+      ChildRun g, t;
+      // The peak is the same every run; the start-up time is the best of three.
+      for (int r = 0; r < 3; ++r) {
+        ChildRun gr = run_child({dir + "/graft_rss_fmnist", std::to_string(threads), std::to_string(steps)});
+        ChildRun tr = run_child({dir + "/graft_torch_compare", "--rss-child", std::to_string(threads),
+                                 std::to_string(steps)});
+        if (!gr.ok || !tr.ok) {
+          std::fprintf(stderr, "rss_fmnist: a child job failed (graft %s, LibTorch %s)\n", gr.ok ? "ok" : "failed",
+                       tr.ok ? "ok" : "failed");
+          break;
+        }
+        if (r == 0 || gr.first_step_ms < g.first_step_ms) g = gr;
+        if (r == 0 || tr.first_step_ms < t.first_step_ms) t = tr;
+      }
+      if (g.ok && t.ok) {
+        std::printf("bench rss_fmnist threads=%d graft=%.1f libtorch=%.1f unit=MB speedup=%.2f "
+                    "graft_first_step_ms=%.1f libtorch_first_step_ms=%.1f steps=%d\n",
+                    threads, g.peak_mb, t.peak_mb, t.peak_mb / g.peak_mb, g.first_step_ms, t.first_step_ms, steps);
+        std::fflush(stdout);
+      }
+    }
     if (wanted("fmnist_train")) {
       constexpr int64_t batch = 128;
       constexpr int steps = 200;
       static const io::Dataset train =
           io::load_fashion_mnist(io::Split::kTrain, io::FashionMnistOptions().normalize(true));
-      Batches batches = split_batches(train.images, train.labels, batch, steps);
-      auto make_torch = torch_side::fmnist_train(train.images.data<float>(), train.labels.data<int64_t>(), batch, steps);
+      static const Tensor images = train.images.range(0, batch * steps);  // float32, as both sides train on
+      Batches batches = split_batches(images, train.labels, batch, steps);
+      auto make_torch = torch_side::fmnist_train(images.data<float>(), train.labels.data<int64_t>(), batch, steps);
       double graft_loss = 0, torch_loss = 0;
       std::vector<double> s = seconds_per_event(
           {{[&] {
@@ -293,7 +331,7 @@ void run_all(const Timing& timing, const std::string& only) {
             [threads] { use_torch(threads); }}},
           std::max(1, (timing.reps + 1) / 2));
       SgemmSequence floor(mlp_step_matmuls({784, 256, 256, 10}, batch));
-      const double floor_s = seconds_per_call({{[&] { floor.run(); }, [threads] { use_graft(threads); }}}, timing)[0];
+      const double floor_s = seconds_per_call({{[&] { floor.run(); }, [threads] { use_openblas(threads); }}}, timing)[0];
       const double samples = static_cast<double>(batch * steps);
       std::printf("bench fmnist_train threads=%d graft=%.0f libtorch=%.0f unit=samples/s speedup=%.2f steps=%d "
                   "graft_loss=%.4f libtorch_loss=%.4f floor=%.4g of_floor=%.3f\n",
@@ -304,10 +342,30 @@ void run_all(const Timing& timing, const std::string& only) {
   }
 }
 
+// LibTorch's rss_fmnist job (bench/rss_fmnist.h), in this process.
+int rss_child(int threads, int steps, int64_t start_ns) {
+  torch_side::set_threads(1, threads);
+  auto train = std::make_unique<io::Dataset>(io::load_fashion_mnist(io::Split::kTrain));
+  auto test = std::make_unique<io::Dataset>(io::load_fashion_mnist(io::Split::kTest));
+  torch_side::fmnist_rss_job(
+      train->images.row(0), train->labels.data<int64_t>(), train->size(), test->images.row(0), test->size(),
+      io::kFashionMnistMean, io::kFashionMnistStd, steps,
+      [&] {
+        // LibTorch holds its own copies now; the labels were cloned too.
+        train.reset();
+        test.reset();
+      },
+      [start_ns] { report_first_step(start_ns); });
+  return 0;
+}
+
 }  // namespace
 }  // namespace graft::bench
 
 int main(int argc, char** argv) {
+  if (argc == 5 && std::strcmp(argv[1], "--rss-child") == 0) {
+    return graft::bench::rss_child(std::atoi(argv[2]), std::atoi(argv[3]), std::atoll(argv[4]));
+  }
   graft::bench::Timing timing;
   std::string only;
   for (int i = 1; i + 1 < argc; i += 2) {

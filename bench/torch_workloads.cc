@@ -156,4 +156,32 @@ std::function<std::function<double()>()> fmnist_train(const float* images, const
   };
 }
 
+void fmnist_rss_job(const uint8_t* train, const int64_t* train_labels, int64_t n, const uint8_t* test, int64_t n_test,
+                    float mean, float std, int steps, const std::function<void()>& release_bytes,
+                    const std::function<void()>& first_step) {
+  auto images = [&](const uint8_t* bytes, int64_t count) {
+    torch::Tensor raw = torch::from_blob(const_cast<uint8_t*>(bytes), {count, 784}, torch::kUInt8);
+    return raw.to(torch::kFloat32).div_(255.0f).sub_(mean).div_(std);
+  };
+  torch::Tensor x = images(train, n);
+  torch::Tensor x_test = images(test, n_test);
+  torch::Tensor y = torch::from_blob(const_cast<int64_t*>(train_labels), {n}, torch::kInt64).clone();
+  release_bytes();
+  torch::manual_seed(1);
+  torch::nn::Sequential net = relu_mlp({784, 256, 256, 10});
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
+  constexpr int64_t batch = 128;
+  torch::Tensor order = torch::randperm(n, torch::kInt64);
+  for (int s = 0; s < steps; ++s) {
+    const int64_t start = (s * batch) % (n - n % batch);
+    torch::Tensor rows = order.narrow(0, start, batch);
+    adam.zero_grad();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x.index_select(0, rows)), y.index_select(0, rows));
+    loss.backward();
+    adam.step();
+    if (s == 0) first_step();
+  }
+  (void)x_test;
+}
+
 }  // namespace graft::bench::torch_side

@@ -37,4 +37,14 @@ std::function<std::function<void()>()> growth_event(int64_t batch);
 std::function<std::function<double()>()> fmnist_train(const float* images, const int64_t* labels, int64_t batch,
                                                        int steps);
 
+// LibTorch's side of rss_fmnist (bench/rss_fmnist.h), in its own process:
+// float32 tensors of the training and test images made from their bytes
+// (n x 784 and n_test x 784, scaled to [0, 1] and normalised with `mean` and
+// `std`, as torch::data::datasets::MNIST holds them), then release_bytes(),
+// then `steps` Adam steps on shuffled batches of 128 of a fresh
+// 784-256-256-10 relu MLP, calling first_step() after the first.
+void fmnist_rss_job(const uint8_t* train, const int64_t* train_labels, int64_t n, const uint8_t* test, int64_t n_test,
+                    float mean, float std, int steps, const std::function<void()>& release_bytes,
+                    const std::function<void()>& first_step);
+
 }  // namespace graft::bench::torch_side

@@ -1,0 +1,58 @@
+// graft_steps: runs one graft workload a fixed number of times, untimed, so
+// instruction counts can be compared run to run on a busy machine:
+//   valgrind --tool=callgrind build/bin/graft_steps compiled_mlp784_b256 20
+// Workloads: mlp784_b256 (eager, bench/graft_workloads.h),
+// compiled_mlp784_b256, compiled_mlp16_b8, lstm_h128_t32_b16 (compiled),
+// fmnist_step (the fmnist_train step: compiled Adam, batch 128, on one
+// random batch), growth_event (events on fresh models, setup included).
+// Threads: 1 (GRAFT_NUM_THREADS is honoured).
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "bench/graft_compiled_workloads.h"
+
+int main(int argc, char** argv) {
+  using namespace graft::bench;
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s <workload> <iterations>\n", argv[0]);
+    return 2;
+  }
+  const std::string name = argv[1];
+  const int iterations = std::atoi(argv[2]);
+  std::function<void()> fn;
+  std::shared_ptr<void> state;
+  if (name == "mlp784_b256") {
+    auto g = std::make_shared<GraftMlp>(std::vector<int64_t>{784, 256, 256, 10}, 256);
+    fn = [g] { (void)g->step(); };
+    state = g;
+  } else if (name == "compiled_mlp784_b256" || name == "compiled_mlp16_b8") {
+    const bool big = name == "compiled_mlp784_b256";
+    auto g = std::make_shared<CompiledMlp>(big ? std::vector<int64_t>{784, 256, 256, 10}
+                                               : std::vector<int64_t>{16, 32, 32, 4},
+                                           big ? 256 : 8);
+    fn = [g] { (void)g->compiled_step(); };
+    state = g;
+  } else if (name == "lstm_h128_t32_b16") {
+    auto g = std::make_shared<LstmGrad>(64, 128, 32, 16);
+    fn = [g] { (void)g->compiled_step(); };
+    state = g;
+  } else if (name == "fmnist_step") {
+    auto batches = std::make_shared<Batches>();
+    batches->inputs.push_back(uniform({128, 784}, 1.0f, 7));
+    batches->labels.push_back(cyclic_labels(128, 10));
+    auto run = std::make_shared<FmnistTrain>(*batches);
+    fn = [run] { (void)run->train(); };
+    state = std::make_shared<std::pair<std::shared_ptr<Batches>, std::shared_ptr<FmnistTrain>>>(batches, run);
+  } else if (name == "growth_event") {
+    fn = [] { GrowthEvent(128).event(); };
+  } else {
+    std::fprintf(stderr, "unknown workload '%s'\n", name.c_str());
+    return 2;
+  }
+  for (int i = 0; i < iterations; ++i) fn();
+  return 0;
+}
