@@ -57,6 +57,17 @@ std::string attrs_text(const Node& node) {
       if (a.transpose_a) out << " transpose_a";
       if (a.transpose_b) out << " transpose_b";
       break;
+    case OpKind::kLinear:
+      if (a.activation != OpKind::kCount) out << " activation=" << op_name(a.activation);
+      break;
+    case OpKind::kSgdUpdate:
+      out << " momentum=" << a.update.momentum << " weight_decay=" << a.update.weight_decay
+          << (a.update.nesterov ? " nesterov" : "");
+      break;
+    case OpKind::kAdamUpdate:
+      out << " beta1=" << a.update.beta1 << " beta2=" << a.update.beta2 << " eps=" << a.update.eps
+          << " weight_decay=" << a.update.weight_decay << (a.update.decoupled ? " decoupled" : "");
+      break;
     case OpKind::kReshape:
     case OpKind::kBroadcastTo: out << " shape=" << a.shape; break;
     case OpKind::kPermute: out << " perm=" << Shape(a.axes); break;

@@ -158,6 +158,7 @@ constexpr bool visit_elementwise(OpKind kind, F&& f) {
     case OpKind::kSum:
     case OpKind::kMax:
     case OpKind::kMatMul:
+    case OpKind::kLinear:
     case OpKind::kReshape:
     case OpKind::kPermute:
     case OpKind::kBroadcastTo:
@@ -177,6 +178,8 @@ constexpr bool visit_elementwise(OpKind kind, F&& f) {
     case OpKind::kMaxPool2dGrad:
     case OpKind::kAvgPool2d:
     case OpKind::kAvgPool2dGrad:
+    case OpKind::kSgdUpdate:
+    case OpKind::kAdamUpdate:
     case OpKind::kCount:
       return false;
   }
