@@ -18,10 +18,24 @@
 #include <CLI/CLI.hpp>
 
 #include "graft/base/error.h"
+#include "graft/base/warning.h"
 #include "graft/cli/train.h"
 #include "graft/io/checkpoint.h"
 
+namespace {
+
+// The library's warnings (graft/base/warning.h) are this program's to print,
+// in the style of its errors.
+class StderrWarnings : public graft::WarningHandler {
+ public:
+  void on_warning(const graft::Warning& w) override { std::cerr << "warning: " << w.message << "\n"; }
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  StderrWarnings warnings;
+  graft::ScopedWarningHandler route_warnings(&warnings);
   CLI::App app{"graft: deep learning for models that change while they train"};
   app.require_subcommand(1);
 

@@ -1,8 +1,8 @@
 #include "graft/trace/function.h"
 
 #include <algorithm>
-#include <cstdio>
 
+#include "graft/base/warning.h"
 #include "graft/trace/internal/capture.h"
 
 namespace graft::trace::internal {
@@ -200,11 +200,10 @@ FunctionCore::Entry& FunctionCore::capture(const std::vector<Tensor>& args, cons
 
   if (captures_ > 1 && ++recaptures_in_a_row_ >= options_.recapture_warning_ && !warned_) {
     warned_ = true;
-    std::fprintf(stderr,
-                 "graft: warning: function '%s' recaptured on %d calls in a row; the last: %s\n"
-                 "  help: every capture re-traces and re-optimises the step; keep input shapes fixed (pad or bucket "
-                 "sequence lengths) and grow the model less often\n",
-                 options_.name_.c_str(), recaptures_in_a_row_, line.c_str());
+    warn(graft::internal::str(
+        "function '", options_.name_, "' recaptured on ", recaptures_in_a_row_, " calls in a row; the last: ", line,
+        "\n  help: every capture re-traces and re-optimises the step; keep input shapes fixed (pad or bucket "
+        "sequence lengths) and grow the model less often"));
   }
 
   graph.name = options_.name_;
