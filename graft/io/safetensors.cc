@@ -322,10 +322,12 @@ std::optional<FileDType> parse_file_dtype(std::string_view name) {
 
 FileDType to_file_dtype(DType d) {
   switch (d) {
+    case DType::kFloat32: return FileDType::kF32;
     case DType::kFloat64: return FileDType::kF64;
     case DType::kInt64: return FileDType::kI64;
-    default: return FileDType::kF32;
+    case DType::kCount: break;
   }
+  throw_invalid_dtype(d, "to_file_dtype");  // never saved as some guessed dtype
 }
 
 std::optional<DType> loaded_dtype(FileDType d) {
@@ -335,8 +337,10 @@ std::optional<DType> loaded_dtype(FileDType d) {
     case FileDType::kI64: case FileDType::kBool: case FileDType::kU8: case FileDType::kI8:
     case FileDType::kI16: case FileDType::kU16: case FileDType::kI32: case FileDType::kU32:
       return DType::kInt64;
-    default: return std::nullopt;
+    case FileDType::kU64: case FileDType::kF8E4M3: case FileDType::kF8E5M2: return std::nullopt;
+    case FileDType::kCount: break;
   }
+  GRAFT_INTERNAL_ASSERT(false, "loaded_dtype: invalid FileDType value ", static_cast<int>(d));
 }
 
 int64_t TensorEntry::numel() const {
@@ -494,7 +498,9 @@ Tensor SafetensorsFile::load(std::string_view key) const {
     case FileDType::kU16: convert<uint16_t>(src, t.data<int64_t>(), n); break;
     case FileDType::kI32: convert<int32_t>(src, t.data<int64_t>(), n); break;
     case FileDType::kU32: convert<uint32_t>(src, t.data<int64_t>(), n); break;
-    default: GRAFT_INTERNAL_ASSERT(false, "unhandled loadable dtype");
+    case FileDType::kU64: case FileDType::kF8E4M3: case FileDType::kF8E5M2: case FileDType::kCount:
+      // loaded_dtype() refused these above.
+      GRAFT_INTERNAL_ASSERT(false, "load: unhandled dtype ", static_cast<int>(e.dtype));
   }
   return t;
 }

@@ -12,22 +12,32 @@ namespace graft {
 
 enum class DType : uint8_t { kFloat32, kFloat64, kInt64, kCount };
 
+// Throws InternalError for a value outside the enum (a corrupted or
+// uninitialised DType): switches list every case and call it after the
+// switch, so a new dtype is a -Wswitch warning and a bad one never passes as
+// float32.
+[[noreturn]] void throw_invalid_dtype(DType d, const char* where);
+
 constexpr size_t dtype_size(DType d) {
   switch (d) {
     case DType::kFloat32: return 4;
     case DType::kFloat64: return 8;
     case DType::kInt64: return 8;
-    default: return 0;
+    case DType::kCount: break;
   }
+  throw_invalid_dtype(d, "dtype_size");
 }
 
+// The name for messages; "invalid" for a value outside the enum (this one
+// does not throw: it is called while building other errors' messages).
 constexpr std::string_view dtype_name(DType d) {
   switch (d) {
     case DType::kFloat32: return "float32";
     case DType::kFloat64: return "float64";
     case DType::kInt64: return "int64";
-    default: return "invalid";
+    case DType::kCount: break;
   }
+  return "invalid";
 }
 
 constexpr bool is_floating(DType d) { return d == DType::kFloat32 || d == DType::kFloat64; }
@@ -42,10 +52,12 @@ template <> constexpr DType dtype_of<int64_t>() { return DType::kInt64; }
 template <typename F>
 decltype(auto) visit_dtype(DType d, F&& f) {
   switch (d) {
+    case DType::kFloat32: return f(float{});
     case DType::kFloat64: return f(double{});
     case DType::kInt64: return f(int64_t{});
-    default: return f(float{});
+    case DType::kCount: break;
   }
+  throw_invalid_dtype(d, "visit_dtype");
 }
 
 }  // namespace graft

@@ -1,11 +1,14 @@
 #include "graft/tensor/parallel.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "graft/base/check.h"
@@ -28,6 +31,9 @@ class Pool {
     for (int i = 0; i + 1 < threads_; ++i) workers_.emplace_back([this, i] { work(i + 1); });
   }
 
+  // Runs task(0..tasks-1) on the workers and the caller. An exception from
+  // any task is rethrown here, on the calling thread, once every task has
+  // finished (the first one thrown wins; tasks not started yet are skipped).
   void run(int tasks, const std::function<void(int)>& task) {
     std::unique_lock lock(run_mutex_);  // one parallel region at a time
     {
@@ -36,13 +42,20 @@ class Pool {
       tasks_ = tasks;
       next_ = 0;
       pending_ = tasks;
+      error_ = nullptr;
+      error_seen_.store(false, std::memory_order_relaxed);
       ++generation_;
     }
     wake_.notify_all();
     drain();
-    std::unique_lock guard(mutex_);
-    done_.wait(guard, [&] { return pending_ == 0; });
-    task_ = nullptr;
+    std::exception_ptr error;
+    {
+      std::unique_lock guard(mutex_);
+      done_.wait(guard, [&] { return pending_ == 0; });
+      task_ = nullptr;
+      error = std::exchange(error_, nullptr);
+    }
+    if (error) std::rethrow_exception(error);
   }
 
  private:
@@ -56,8 +69,21 @@ class Pool {
         index = next_++;
         task = task_;
       }
-      (*task)(index);
+      // A worker must not let an exception escape (std::terminate): keep it
+      // for run() to rethrow on the caller.
+      std::exception_ptr error;
+      if (!error_seen_.load(std::memory_order_relaxed)) {
+        try {
+          (*task)(index);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      }
       std::lock_guard guard(mutex_);
+      if (error && !error_) {
+        error_ = error;
+        error_seen_.store(true, std::memory_order_relaxed);
+      }
       if (--pending_ == 0) done_.notify_all();
     }
   }
@@ -97,6 +123,8 @@ class Pool {
   int pending_ = 0;
   uint64_t generation_ = 0;
   bool stopping_ = false;
+  std::exception_ptr error_;           // the first task exception of this run
+  std::atomic<bool> error_seen_{false};  // lets the other tasks skip work
 };
 
 int default_threads() {
@@ -137,11 +165,14 @@ void run_parallel(int64_t begin, int64_t end, int64_t grain, RangeFn body) {
   }
   int64_t step = (n + chunks - 1) / chunks;
   p.run(static_cast<int>(chunks), [&](int i) {
-    in_parallel_region = true;
+    // Reset even when the body throws, so this thread's later calls split again.
+    struct RegionFlag {
+      RegionFlag() { in_parallel_region = true; }
+      ~RegionFlag() { in_parallel_region = false; }
+    } flag;
     int64_t b = begin + i * step;
     int64_t e = std::min(end, b + step);
     if (b < e) body.call(body.object, b, e);
-    in_parallel_region = false;
   });
 }
 

@@ -29,7 +29,10 @@ void run_parallel(int64_t begin, int64_t end, int64_t grain, RangeFn body);
 }  // namespace parallel_internal
 
 // Calls body(b, e) on disjoint subranges covering [begin, end). A range below
-// two grains runs inline, without touching the pool.
+// two grains runs inline, without touching the pool. An exception thrown by
+// body on any thread reaches the caller: parallel_for returns only after
+// every started subrange has finished, then rethrows the first exception on
+// the calling thread (subranges not started by then are skipped).
 template <typename Body>
 void parallel_for(int64_t begin, int64_t end, int64_t grain, Body&& body) {
   if (end - begin < 2 * (grain < 1 ? 1 : grain)) {

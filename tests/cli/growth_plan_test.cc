@@ -105,3 +105,16 @@ TEST(GrowthPlanTest, SortsByTime) {
 
 }  // namespace
 }  // namespace graft::cli
+
+namespace graft::cli {
+namespace {
+
+TEST(GrowthPlanTest, DescribingAnInvalidActionFailsLoudly) {
+  GrowthEvent e{.action = GrowthEvent::Action::kPrune, .units = 8};
+  EXPECT_NE(e.describe().find("prune the last hidden layer to 8 units"), std::string::npos) << e.describe();
+  e.action = static_cast<GrowthEvent::Action>(9);
+  EXPECT_THROW(e.describe(), InternalError);
+}
+
+}  // namespace
+}  // namespace graft::cli
