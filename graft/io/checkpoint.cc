@@ -1,7 +1,6 @@
 #include "graft/io/checkpoint.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -9,7 +8,8 @@
 #include <unordered_set>
 
 #include "graft/base/check.h"
-#include "graft/ops/ops.h"
+#include "graft/base/warning.h"
+#include "graft/io/internal/restore_entry.h"
 
 namespace graft::io {
 namespace {
@@ -17,12 +17,6 @@ namespace {
 std::string first_component(std::string_view path) { return std::string(path.substr(0, path.find('/'))); }
 
 std::vector<int64_t> dims_of(const Shape& s) { return std::vector<int64_t>(s.begin(), s.end()); }
-
-std::string dims_string(const std::vector<int64_t>& dims) {
-  std::string out = "[";
-  for (size_t i = 0; i < dims.size(); ++i) out += (i > 0 ? ", " : "") + std::to_string(dims[i]);
-  return out + "]";
-}
 
 std::string counts_string(const RestoreReport& report) {
   std::string out;
@@ -44,30 +38,18 @@ struct PendingKey {
   bool strict = false;
 };
 
-// The deferred keys of one store. The store's create hook holds it; the
-// registry finds it again for pending_restores and friends.
+// The deferred keys of one store, kept in the store itself
+// (VariableStore::attachment), found again by pending_restores and friends,
+// and dying with the store. Its creation listener restores a key the moment
+// its variable is created.
 struct StorePending {
-  StoreWatch watch;
   std::mutex mutex;
   std::vector<std::pair<std::string, PendingKey>> keys;  // target path -> key, file order
   RestoreReport log;
+  VariableStore::ListenerId listener;
 };
 
-std::mutex g_registry_mutex;
-std::unordered_map<const VariableStore*, std::shared_ptr<StorePending>> g_registry;
-
-// The live pending state of `store`, or null (a dead store's entry at a
-// reused address does not count: the watch differs). Drops the entries of
-// stores that are gone.
-std::shared_ptr<StorePending> find_pending(const VariableStore& store) {
-  std::lock_guard lock(g_registry_mutex);
-  std::erase_if(g_registry, [](const auto& entry) { return !entry.second->watch.alive(); });
-  auto it = g_registry.find(&store);
-  if (it == g_registry.end() || !(it->second->watch == store.watch())) return nullptr;
-  return it->second;
-}
-
-// Restores `v` when a key waits for its path (the store's create hook).
+// Restores `v` when a key waits for its path (the store's creation listener).
 void apply_pending(StorePending& pending, const Variable& v) {
   PendingKey found;
   {
@@ -77,86 +59,61 @@ void apply_pending(StorePending& pending, const Variable& v) {
     found = std::move(it->second);
     pending.keys.erase(it);
   }
-  const TensorEntry& saved_entry = found.file->entry(found.key);
   RestoreEntry e;
   e.key = found.key;
-  e.target = v.path();
-  e.file_shape = saved_entry.shape;
-  e.file_dtype = std::string(file_dtype_name(saved_entry.dtype));
-  e.target_shape = dims_of(v.shape());
-  e.target_dtype = std::string(file_dtype_name(to_file_dtype(v.dtype())));
-  e.transposed = found.transpose;
-  Tensor target = v.raw_value();
-  std::optional<Tensor> value;
-  std::optional<DType> loadable = loaded_dtype(saved_entry.dtype);
-  if (loadable && (!found.transpose || saved_entry.shape.size() == 2) &&
-      saved_entry.shape.size() <= static_cast<size_t>(kMaxRank)) {
-    Tensor saved = found.file->load(found.key);
-    if (found.transpose) saved = transpose(saved).clone();
-    if (saved.shape() == target.shape() && saved.dtype() == target.dtype()) {
-      value = saved;
-    } else if (found.transform) {
-      value = found.transform(v.path(), saved, target);
-      if (value) {
-        GRAFT_CHECK(value->defined() && value->shape() == target.shape() && value->dtype() == target.dtype(),
-                    "restore: the transform hook returned ",
-                    value->defined() ? value->shape().to_string() + " " + std::string(dtype_name(value->dtype()))
-                                     : std::string("an undefined tensor"),
-                    " for variable '", v.path(), "', which is ", target.shape().to_string(), " ",
-                    dtype_name(target.dtype()));
-        e.transformed = true;
-      }
-    }
-  }
-  if (value) {
-    target.copy_from(*value);
-    e.status = RestoreStatus::kMatched;
+  const Tensor target = v.raw_value();
+  std::optional<Tensor> value = internal::decide_entry(*found.file, found.file->entry(found.key), found.transpose,
+                                                       internal::restore_target(v.path(), target), found.transform, e);
+  if (e.status == RestoreStatus::kMatched) {
+    target.copy_from(value ? *value : internal::load_entry(*found.file, e));
   } else {
-    const bool shape_differs = (found.transpose && e.file_shape.size() == 2
-                                    ? std::vector<int64_t>{e.file_shape[1], e.file_shape[0]}
-                                    : e.file_shape) != e.target_shape;
-    e.status = shape_differs ? RestoreStatus::kShapeMismatch : RestoreStatus::kDTypeMismatch;
-    e.detail = "file " + dims_string(e.file_shape) + " " + e.file_dtype + ", variable " + dims_string(e.target_shape) +
-               " " + e.target_dtype + "; the variable keeps its initial value";
     const std::string message = found.file->name() + ": deferred restore of '" + found.key + "' into the new variable '" +
-                                v.path() + "' failed: " + e.detail +
+                                v.path() + "' failed: " + std::string(restore_status_name(e.status)) + ": " + e.detail +
+                                "; the variable keeps its initial value" +
                                 "\n  help: pass a transform hook that maps the saved shape onto the new one" +
                                 (found.strict ? ", or restore without strict mode" : "");
     GRAFT_CHECK_AS(IoError, !found.strict, message);
-    std::fprintf(stderr, "graft: warning: %s\n", message.c_str());
+    warn(message);
   }
   std::lock_guard lock(pending.mutex);
   pending.log.file = found.file->name();
   pending.log.entries.push_back(std::move(e));
 }
 
-// Adds `keys` to `store`'s pending state and installs its create hook.
+// Adds `keys` to `store`'s pending state, adding its creation listener once.
 void defer_keys(VariableStore& store, std::vector<std::pair<std::string, PendingKey>> keys) {
-  std::shared_ptr<StorePending> pending = find_pending(store);
-  if (pending == nullptr) {
-    pending = std::make_shared<StorePending>();
-    pending->watch = store.watch();
-    std::lock_guard lock(g_registry_mutex);
-    g_registry[&store] = pending;
-  }
-  {
-    std::lock_guard lock(pending->mutex);
-    for (auto& [path, key] : keys) {
-      const std::string& wanted = path;  // clang 14 cannot capture a structured binding
-      auto it = std::find_if(pending->keys.begin(), pending->keys.end(),
-                             [&](const auto& p) { return p.first == wanted; });
-      if (it != pending->keys.end()) {
-        it->second = std::move(key);  // a later restore wins
-      } else {
-        pending->keys.emplace_back(path, std::move(key));
-      }
+  std::shared_ptr<StorePending> pending = store.attachment<StorePending>([] { return std::make_shared<StorePending>(); });
+  std::lock_guard lock(pending->mutex);
+  for (auto& [path, key] : keys) {
+    const std::string& wanted = path;  // clang 14 cannot capture a structured binding
+    auto it = std::find_if(pending->keys.begin(), pending->keys.end(),
+                           [&](const auto& p) { return p.first == wanted; });
+    if (it != pending->keys.end()) {
+      it->second = std::move(key);  // a later restore wins
+    } else {
+      pending->keys.emplace_back(path, std::move(key));
     }
   }
-  // The hook holds the state weakly: the state's watch holds the store's
-  // state, which holds the hook.
-  store.set_create_hook([weak = std::weak_ptr<StorePending>(pending)](const Variable& v) {
-    if (std::shared_ptr<StorePending> p = weak.lock()) apply_pending(*p, v);
-  });
+  if (pending->listener.value == 0) {
+    // The listener holds the state weakly: the store holds both.
+    pending->listener = store.add_create_listener([weak = std::weak_ptr<StorePending>(pending)](const Variable& v) {
+      if (std::shared_ptr<StorePending> p = weak.lock()) apply_pending(*p, v);
+    });
+  }
+}
+
+// The store names a graft checkpoint lists in graft.stores.
+std::unordered_set<std::string> stores_in_file(const SafetensorsFile& file) {
+  std::unordered_set<std::string> out;
+  auto it = file.metadata().find("graft.stores");
+  if (it == file.metadata().end()) return out;
+  std::string_view names = it->second;
+  while (!names.empty()) {
+    const size_t comma = std::min(names.find(','), names.size());
+    if (comma > 0) out.emplace(names.substr(0, comma));
+    names.remove_prefix(std::min(comma + 1, names.size()));
+  }
+  return out;
 }
 
 }  // namespace
@@ -194,6 +151,16 @@ std::string CheckpointReport::to_string() const {
   for (const std::string& key : deferred) {
     out += "  deferred: '" + key + "' waits for its variable to be created (restored then)\n";
   }
+  if (!other_stores.empty()) {
+    std::vector<std::string> names;
+    for (const std::string& key : other_stores) {
+      if (std::find(names.begin(), names.end(), first_component(key)) == names.end()) names.push_back(first_component(key));
+    }
+    std::string list;
+    for (const std::string& name : names) list += (list.empty() ? "'" : ", '") + name + "'";
+    out += "  not restored: " + std::to_string(other_stores.size()) + " keys of the file's other stores (" + list +
+           "), not asked for\n";
+  }
   return out;
 }
 
@@ -220,15 +187,23 @@ CheckpointReport restore_checkpoint(const SafetensorsFile& file, const std::vect
 
   std::map<VariableStore*, std::vector<std::pair<std::string, PendingKey>>> deferred;
   std::shared_ptr<const SafetensorsFile> shared;
+  const std::unordered_set<std::string> file_stores = stores_in_file(file);
   for (RestoreEntry& e : all.entries) {
-    if (options.defer_ && e.status == RestoreStatus::kUnexpected) {
+    if (e.status == RestoreStatus::kUnexpected) {
       std::optional<MappedKey> mapped = options.restore_.key_map_ ? options.restore_.key_map_(e.key) : MappedKey{e.key};
       auto store = mapped ? store_by_name.find(first_component(mapped->name)) : store_by_name.end();
-      if (store != store_by_name.end() && !by_path.contains(mapped->name)) {
+      if (options.defer_ && store != store_by_name.end() && !by_path.contains(mapped->name)) {
         if (shared == nullptr) shared = std::make_shared<SafetensorsFile>(file);
         deferred[store->second].emplace_back(
             mapped->name, PendingKey{shared, e.key, mapped->transpose, options.restore_.transform_, options.restore_.strict_});
         out.deferred.push_back(e.key);
+        continue;
+      }
+      // A key of another store the file holds (the optimizer's, when only
+      // the model is restored) was not asked for: it is not unexpected.
+      if (store == store_by_name.end() && file_stores.contains(first_component(e.key)) &&
+          !store_by_name.contains(first_component(e.key))) {
+        out.other_stores.push_back(e.key);
         continue;
       }
     }
@@ -265,7 +240,7 @@ CheckpointReport restore_checkpoint(const std::string& path, const std::vector<V
 
 std::vector<std::string> pending_restores(const VariableStore& store) {
   std::vector<std::string> out;
-  std::shared_ptr<StorePending> pending = find_pending(store);
+  std::shared_ptr<StorePending> pending = store.find_attachment<StorePending>();
   if (pending == nullptr) return out;
   std::lock_guard lock(pending->mutex);
   for (const auto& [path, key] : pending->keys) out.push_back(key.key);
@@ -273,16 +248,17 @@ std::vector<std::string> pending_restores(const VariableStore& store) {
 }
 
 RestoreReport deferred_report(const VariableStore& store) {
-  std::shared_ptr<StorePending> pending = find_pending(store);
+  std::shared_ptr<StorePending> pending = store.find_attachment<StorePending>();
   if (pending == nullptr) return {};
   std::lock_guard lock(pending->mutex);
   return pending->log;
 }
 
 void cancel_pending_restores(VariableStore& store) {
-  store.set_create_hook({});
-  std::lock_guard lock(g_registry_mutex);
-  g_registry.erase(&store);
+  std::shared_ptr<StorePending> pending = store.find_attachment<StorePending>();
+  if (pending == nullptr) return;
+  store.remove_create_listener(pending->listener);
+  store.detach<StorePending>();
 }
 
 RestoreReport diff_checkpoint(const SafetensorsFile& file, const std::vector<const VariableStore*>& stores,

@@ -28,11 +28,18 @@
 // under its path, whatever the creation order. Every key and every variable
 // ends in one class of graft/io/restore.h (matched, missing, unexpected,
 // shape or dtype mismatch), or, with defer (the default), in `deferred`:
-// a key under a store's name whose variable does not exist yet waits in the
-// store (VariableStore::set_create_hook) and is restored the moment the
-// variable is created, so a lazily built module can be restored before or
-// after it builds (TensorFlow's restore-on-create). Optimizer slots, created
-// on a variable's first update, are restored the same way.
+// a key under a store's name whose variable does not exist yet waits in that
+// store (kept by the store itself, with a creation listener of its own:
+// VariableStore::add_create_listener, so other listeners neither replace nor
+// cancel it) and is restored the moment the variable is created, so a lazily
+// built module can be restored before or after it builds (TensorFlow's
+// restore-on-create). Optimizer slots, created on a variable's first update,
+// are restored the same way.
+//
+// Keys of a store the file lists in graft.stores but the caller did not pass
+// (the optimizer's, when only the model is restored) are not unexpected:
+// they go to `other_stores`, and a strict restore of the model alone
+// succeeds.
 //
 // Strict mode checks everything first and throws one IoError listing every
 // offender (deferred keys are not offenders); nothing is written unless all
@@ -71,9 +78,11 @@ struct CheckpointOptions {
 struct CheckpointReport {
   RestoreReport restore;              // what happened to each key now
   std::vector<std::string> deferred;  // keys waiting for their variables
+  std::vector<std::string> other_stores;  // keys of the file's stores not restored here
   Metadata metadata;                  // the file's metadata
 
-  // restore.to_string() plus one line per deferred key.
+  // restore.to_string() plus one line per deferred key and one line for the
+  // keys of other stores.
   std::string to_string() const;
 };
 
@@ -89,9 +98,10 @@ CheckpointReport restore_checkpoint(const std::string& path, const std::vector<V
 std::vector<std::string> pending_restores(const VariableStore& store);
 // What happened to deferred keys once their variables were created: matched,
 // or shape / dtype mismatch (then the variable kept its initial value, and a
-// warning went to stderr; in strict mode the creation threw instead).
+// warning went to graft::warn; in strict mode the creation threw instead).
 RestoreReport deferred_report(const VariableStore& store);
-// Forgets `store`'s deferred keys (and removes its create hook).
+// Forgets `store`'s deferred keys (and removes the creation listener that
+// restores them; other listeners stay).
 void cancel_pending_restores(VariableStore& store);
 
 // The report restoring `file` into `stores` would give, without writing or

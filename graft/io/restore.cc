@@ -1,20 +1,17 @@
 #include "graft/io/restore.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <unordered_map>
+
+#include "graft/io/internal/restore_entry.h"
 
 namespace graft::io {
 namespace {
 
-// One target as classification sees it.
-struct Target {
-  std::string name;
-  std::vector<int64_t> shape;
-  std::optional<DType> dtype;  // the graft dtype it holds (nullopt: none graft loads)
-  std::string dtype_name;      // as a file would store it
-  const Tensor* tensor = nullptr;  // null in a diff
-};
+using internal::dims_string;
+using internal::load_entry;
+using internal::RestoreTarget;
+using Target = RestoreTarget;
 
 // A matched key still to be written.
 struct PendingWrite {
@@ -22,31 +19,6 @@ struct PendingWrite {
   size_t target;             // index in the targets
   std::optional<Tensor> value;  // from the transform hook; else load the key
 };
-
-std::string dims_string(const std::vector<int64_t>& dims) {
-  std::string out = "[";
-  for (size_t i = 0; i < dims.size(); ++i) out += (i > 0 ? ", " : "") + std::to_string(dims[i]);
-  return out + "]";
-}
-
-Tensor transpose_2d(const Tensor& t) {
-  const int64_t rows = t.shape()[0];
-  const int64_t cols = t.shape()[1];
-  Tensor out = Tensor::empty(Shape{cols, rows}, t.dtype());
-  visit_dtype(t.dtype(), [&]<typename T>(T) {
-    const T* src = t.data<T>();
-    T* dst = out.data<T>();
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
-    }
-  });
-  return out;
-}
-
-Tensor load_mapped(const SafetensorsFile& file, const RestoreEntry& e) {
-  Tensor saved = file.load(e.key);
-  return e.transposed ? transpose_2d(saved) : saved;
-}
 
 RestoreReport classify(const SafetensorsFile& file, const std::vector<Target>& targets,
                        const RestoreOptions& options, std::vector<PendingWrite>* writes) {
@@ -83,46 +55,9 @@ RestoreReport classify(const SafetensorsFile& file, const std::vector<Target>& t
       continue;
     }
     claimed_by[it->second] = saved.key;
-    std::vector<int64_t> shape = saved.shape;
-    e.transposed = mapped->transpose;
-    if (e.transposed && shape.size() != 2) {
-      e.status = RestoreStatus::kShapeMismatch;
-      e.detail = "the key map asks to transpose, which needs a 2-D tensor, found " + dims_string(shape);
-      e.transposed = false;
-      report.entries.push_back(std::move(e));
-      continue;
-    }
-    if (e.transposed) std::swap(shape[0], shape[1]);
-    const std::optional<DType> dtype = loaded_dtype(saved.dtype);
-    bool same = shape == target.shape && dtype.has_value() && dtype == target.dtype;
-    std::optional<Tensor> value;
-    if (!same && dtype && options.transform_ && target.tensor != nullptr &&
-        shape.size() <= static_cast<size_t>(kMaxRank)) {
-      value = options.transform_(target.name, load_mapped(file, e), *target.tensor);
-      if (value) {
-        GRAFT_CHECK(value->defined() && value->shape() == target.tensor->shape() &&
-                        value->dtype() == target.tensor->dtype(),
-                    "restore: the transform hook returned ",
-                    value->defined() ? value->shape().to_string() + " " + std::string(dtype_name(value->dtype()))
-                                     : std::string("an undefined tensor"),
-                    " for target '", target.name, "', which is ", target.tensor->shape().to_string(), " ",
-                    dtype_name(target.tensor->dtype()));
-        e.transformed = true;
-        same = true;
-      }
-    }
-    if (same) {
-      e.status = RestoreStatus::kMatched;
-      if (writes != nullptr) writes->push_back({report.entries.size(), it->second, std::move(value)});
-    } else if (shape != target.shape) {
-      e.status = RestoreStatus::kShapeMismatch;
-      e.detail = "file " + dims_string(saved.shape) + (e.transposed ? " (transposed " + dims_string(shape) + ")" : "") +
-                 ", target " + dims_string(target.shape);
-    } else {
-      e.status = RestoreStatus::kDTypeMismatch;
-      e.detail = dtype ? "file " + e.file_dtype + " loads as " + std::string(dtype_name(*dtype)) + ", target is " +
-                             (target.dtype ? std::string(dtype_name(*target.dtype)) : target.dtype_name)
-                       : "graft cannot load " + e.file_dtype;
+    std::optional<Tensor> value = internal::decide_entry(file, saved, mapped->transpose, target, options.transform_, e);
+    if (e.status == RestoreStatus::kMatched && writes != nullptr) {
+      writes->push_back({report.entries.size(), it->second, std::move(value)});
     }
     report.entries.push_back(std::move(e));
   }
@@ -158,12 +93,17 @@ std::string entry_line(const RestoreEntry& e) {
     case RestoreStatus::kUnexpected:
       line += "key '" + e.key + "' " + dims_string(e.file_shape) + " " + e.file_dtype + " has no target";
       break;
-    default:
+    case RestoreStatus::kMatched:
+    case RestoreStatus::kShapeMismatch:
+    case RestoreStatus::kDTypeMismatch:
       line += "'" + e.target + "'";
       if (e.key != e.target) line += " <- '" + e.key + "'";
       if (e.status == RestoreStatus::kMatched) line += " " + dims_string(e.target_shape) + " " + e.target_dtype;
       if (e.transposed) line += " (transposed)";
       if (e.transformed) line += " (transformed from " + dims_string(e.file_shape) + " " + e.file_dtype + ")";
+      break;
+    case RestoreStatus::kCount:
+      GRAFT_INTERNAL_ASSERT(false, "a restore entry with status kCount");
   }
   if (!e.detail.empty()) line += ": " + e.detail;
   return line;
@@ -173,14 +113,95 @@ std::vector<Target> targets_of(const NamedTensors& tensors) {
   std::vector<Target> out;
   for (const auto& [name, t] : tensors) {
     GRAFT_CHECK(t.defined(), "restore: target '", name, "' is undefined");
-    Shape s = t.shape();
-    out.push_back({name, std::vector<int64_t>(s.begin(), s.end()), t.dtype(),
-                   std::string(file_dtype_name(to_file_dtype(t.dtype()))), &t});
+    out.push_back(internal::restore_target(name, t));
   }
   return out;
 }
 
+Tensor transpose_2d(const Tensor& t) {
+  const int64_t rows = t.shape()[0];
+  const int64_t cols = t.shape()[1];
+  Tensor out = Tensor::empty(Shape{cols, rows}, t.dtype());
+  visit_dtype(t.dtype(), [&]<typename T>(T) {
+    const T* src = t.data<T>();
+    T* dst = out.data<T>();
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+    }
+  });
+  return out;
+}
+
 }  // namespace
+
+namespace internal {
+
+std::string dims_string(const std::vector<int64_t>& dims) {
+  std::string out = "[";
+  for (size_t i = 0; i < dims.size(); ++i) out += (i > 0 ? ", " : "") + std::to_string(dims[i]);
+  return out + "]";
+}
+
+RestoreTarget restore_target(const std::string& name, const Tensor& tensor) {
+  Shape s = tensor.shape();
+  return {name, std::vector<int64_t>(s.begin(), s.end()), tensor.dtype(),
+          std::string(file_dtype_name(to_file_dtype(tensor.dtype()))), &tensor};
+}
+
+Tensor load_entry(const SafetensorsFile& file, const RestoreEntry& e) {
+  Tensor saved = file.load(e.key);
+  return e.transposed ? transpose_2d(saved) : saved;
+}
+
+std::optional<Tensor> decide_entry(const SafetensorsFile& file, const TensorEntry& saved, bool transpose,
+                                   const RestoreTarget& target, const TransformHook& transform, RestoreEntry& e) {
+  e.file_shape = saved.shape;
+  e.file_dtype = std::string(file_dtype_name(saved.dtype));
+  e.target = target.name;
+  e.target_shape = target.shape;
+  e.target_dtype = target.dtype_name;
+  std::vector<int64_t> shape = saved.shape;
+  e.transposed = transpose;
+  if (e.transposed && shape.size() != 2) {
+    e.status = RestoreStatus::kShapeMismatch;
+    e.detail = "the key map asks to transpose, which needs a 2-D tensor, found " + dims_string(shape);
+    e.transposed = false;
+    return std::nullopt;
+  }
+  if (e.transposed) std::swap(shape[0], shape[1]);
+  const std::optional<DType> dtype = loaded_dtype(saved.dtype);
+  bool same = shape == target.shape && dtype.has_value() && dtype == target.dtype;
+  std::optional<Tensor> value;
+  if (!same && dtype && transform && target.tensor != nullptr && shape.size() <= static_cast<size_t>(kMaxRank)) {
+    value = transform(target.name, load_entry(file, e), *target.tensor);
+    if (value) {
+      GRAFT_CHECK(value->defined() && value->shape() == target.tensor->shape() &&
+                      value->dtype() == target.tensor->dtype(),
+                  "restore: the transform hook returned ",
+                  value->defined() ? value->shape().to_string() + " " + std::string(dtype_name(value->dtype()))
+                                   : std::string("an undefined tensor"),
+                  " for target '", target.name, "', which is ", target.tensor->shape().to_string(), " ",
+                  dtype_name(target.tensor->dtype()));
+      e.transformed = true;
+      same = true;
+    }
+  }
+  if (same) {
+    e.status = RestoreStatus::kMatched;
+  } else if (shape != target.shape) {
+    e.status = RestoreStatus::kShapeMismatch;
+    e.detail = "file " + dims_string(saved.shape) + (e.transposed ? " (transposed " + dims_string(shape) + ")" : "") +
+               ", target " + dims_string(target.shape);
+  } else {
+    e.status = RestoreStatus::kDTypeMismatch;
+    e.detail = dtype ? "file " + e.file_dtype + " loads as " + std::string(dtype_name(*dtype)) + ", target is " +
+                           (target.dtype ? std::string(dtype_name(*target.dtype)) : target.dtype_name)
+                     : "graft cannot load " + e.file_dtype;
+  }
+  return value;
+}
+
+}  // namespace internal
 
 std::string_view restore_status_name(RestoreStatus status) {
   switch (status) {
@@ -189,8 +210,9 @@ std::string_view restore_status_name(RestoreStatus status) {
     case RestoreStatus::kUnexpected: return "unexpected";
     case RestoreStatus::kShapeMismatch: return "shape mismatch";
     case RestoreStatus::kDTypeMismatch: return "dtype mismatch";
-    default: return "invalid";
+    case RestoreStatus::kCount: break;
   }
+  GRAFT_INTERNAL_ASSERT(false, "restore_status_name: invalid RestoreStatus ", static_cast<int>(status));
 }
 
 size_t RestoreReport::count(RestoreStatus status) const {
@@ -220,7 +242,7 @@ RestoreReport restore_tensors(const SafetensorsFile& file, const NamedTensors& t
   }
   for (const PendingWrite& w : writes) {
     const Tensor& target = *specs[w.target].tensor;
-    target.copy_from(w.value ? *w.value : load_mapped(file, report.entries[w.entry]));
+    target.copy_from(w.value ? *w.value : load_entry(file, report.entries[w.entry]));
   }
   return report;
 }

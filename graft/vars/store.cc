@@ -1,9 +1,10 @@
 #include "graft/vars/store.h"
 
+#include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <utility>
 
+#include "graft/base/warning.h"
 #include "graft/tensor/random.h"
 #include "graft/vars/internal/variable_impl.h"
 
@@ -23,8 +24,17 @@ const char* reuse_name(Reuse reuse) {
   switch (reuse) {
     case Reuse::kCreate: return "Reuse::kCreate";
     case Reuse::kReuse: return "Reuse::kReuse";
-    default: return "Reuse::kAutoReuse";
+    case Reuse::kAutoReuse: return "Reuse::kAutoReuse";
   }
+  GRAFT_INTERNAL_ASSERT(false, "invalid Reuse value ", static_cast<int>(reuse));
+}
+
+std::string audit_message(const vars::internal::SiteStats& stats) {
+  return internal::str(
+      "variable '", stats.name, "' is created again at ", stats.site, " each time that code runs, and the previous one "
+      "is dropped (", stats.recreations, " re-creations so far): training would update weights that are thrown away",
+      "\n  help: create it once by path with scope.variable(\"", stats.name, "\", shape, init) (get-or-create), "
+      "or keep the Variable alive between steps; a name scope alone does not reuse variables");
 }
 
 std::string join_path(const std::string& prefix, std::string_view name) {
@@ -33,10 +43,77 @@ std::string join_path(const std::string& prefix, std::string_view name) {
 
 }  // namespace
 
+namespace {
+
+bool is_name_char(char c, bool first) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.') return true;
+  return !first && (c == '_' || c == '-');
+}
+
+// `c` as a message shows it: 'a', ' ' (a space), '\x07'.
+std::string quoted_char(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u == ' ') return "' ' (a space)";
+  if (u > 0x20 && u < 0x7f) return std::string("'") + c + "'";
+  static const char kHex[] = "0123456789abcdef";
+  return std::string("'\\x") + kHex[u >> 4] + kHex[u & 15] + "'";
+}
+
+// `text` with unprintable bytes written as \xNN, so a message never carries
+// control characters to a terminal.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) {
+      out += c;
+    } else {
+      std::string q = quoted_char(c);
+      out += q.substr(1, q.size() - 2);
+    }
+  }
+  return out;
+}
+
+constexpr const char* kNameGrammar =
+    "a path component is letters, digits, '_', '.' and '-', starting with a letter, digit or '.', and is not "
+    "'.' or '..' ([A-Za-z0-9.][A-Za-z0-9_.-]*)";
+
+}  // namespace
+
 void check_variable_name(std::string_view name, std::string_view what) {
-  GRAFT_CHECK(!name.empty(), what, ": a name must not be empty");
-  GRAFT_CHECK(name.find('/') == std::string_view::npos, what, ": name '", name,
-              "' contains '/'\n  help: a name is one path component; nest scopes with child() instead");
+  GRAFT_CHECK(!name.empty(), what, ": a name must not be empty; ", kNameGrammar,
+              "\n  help: use a name such as 'kernel' or 'layer_1'");
+  GRAFT_CHECK(name.find('/') == std::string_view::npos, what, ": name '", printable(name), "' contains '/' at position ",
+              name.find('/'), "\n  help: a name is one path component; nest scopes with child() instead");
+  GRAFT_CHECK(name != "." && name != "..", what, ": name '", name, "' is not allowed; ", kNameGrammar,
+              "\n  help: use a name such as 'kernel' or 'layer_1'");
+  for (size_t i = 0; i < name.size(); ++i) {
+    GRAFT_CHECK(is_name_char(name[i], i == 0), what, ": name '", printable(name), "' has ", quoted_char(name[i]),
+                " at position ", i, i == 0 ? " (its first character)" : "", "; ", kNameGrammar,
+                "\n  help: replace that character, for example with '_'");
+  }
+}
+
+void check_variable_path(std::string_view path, std::string_view what) {
+  GRAFT_CHECK(!path.empty(), what, ": a path must not be empty\n  help: a path is components joined by '/', "
+              "such as 'mlp/layer_0'");
+  size_t start = 0;
+  for (int component = 1;; ++component) {
+    const size_t slash = std::min(path.find('/', start), path.size());
+    const std::string_view part = path.substr(start, slash - start);
+    GRAFT_CHECK(!part.empty(), what, ": path '", printable(path), "' has an empty component (number ", component,
+                ", at position ", start, ")\n  help: a path is components joined by single '/', with none at either "
+                "end, such as 'mlp/layer_0'");
+    try {
+      check_variable_name(part, what);
+    } catch (Error& e) {
+      e.add_context(internal::str("in component ", component, " of path '", printable(path), "'"));
+      throw;
+    }
+    if (slash == path.size()) return;
+    start = slash + 1;
+  }
 }
 
 // --- VariableStore ---------------------------------------------------------
@@ -50,8 +127,14 @@ VariableStore::VariableStore(std::string name, uint64_t seed) : state_(std::make
 
 VariableStore::~VariableStore() {
   std::vector<std::shared_ptr<VariableImpl>> held;
+  // Listeners and attachments belong to this store, not to watches that
+  // outlive it; they die with `held`, outside the lock.
+  decltype(state_->listeners) listeners;
+  decltype(state_->attachments) attachments;
   {
     std::lock_guard lock(state_->mutex);
+    listeners = std::move(state_->listeners);
+    attachments = std::move(state_->attachments);
     for (auto& [id, entry] : state_->by_id) {
       std::shared_ptr<VariableImpl> impl = entry.strong ? entry.strong : entry.weak.lock();
       if (impl == nullptr) continue;
@@ -86,7 +169,7 @@ bool StoreWatch::alive() const {
 
 const std::string& StoreWatch::name() const { return state_->name; }
 uint64_t VariableStore::seed() const { return state_->seed; }
-Scope VariableStore::root() { return Scope(*this, state_->name, Reuse::kAutoReuse); }
+Scope VariableStore::root() { return Scope(*this, state_->name, Reuse::kAutoReuse, Scope::Checked{}); }
 
 std::vector<Variable> VariableStore::variables() const {
   std::vector<Variable> out;
@@ -151,9 +234,53 @@ void VariableStore::touch() {
   ++state_->epoch;
 }
 
-void VariableStore::set_create_hook(CreateHook hook) {
+VariableStore::ListenerId VariableStore::add_create_listener(CreateListener listener) {
+  GRAFT_CHECK(listener != nullptr, "add_create_listener: the listener is an empty function");
   std::lock_guard lock(state_->mutex);
-  state_->create_hook = std::move(hook);
+  const uint64_t id = state_->next_listener++;
+  state_->listeners.emplace_back(id, std::move(listener));
+  return {id};
+}
+
+bool VariableStore::remove_create_listener(ListenerId id) {
+  CreateListener removed;  // destroyed outside the lock: it may hold anything
+  std::lock_guard lock(state_->mutex);
+  auto it = std::find_if(state_->listeners.begin(), state_->listeners.end(),
+                         [&](const auto& entry) { return entry.first == id.value; });
+  if (it == state_->listeners.end()) return false;
+  removed = std::move(it->second);
+  state_->listeners.erase(it);
+  return true;
+}
+
+std::vector<VariableStore::CreateListener> VariableStoreState::listeners_copy() const {
+  std::vector<VariableStore::CreateListener> out;
+  out.reserve(listeners.size());
+  for (const auto& [id, listener] : listeners) out.push_back(listener);
+  return out;
+}
+
+std::shared_ptr<void> VariableStore::attachment_of(const std::type_info& type,
+                                                   const std::function<std::shared_ptr<void>()>& make) {
+  std::lock_guard lock(state_->mutex);
+  std::shared_ptr<void>& slot = state_->attachments[std::type_index(type)];
+  if (slot == nullptr) slot = make();
+  return slot;
+}
+
+std::shared_ptr<void> VariableStore::find_attachment_of(const std::type_info& type) const {
+  std::lock_guard lock(state_->mutex);
+  auto it = state_->attachments.find(std::type_index(type));
+  return it == state_->attachments.end() ? nullptr : it->second;
+}
+
+void VariableStore::detach_of(const std::type_info& type) {
+  std::shared_ptr<void> removed;  // destroyed outside the lock
+  std::lock_guard lock(state_->mutex);
+  auto it = state_->attachments.find(std::type_index(type));
+  if (it == state_->attachments.end()) return;
+  removed = std::move(it->second);
+  state_->attachments.erase(it);
 }
 
 void VariableStore::set_audit_options(const AuditOptions& options) {
@@ -163,7 +290,12 @@ void VariableStore::set_audit_options(const AuditOptions& options) {
 
 std::vector<AuditReport> VariableStore::audit_reports() const {
   std::lock_guard lock(state_->mutex);
-  return state_->reports;
+  std::vector<AuditReport> out;
+  for (const std::string& key : state_->reported_sites) {
+    const vars::internal::SiteStats& stats = state_->sites.at(key);
+    out.push_back({stats.site, stats.name, stats.recreations, audit_message(stats)});
+  }
+  return out;
 }
 
 VariableStore& VariableStore::default_store() {
@@ -181,21 +313,29 @@ void VariableStoreState::on_unkeyed_dropped(uint64_t id, const std::string& site
     ++epoch;
   }
   auto site = sites.find(site_key);
-  if (site != sites.end()) {
-    --site->second.live;
-    ++site->second.dropped;
-  }
+  if (site != sites.end() && site->second.last_id == id) site->second.last_alive = false;
 }
 
 // --- Scope -----------------------------------------------------------------
 
-Scope::Scope(VariableStore& store, std::string path, Reuse reuse) : store_(&store), path_(std::move(path)), reuse_(reuse) {}
+Scope::Scope(VariableStore& store, std::string path, Reuse reuse) : store_(&store), path_(std::move(path)), reuse_(reuse) {
+  const std::string& root = store.name();
+  if (path_.empty() && root.empty()) return;  // the root of an unnamed store
+  check_variable_path(path_, "Scope");
+  GRAFT_CHECK(root.empty() || path_ == root || (path_.size() > root.size() && path_.compare(0, root.size(), root) == 0 &&
+                                                 path_[root.size()] == '/'),
+              "Scope: path '", path_, "' is outside store '", root, "' (every path in it starts with '", root,
+              "/')\n  help: start from store.root() and nest with child(), or use the store the path belongs to");
+}
+
+Scope::Scope(VariableStore& store, std::string path, Reuse reuse, Checked)
+    : store_(&store), path_(std::move(path)), reuse_(reuse) {}
 
 Scope Scope::child(std::string_view name) const { return child(name, reuse_); }
 
 Scope Scope::child(std::string_view name, Reuse reuse) const {
   check_variable_name(name, "Scope::child");
-  return Scope(*store_, join_path(path_, name), reuse);
+  return Scope(*store_, join_path(path_, name), reuse, Checked{});
 }
 
 std::string Scope::path_of(std::string_view name) const { return join_path(path_, name); }
@@ -207,7 +347,7 @@ Variable Scope::variable(std::string_view name, const Shape& shape, const Initia
   const std::string path = path_of(name);
   std::shared_ptr<VariableImpl> impl;
   bool created = false;
-  VariableStore::CreateHook hook;  // copied under the lock, called outside it
+  std::vector<VariableStore::CreateListener> listeners;  // copied under the lock, called outside it
   {
     std::lock_guard lock(state.mutex);
     auto found = state.by_path.find(path);
@@ -246,13 +386,13 @@ Variable Scope::variable(std::string_view name, const Shape& shape, const Initia
       ++state.epoch;
       impl = std::move(fresh);
       created = true;
-      hook = state.create_hook;
+      listeners = state.listeners_copy();
     }
   }
   Variable v(std::move(impl));
   if (created) {
     if (t_create_observer != nullptr) t_create_observer->on_create(v, /*keyed=*/true, name, location);
-    if (hook) hook(v);
+    for (const auto& listener : listeners) listener(v);
   }
   return v;
 }
@@ -271,26 +411,23 @@ Variable::Variable(const Tensor& initial_value, std::string_view name, bool trai
   const std::string site = location_text(location);
   const std::string site_key = site + "|" + std::string(name);
   auto fresh = std::make_shared<VariableImpl>();
-  VariableStore::CreateHook hook;
+  std::vector<VariableStore::CreateListener> listeners;
+  std::string warning;  // sent outside the lock: a handler may call back into the store
   {
     std::lock_guard lock(state.mutex);
     auto& stats = state.sites[site_key];
     stats.site = site;
     stats.name = std::string(name);
-    int recreations = stats.recreations + (stats.dropped > 0 ? 1 : 0);
-    if (recreations >= state.audit.threshold && !stats.reported) {
-      std::string message = internal::str(
-          "variable '", name, "' is created again at ", site, " each time that code runs, and the previous one is "
-          "dropped (", recreations, " re-creations so far): training would update weights that are thrown away",
-          "\n  help: create it once by path with scope.variable(\"", name, "\", shape, init) (get-or-create), "
-          "or keep the Variable alive between steps; a name scope alone does not reuse variables");
-      GRAFT_CHECK(!state.audit.strict, message);
+    if (stats.last_id != 0 && !stats.last_alive) ++stats.recreations;
+    if (stats.recreations >= state.audit.threshold && !stats.reported) {
+      GRAFT_CHECK(!state.audit.strict, audit_message(stats));
       stats.reported = true;
-      state.reports.push_back({site, std::string(name), recreations, message});
-      if (state.audit.print_warnings) std::fprintf(stderr, "graft: warning: %s\n", message.c_str());
+      state.reported_sites.push_back(site_key);
+      if (state.audit.print_warnings) warning = audit_message(stats);
     }
-    stats.recreations = recreations;
-    ++stats.live;
+    fresh->id = g_next_variable_id.fetch_add(1);
+    stats.last_id = fresh->id;
+    stats.last_alive = true;
 
     // A taken name is made unique: weights, weights_1, weights_2, ...
     std::string path = scope.path_of(name);
@@ -298,7 +435,6 @@ Variable::Variable(const Tensor& initial_value, std::string_view name, bool trai
       path = scope.path_of(std::string(name) + "_" + std::to_string(suffix));
     }
     fresh->value = initial_value.clone();
-    fresh->id = g_next_variable_id.fetch_add(1);
     fresh->path = path;
     fresh->trainable = trainable;
     fresh->keyed = false;
@@ -309,11 +445,12 @@ Variable::Variable(const Tensor& initial_value, std::string_view name, bool trai
     state.by_id[fresh->id] = {nullptr, fresh, path};
     state.by_path[path] = fresh->id;
     ++state.epoch;
-    hook = state.create_hook;
+    listeners = state.listeners_copy();
   }
   impl_ = std::move(fresh);
+  if (!warning.empty()) warn(std::move(warning));
   if (t_create_observer != nullptr) t_create_observer->on_create(*this, /*keyed=*/false, name, location);
-  if (hook) hook(*this);
+  for (const auto& listener : listeners) listener(*this);
 }
 
 // --- Thread-local scopes ---------------------------------------------------

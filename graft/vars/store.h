@@ -33,6 +33,7 @@
 #include <source_location>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <vector>
 
 #include "graft/vars/initializers.h"
@@ -42,20 +43,25 @@ namespace graft {
 
 enum class Reuse { kCreate, kReuse, kAutoReuse };
 
-// What the creation audit saw at one site (file:line + name).
+// What the creation audit saw at one site (file:line + name). A creation is
+// a re-creation when the variable made before it at the same site had
+// already been dropped; a site that keeps its variables (a growing model,
+// one scratch variable among kept ones) does not re-create. The report is
+// built when audit_reports() is called, so the count is current.
 struct AuditReport {
   std::string site;  // "model.cc:42"
   std::string name;  // the requested name, "weights"
-  int recreations = 0;  // variables made there after an earlier one was dropped
+  int recreations = 0;  // re-creations at the site so far
   std::string message;
 };
 
 struct AuditOptions {
   // Report a site once it has re-created a dropped variable this many times.
   int threshold = 2;
-  // Throw instead of warning.
+  // Throw ValueError from the creating call instead of warning.
   bool strict = false;
-  // Print warnings to stderr (they are always kept in audit_reports()).
+  // Send each new report to graft::warn (graft/base/warning.h); reports are
+  // always kept in audit_reports().
   bool print_warnings = true;
 };
 
@@ -116,15 +122,39 @@ class VariableStore {
   // compiled functions recapture.
   void touch();
 
-  // Called after each variable is created in this store (keyed or unkeyed),
-  // on the creating thread, outside the store's lock, before the creating
-  // call returns; it may assign the variable. An exception from the hook
-  // propagates out of the creating call (the variable stays created). One
-  // hook per store; an empty function removes it. The checkpoint layer uses
-  // it to restore a variable the moment a lazily built module creates it
-  // (graft/io/checkpoint.h).
-  using CreateHook = std::function<void(const Variable&)>;
-  void set_create_hook(CreateHook hook);
+  // Creation listeners: each is called after every variable created in this
+  // store (keyed or unkeyed), in the order they were added, on the creating
+  // thread, outside the store's lock, before the creating call returns; it
+  // may assign the variable. An exception from a listener propagates out of
+  // the creating call (the variable stays created; later listeners are not
+  // called for it). Any number may be added; each keeps its place until
+  // removed by its id, so one user never replaces another's. The checkpoint
+  // layer adds one to restore a variable the moment a lazily built module
+  // creates it (graft/io/checkpoint.h).
+  using CreateListener = std::function<void(const Variable&)>;
+  struct ListenerId {
+    uint64_t value = 0;  // 0: none
+  };
+  ListenerId add_create_listener(CreateListener listener);
+  // Removes the listener `id` names; false when it is not (or no longer) there.
+  bool remove_create_listener(ListenerId id);
+
+  // Per-store state of a higher layer, one object per type T, created by
+  // `make` on first use and destroyed with the store (the checkpoint layer
+  // keeps its deferred restores here). Thread-safe.
+  template <typename T, typename Make>
+  std::shared_ptr<T> attachment(Make make) {
+    return std::static_pointer_cast<T>(attachment_of(typeid(T), [&] { return std::shared_ptr<void>(make()); }));
+  }
+  // The attachment of type T, or nullptr; `detach` removes it.
+  template <typename T>
+  std::shared_ptr<T> find_attachment() const {
+    return std::static_pointer_cast<T>(find_attachment_of(typeid(T)));
+  }
+  template <typename T>
+  void detach() {
+    detach_of(typeid(T));
+  }
 
   void set_audit_options(const AuditOptions& options);
   std::vector<AuditReport> audit_reports() const;
@@ -137,11 +167,18 @@ class VariableStore {
  private:
   friend class Scope;
   friend class Variable;
+  std::shared_ptr<void> attachment_of(const std::type_info& type, const std::function<std::shared_ptr<void>()>& make);
+  std::shared_ptr<void> find_attachment_of(const std::type_info& type) const;
+  void detach_of(const std::type_info& type);
   std::shared_ptr<State> state_;
 };
 
 class Scope {
  public:
+  // The scope at `path` in `store`. Throws ValueError unless `path` is the
+  // store's name or lies under it ("mlp", "mlp/layer_0" in store "mlp"; any
+  // path, or "" for the root, in an unnamed store) and every component is a
+  // valid name (check_variable_name): no "s//double", "/lead", "a/./b".
   Scope(VariableStore& store, std::string path, Reuse reuse);
 
   const std::string& path() const { return path_; }
@@ -149,7 +186,7 @@ class Scope {
   VariableStore& store() const { return *store_; }
 
   // A nested scope; it inherits this scope's reuse mode unless given one.
-  // Throws ValueError for an empty name or one containing '/'.
+  // Throws ValueError for an invalid name (check_variable_name).
   Scope child(std::string_view name) const;
   Scope child(std::string_view name, Reuse reuse) const;
 
@@ -162,6 +199,10 @@ class Scope {
   std::string path_of(std::string_view name) const;
 
  private:
+  friend class VariableStore;
+  struct Checked {};  // the path is known to be valid
+  Scope(VariableStore& store, std::string path, Reuse reuse, Checked);
+
   VariableStore* store_;
   std::string path_;
   Reuse reuse_;
@@ -191,8 +232,19 @@ Variable get_variable(std::string_view name, const Shape& shape, const Initializ
                       const VariableOptions& options = {},
                       std::source_location location = std::source_location::current());
 
-// Throws ValueError unless `name` is a valid path component (non-empty, no '/').
+// The grammar of names (TensorFlow's, per component): a path component is
+// [A-Za-z0-9.][A-Za-z0-9_.-]*, except "." and "..". Store names, scope and
+// module names, variable names and every component of a path given to
+// Scope's constructor must match it, so a path never holds whitespace,
+// control characters or folder-like parts ("s/..", "s/a b").
+//
+// Throws ValueError unless `name` is one valid component; the message starts
+// with `what` and names the offending character (escaped when unprintable)
+// and its position.
 void check_variable_name(std::string_view name, std::string_view what);
+// Throws ValueError unless `path` is one or more valid components joined by
+// single '/' (no empty component, no '/' at either end).
+void check_variable_path(std::string_view path, std::string_view what);
 
 namespace vars::internal {
 

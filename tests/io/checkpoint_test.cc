@@ -73,10 +73,10 @@ std::optional<Tensor> pad_into(std::string_view, const Tensor& saved, const Tens
   return Tensor::from_vector(out, target.shape());
 }
 
-TEST(CreateHookTest, SeesKeyedAndUnkeyedCreationAndMayAssign) {
+TEST(CreateListenerTest, SeesKeyedAndUnkeyedCreationAndMayAssign) {
   VariableStore store("s");
   std::vector<std::string> seen;
-  store.set_create_hook([&](const Variable& v) {
+  VariableStore::ListenerId first = store.add_create_listener([&](const Variable& v) {
     seen.push_back(v.path());
     v.raw_value().copy_from(full(v.shape(), 7.0));
   });
@@ -89,11 +89,31 @@ TEST(CreateHookTest, SeesKeyedAndUnkeyedCreationAndMayAssign) {
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"s/a", "s/b"}));
   EXPECT_EQ(a.raw_value().to_vector<float>(), (std::vector<float>{7.0f, 7.0f}));
-  store.set_create_hook([](const Variable& v) { throw ValueError("hook refused " + v.path()); });
-  EXPECT_NE(error_text<ValueError>([&] { store.root().variable("c", {1}); }).find("hook refused s/c"), std::string::npos);
-  EXPECT_TRUE(store.find("s/c").has_value());  // created before the hook ran
-  store.set_create_hook({});
+  EXPECT_TRUE(store.remove_create_listener(first));
+  EXPECT_FALSE(store.remove_create_listener(first));
+  VariableStore::ListenerId refuse =
+      store.add_create_listener([](const Variable& v) { throw ValueError("listener refused " + v.path()); });
+  EXPECT_NE(error_text<ValueError>([&] { store.root().variable("c", {1}); }).find("listener refused s/c"),
+            std::string::npos);
+  EXPECT_TRUE(store.find("s/c").has_value());  // created before the listener ran
+  store.remove_create_listener(refuse);
   store.root().variable("d", {1});
+  EXPECT_EQ(seen.size(), 2u);  // the removed listener saw neither
+}
+
+TEST(CreateListenerTest, ListenersAddUpInOrderAndAreRemovedOneByOne) {
+  VariableStore store("s");
+  std::vector<std::string> calls;
+  VariableStore::ListenerId a = store.add_create_listener([&](const Variable& v) { calls.push_back("a " + v.path()); });
+  VariableStore::ListenerId b = store.add_create_listener([&](const Variable& v) { calls.push_back("b " + v.path()); });
+  store.root().variable("x", {1});
+  EXPECT_EQ(calls, (std::vector<std::string>{"a s/x", "b s/x"}));
+  store.remove_create_listener(a);
+  store.root().variable("y", {1});
+  EXPECT_EQ(calls.back(), "b s/y");
+  EXPECT_EQ(calls.size(), 3u);
+  store.remove_create_listener(b);
+  EXPECT_THROW(store.add_create_listener(nullptr), ValueError);
 }
 
 TEST(CheckpointTest, RestoresEveryVariableAndSlotByPathWhateverTheOrder) {
@@ -154,29 +174,34 @@ TEST(CheckpointTest, ReportsMissingUnexpectedAndMismatchAndStrictListsThemAll) {
 
   const std::string strict = error_text<IoError>(
       [&] { restore_checkpoint(path, {&store}, CheckpointOptions().strict(true).defer(false)); });
-  for (const char* want : {"ckpt.safetensors: strict restore failed: 1 matched, 1 missing, 2 unexpected, 1 shape mismatch; "
+  for (const char* want : {"ckpt.safetensors: strict restore failed: 1 matched, 1 missing, 1 unexpected, 1 shape mismatch; "
                            "nothing was restored",
                            "missing: 'm/c' [2] F32 has no key in the file",
                            "unexpected: key 'm/old' [1] F32 has no target",
-                           "unexpected: key 'sgd/x' [1] F32 has no target",
                            "shape mismatch: 'm/b': file [4], target [5]", "help: restore without strict mode"}) {
     EXPECT_NE(strict.find(want), std::string::npos) << want << "\n" << strict;
   }
+  // sgd/x belongs to the file's other store, which was not asked for.
+  EXPECT_EQ(strict.find("sgd/x"), std::string::npos) << strict;
   EXPECT_EQ(a.raw_value().to_vector<float>(), std::vector<float>(6, 0.0f));  // nothing written
 
   CheckpointReport report = restore_checkpoint(path, {&store}, CheckpointOptions().defer(false));
   EXPECT_EQ(report.restore.count(RestoreStatus::kMatched), 1u);
   EXPECT_EQ(report.restore.count(RestoreStatus::kMissing), 1u);
-  EXPECT_EQ(report.restore.count(RestoreStatus::kUnexpected), 2u);
+  EXPECT_EQ(report.restore.count(RestoreStatus::kUnexpected), 1u);
+  EXPECT_EQ(report.other_stores, std::vector<std::string>{"sgd/x"});
+  EXPECT_NE(report.to_string().find("not restored: 1 keys of the file's other stores ('sgd')"), std::string::npos)
+      << report.to_string();
   EXPECT_EQ(report.restore.count(RestoreStatus::kShapeMismatch), 1u);
   EXPECT_EQ(a.raw_value().to_vector<float>(), std::vector<float>(6, 1.0f));
   EXPECT_EQ(b.raw_value().to_vector<float>(), std::vector<float>(5, 0.0f));
 
-  // With defer (the default) m/old waits for its variable; sgd/x names no
-  // store being restored and stays unexpected.
+  // With defer (the default) m/old waits for its variable; sgd/x belongs to
+  // a store not being restored.
   report = restore_checkpoint(path, {&store});
   EXPECT_EQ(report.deferred, std::vector<std::string>{"m/old"});
-  EXPECT_EQ(report.restore.count(RestoreStatus::kUnexpected), 1u);
+  EXPECT_EQ(report.restore.count(RestoreStatus::kUnexpected), 0u);
+  EXPECT_EQ(report.other_stores, std::vector<std::string>{"sgd/x"});
   EXPECT_NE(report.to_string().find("deferred: 'm/old' waits for its variable"), std::string::npos);
   EXPECT_EQ(pending_restores(store), std::vector<std::string>{"m/old"});
   Variable old = store.root().variable("old", {1});
@@ -287,10 +312,83 @@ TEST(CheckpointTest, DeferredShapeMismatchWarnsOrThrowsInStrictMode) {
   VariableStore strict("m");
   restore_checkpoint(path, {&strict}, CheckpointOptions().strict(true));
   EXPECT_NE(error_text<IoError>([&] { strict.root().variable("w", {4}); })
-                .find("deferred restore of 'm/w' into the new variable 'm/w' failed: file [3] F32, variable [4] F32"),
+                .find("deferred restore of 'm/w' into the new variable 'm/w' failed: shape mismatch: file [3], target [4]; "
+                      "the variable keeps its initial value"),
             std::string::npos);
   cancel_pending_restores(strict);
   strict.root().variable("v", {1});
+}
+
+// A file with one saved variable, m/w = [5, 5].
+std::string saved_w(const TempDir& dir) {
+  const std::string path = dir.file("w.safetensors");
+  VariableStore store("m");
+  store.root().variable("w", {2}, init::constant(5.0));
+  save_checkpoint(path, {&store});
+  return path;
+}
+
+TEST(CheckpointTest, AListenerAddedAfterARestoreKeepsThePendingRestore) {
+  TempDir dir;
+  const std::string path = saved_w(dir);
+  VariableStore store("m");
+  restore_checkpoint(path, {&store});
+  std::vector<std::string> seen;
+  VariableStore::ListenerId mine = store.add_create_listener([&](const Variable& v) { seen.push_back(v.path()); });
+  Variable w = store.root().variable("w", {2});
+  EXPECT_EQ(w.raw_value().to_vector<float>(), (std::vector<float>{5, 5}));  // restored, not cancelled
+  EXPECT_EQ(seen, std::vector<std::string>{"m/w"});
+  EXPECT_TRUE(pending_restores(store).empty());
+  store.remove_create_listener(mine);
+}
+
+TEST(CheckpointTest, AListenerAddedBeforeARestoreStaysAndTheRestoreWorks) {
+  TempDir dir;
+  const std::string path = saved_w(dir);
+  VariableStore store("m");
+  std::vector<std::string> seen;
+  store.add_create_listener([&](const Variable& v) { seen.push_back(v.path()); });
+  restore_checkpoint(path, {&store});
+  Variable w = store.root().variable("w", {2});
+  EXPECT_EQ(w.raw_value().to_vector<float>(), (std::vector<float>{5, 5}));
+  EXPECT_EQ(seen, std::vector<std::string>{"m/w"});  // not replaced by the restore's listener
+  // Cancelling pending restores removes only the checkpoint layer's listener.
+  restore_checkpoint(path, {&store});  // nothing pending: m/w exists
+  cancel_pending_restores(store);
+  store.root().variable("v", {1});
+  EXPECT_EQ(seen, (std::vector<std::string>{"m/w", "m/v"}));
+}
+
+TEST(CheckpointTest, PendingRestoresBelongToTheirStore) {
+  TempDir dir;
+  const std::string path = saved_w(dir);
+  auto first = std::make_unique<VariableStore>("m");
+  restore_checkpoint(path, {first.get()});
+  EXPECT_EQ(pending_restores(*first), std::vector<std::string>{"m/w"});
+  first.reset();
+  VariableStore second("m");  // may reuse the address: it inherits nothing
+  EXPECT_TRUE(pending_restores(second).empty());
+  EXPECT_EQ(second.root().variable("w", {2}).raw_value().to_vector<float>(), (std::vector<float>{0, 0}));
+}
+
+TEST(CheckpointTest, RestoringOnlyTheModelFromAModelAndOptimizerFileIsStrictClean) {
+  TempDir dir;
+  const std::string path = dir.file("both.safetensors");
+  nn::Sequential model("mlp");
+  model.add(nn::Linear(nn::LinearOptions(3)));
+  Adam adam(AdamOptions(0.01));
+  train_steps(model, adam, 2);
+  save_checkpoint(path, {&model.store(), &adam.store()});
+
+  nn::Sequential again("mlp");
+  again.add(nn::Linear(nn::LinearOptions(3)));
+  again.build(Shape{1, 4});
+  CheckpointReport report;
+  ASSERT_NO_THROW(report = restore_checkpoint(path, {&again.store()}, CheckpointOptions().strict(true)));
+  EXPECT_TRUE(report.restore.all_matched()) << report.to_string();
+  EXPECT_EQ(report.restore.count(RestoreStatus::kUnexpected), 0u);
+  EXPECT_EQ(report.other_stores.size(), adam.store().size()) << report.to_string();
+  EXPECT_EQ(values_of(again.store()), values_of(model.store()));
 }
 
 TEST(CheckpointTest, MetadataHoldsTheFormatAndReservesGraftKeys) {

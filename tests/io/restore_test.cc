@@ -235,3 +235,18 @@ TEST(RestoreTest, InspectListsKeysDTypesShapesCountsAndMetadata) {
 
 }  // namespace
 }  // namespace graft::io
+
+namespace graft::io {
+namespace {
+
+TEST(RestoreTest, AnInvalidStatusOrDTypeFailsLoudly) {
+  EXPECT_THROW(restore_status_name(RestoreStatus::kCount), InternalError);
+  EXPECT_THROW(to_file_dtype(DType::kCount), InternalError);  // never saved as F32
+  EXPECT_THROW(to_file_dtype(static_cast<DType>(99)), InternalError);
+  EXPECT_EQ(to_file_dtype(DType::kFloat64), FileDType::kF64);
+  EXPECT_EQ(loaded_dtype(FileDType::kU64), std::nullopt);
+  EXPECT_THROW(loaded_dtype(FileDType::kCount), InternalError);
+}
+
+}  // namespace
+}  // namespace graft::io

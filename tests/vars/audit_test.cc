@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "graft/base/warning.h"
 #include "graft/ops/ops.h"
 #include "graft/vars/store.h"
 
@@ -25,7 +26,7 @@ TEST(CreationAuditTest, ReportsASiteThatKeepsRecreatingDroppedVariables) {
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].name, "weights");
   EXPECT_NE(reports[0].site.find("audit_test.cc:"), std::string::npos) << reports[0].site;
-  EXPECT_GE(reports[0].recreations, 2);
+  EXPECT_EQ(reports[0].recreations, 3);  // every step after the first
   EXPECT_NE(reports[0].message.find("help: create it once by path with scope.variable(\"weights\""), std::string::npos);
 }
 
@@ -55,6 +56,53 @@ TEST(CreationAuditTest, AGrowingModelThatKeepsItsVariablesIsNotReported) {
   }
   EXPECT_TRUE(store.audit_reports().empty());
   EXPECT_EQ(store.size(), 5u);
+}
+
+// One scratch variable made and dropped, then five kept, all at one site.
+void scratch_then_kept(std::vector<Variable>& kept) {
+  for (int i = 0; i < 6; ++i) {
+    Variable w(ones({2}), "weights");
+    if (i > 0) kept.push_back(w);  // the first is scratch: it dies here
+  }
+}
+
+TEST(CreationAuditTest, ASiteThatDropsOneScratchVariableAndKeepsFiveIsNotReported) {
+  VariableStore store("scratch");
+  store.set_audit_options(AuditOptions{.threshold = 2, .strict = false, .print_warnings = true});
+  VariableScope scope(store.root());
+  CapturedWarnings warnings;
+  std::vector<Variable> kept;
+  scratch_then_kept(kept);
+  EXPECT_TRUE(store.audit_reports().empty());
+  EXPECT_TRUE(warnings.messages().empty());
+  EXPECT_EQ(store.size(), 5u);
+}
+
+TEST(CreationAuditTest, StrictModeDoesNotThrowForAScratchVariableAmongKeptOnes) {
+  VariableStore store("scratch");
+  store.set_audit_options(AuditOptions{.threshold = 2, .strict = true, .print_warnings = false});
+  VariableScope scope(store.root());
+  std::vector<Variable> kept;
+  EXPECT_NO_THROW(scratch_then_kept(kept));
+  EXPECT_EQ(kept.size(), 5u);
+}
+
+TEST(CreationAuditTest, TheReportedCountStaysCurrentAfterTheReport) {
+  VariableStore store("faulty");
+  store.set_audit_options(AuditOptions{.threshold = 2, .strict = false, .print_warnings = true});
+  VariableScope scope(store.root());
+  CapturedWarnings warnings;
+  for (int step = 0; step < 3; ++step) faulty_model(ones({1, 4}), 1);  // 2 re-creations
+  ASSERT_EQ(store.audit_reports().size(), 1u);
+  EXPECT_EQ(store.audit_reports()[0].recreations, 2);
+  for (int step = 0; step < 5; ++step) faulty_model(ones({1, 4}), 1);
+  auto reports = store.audit_reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].recreations, 7);
+  EXPECT_NE(reports[0].message.find("(7 re-creations so far)"), std::string::npos) << reports[0].message;
+  // Warned once, through the warning handler, not on stderr.
+  ASSERT_EQ(warnings.messages().size(), 1u);
+  EXPECT_NE(warnings.messages()[0].find("variable 'weights' is created again at audit_test.cc:"), std::string::npos);
 }
 
 TEST(CreationAuditTest, KeyedCreationIsNeverReported) {

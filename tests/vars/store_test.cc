@@ -7,6 +7,7 @@
 
 #include "graft/autodiff/tape.h"
 #include "graft/ops/ops.h"
+#include "tests/testing.h"
 
 namespace graft {
 namespace {
@@ -304,6 +305,61 @@ TEST(VariableStoreTest, VariablesOutlivingTheirStoreReportIt) {
   } catch (const ValueError& e) {
     EXPECT_NE(std::string(e.what()).find("VariableStore 'tmp' was destroyed"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+}  // namespace graft
+
+namespace graft {
+namespace {
+
+std::string value_error(const auto& f) { return test_util::error_text<ValueError>(f); }
+
+TEST(NameGrammarTest, ComponentsFollowTensorFlowsGrammar) {
+  for (const char* good : {"kernel", "layer_0", "a.b", "x-1", ".hidden", "0", "W", "v1.2-rc_3"}) {
+    EXPECT_NO_THROW(check_variable_name(good, "test")) << good;
+  }
+  for (const char* bad : {"", ".", "..", "a b", "_x", "-x", "a/b", "tab\there", "a:b", "é", "a\nb", "x*"}) {
+    EXPECT_THROW(check_variable_name(bad, "test"), ValueError) << bad;
+  }
+}
+
+TEST(NameGrammarTest, MessagesNameTheOffendingCharacterEscapedWhenUnprintable) {
+  VariableStore store("s");
+  std::string what = value_error([&] { store.root().child("a b"); });
+  GRAFT_EXPECT_CONTAINS(what, "Scope::child: name 'a b' has ' ' (a space) at position 1");
+  GRAFT_EXPECT_CONTAINS(what, "[A-Za-z0-9.][A-Za-z0-9_.-]*");
+  what = value_error([&] { store.root().variable("bell\a", {1}); });
+  GRAFT_EXPECT_CONTAINS(what, "Scope::variable: name 'bell\\x07' has '\\x07' at position 4");
+  EXPECT_EQ(what.find('\a'), std::string::npos) << "the raw control character reached the message";
+  what = value_error([&] { store.root().child(".."); });
+  GRAFT_EXPECT_CONTAINS(what, "name '..' is not allowed");
+  what = value_error([&] { VariableScope scope(store.root()); Variable w(ones({1}), "_w"); });
+  GRAFT_EXPECT_CONTAINS(what, "Variable: name '_w' has '_' at position 0 (its first character)");
+  EXPECT_THROW(VariableStore("my store"), ValueError);
+}
+
+TEST(NameGrammarTest, TheScopeConstructorChecksThePath) {
+  VariableStore store("s");
+  std::string what = value_error([&] { Scope(store, "s//double", Reuse::kAutoReuse); });
+  GRAFT_EXPECT_CONTAINS(what, "Scope: path 's//double' has an empty component (number 2, at position 2)");
+  what = value_error([&] { Scope(store, "/lead", Reuse::kAutoReuse); });
+  GRAFT_EXPECT_CONTAINS(what, "path '/lead' has an empty component (number 1, at position 0)");
+  EXPECT_THROW(Scope(store, "s/", Reuse::kAutoReuse), ValueError);
+  EXPECT_THROW(Scope(store, "s/..", Reuse::kAutoReuse), ValueError);
+  what = value_error([&] { Scope(store, "s/a b/c", Reuse::kAutoReuse); });
+  GRAFT_EXPECT_CONTAINS(what, "has ' ' (a space) at position 1");
+  GRAFT_EXPECT_CONTAINS(what, "in component 2 of path 's/a b/c'");
+  what = value_error([&] { Scope(store, "other/x", Reuse::kAutoReuse); });
+  GRAFT_EXPECT_CONTAINS(what, "Scope: path 'other/x' is outside store 's'");
+  EXPECT_THROW(Scope(store, "sx/y", Reuse::kAutoReuse), ValueError);
+  EXPECT_THROW(Scope(store, "", Reuse::kAutoReuse), ValueError);
+  // Valid paths still work, in named and unnamed stores.
+  EXPECT_EQ(Scope(store, "s/layer_0", Reuse::kAutoReuse).variable("kernel", {1}).path(), "s/layer_0/kernel");
+  EXPECT_EQ(Scope(store, "s", Reuse::kAutoReuse).path(), "s");
+  VariableStore unnamed;
+  EXPECT_EQ(Scope(unnamed, "", Reuse::kAutoReuse).variable("w", {1}).path(), "w");
+  EXPECT_EQ(Scope(unnamed, "any/where", Reuse::kAutoReuse).variable("w", {1}).path(), "any/where/w");
 }
 
 }  // namespace

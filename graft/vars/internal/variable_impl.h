@@ -7,7 +7,9 @@
 #include <mutex>
 #include <source_location>
 #include <string>
+#include <typeindex>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "graft/vars/store.h"
@@ -31,14 +33,17 @@ struct VariableImpl {
   void touch_store() const;
 };
 
-// Per creation site of unkeyed variables.
+// Per creation site of unkeyed variables. A creation is a re-creation when
+// the variable made last at the site died before it: a site that keeps its
+// variables (a growing model, one scratch variable among kept ones) never
+// counts one.
 struct SiteStats {
   std::string site;
   std::string name;
-  int live = 0;
-  int dropped = 0;
+  uint64_t last_id = 0;     // the variable made last here; 0 before the first
+  bool last_alive = false;  // cleared when that variable is dropped
   int recreations = 0;
-  bool reported = false;
+  bool reported = false;    // its key is in VariableStoreState::reported_sites
 };
 
 }  // namespace graft::vars::internal
@@ -62,8 +67,14 @@ struct VariableStoreState {
   std::unordered_map<std::string, uint64_t> by_path;
   AuditOptions audit;
   std::unordered_map<std::string, vars::internal::SiteStats> sites;
-  std::vector<AuditReport> reports;
-  VariableStore::CreateHook create_hook;  // VariableStore::set_create_hook
+  std::vector<std::string> reported_sites;  // keys of `sites`, in report order
+  uint64_t next_listener = 1;
+  std::vector<std::pair<uint64_t, VariableStore::CreateListener>> listeners;  // in the order added
+  std::unordered_map<std::type_index, std::shared_ptr<void>> attachments;
+
+  // The listeners to call after a creation (copied under the lock, called
+  // outside it).
+  std::vector<VariableStore::CreateListener> listeners_copy() const;
 
   // Called by a dropped unkeyed variable's destructor.
   void on_unkeyed_dropped(uint64_t id, const std::string& site_key);
