@@ -11,8 +11,10 @@ const char* activation_name(Activation activation) {
     case Activation::kRelu: return "relu";
     case Activation::kTanh: return "tanh";
     case Activation::kSigmoid: return "sigmoid";
-    default: return "none";
+    case Activation::kNone: return "none";
   }
+  GRAFT_CHECK(false, "invalid nn::Activation value ", static_cast<int>(activation),
+              "\n  help: use one of Activation::kNone, kRelu, kTanh, kSigmoid");
 }
 
 Tensor apply_activation(Activation activation, const Tensor& x) {
@@ -20,8 +22,10 @@ Tensor apply_activation(Activation activation, const Tensor& x) {
     case Activation::kRelu: return relu(x);
     case Activation::kTanh: return tanh(x);
     case Activation::kSigmoid: return sigmoid(x);
-    default: return x;
+    case Activation::kNone: return x;
   }
+  GRAFT_CHECK(false, "invalid nn::Activation value ", static_cast<int>(activation),
+              "\n  help: use one of Activation::kNone, kRelu, kTanh, kSigmoid");
 }
 
 // --- Linear ------------------------------------------------------------------
@@ -79,6 +83,7 @@ Tensor Linear::forward(const Tensor& x) {
                  in_features_ > 0 ? std::to_string(in_features_) : std::string("in_features"), "]), received shape ",
                  x.shape().to_string(), "\n  help: add a batch dimension (reshape a single example to [1, n])");
   ensure_built(x);
+  check_input_dtype("Linear", x, kernel_.dtype());
   GRAFT_CHECK_AS(ShapeError, x.shape()[x.rank() - 1] == in_features_, "Linear '", path(),
                  "' expected an input of shape [..., ", in_features_, "] (it was built for ", in_features_,
                  " input features: kernel ", kernel_.shape().to_string(), "), received shape ",

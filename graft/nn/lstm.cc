@@ -43,6 +43,7 @@ LSTMState LSTMCell::step(const Tensor& x, const LSTMState& state) {
                  input_size_ > 0 ? std::to_string(input_size_) : std::string("features"), "], received shape ",
                  x.shape().to_string());
   ensure_built(x);
+  check_input_dtype("LSTMCell", x, kernel_.dtype());
   const Shape state_shape{x.shape()[0], h};
   GRAFT_CHECK_AS(ShapeError, x.shape()[1] == input_size_, "LSTMCell '", path(), "' expected a step of shape [",
                  x.shape()[0], ", ", input_size_, "] (it was built for ", input_size_, " input features: kernel ",
@@ -54,6 +55,8 @@ LSTMState LSTMCell::step(const Tensor& x, const LSTMState& state) {
                  state.h.defined() ? state.h.shape().to_string() : "none", " and ",
                  state.c.defined() ? state.c.shape().to_string() : "none",
                  "\n  help: start from zero_state(batch) or the previous step's state");
+  check_input_dtype("LSTMCell", state.h, kernel_.dtype(), "state h");
+  check_input_dtype("LSTMCell", state.c, kernel_.dtype(), "state c");
   // z = x W + h U + b, [batch, 4h], viewed as [batch, 4, h] to split the gates.
   Tensor z = reshape(matmul(x, kernel_) + matmul(state.h, recurrent_kernel_) + bias_, {-1, 4, h});
   Tensor i = sigmoid(internal::select(z, 1, 0));

@@ -195,6 +195,15 @@ void Module::ensure_built(const Shape& input_shape, DType dtype) {
 
 void Module::on_build(const Shape&, DType) {}
 
+void Module::check_input_dtype(std::string_view kind, const Tensor& input, DType built_dtype,
+                               std::string_view what) const {
+  GRAFT_CHECK_AS(DTypeError, input.dtype() == built_dtype, kind, " '", path(), "' was built for ",
+                 dtype_name(built_dtype), " inputs (its variables are ", dtype_name(built_dtype), "), received a ",
+                 dtype_name(input.dtype()), " ", what, "\n  help: cast the ", what, " first (cast(x, DType::k",
+                 built_dtype == DType::kFloat64 ? "Float64" : "Float32",
+                 ")), or use another layer for ", dtype_name(input.dtype()), " inputs");
+}
+
 // --- Children ----------------------------------------------------------------
 
 std::shared_ptr<Module> Module::child(std::string_view name) const {

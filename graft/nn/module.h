@@ -150,6 +150,12 @@ class Module {
   // forward should start with it.
   void ensure_built(const Shape& input_shape, DType dtype);
   void ensure_built(const Tensor& input) { ensure_built(input.shape(), input.dtype()); }
+  // Throws DTypeError naming this layer (`kind` and path), both dtypes and
+  // the fix when `input` (called `what` in the message) is not of
+  // `built_dtype`, the dtype the layer's variables were built with: a
+  // float64 batch for a float32 layer fails here, not deep inside matmul.
+  void check_input_dtype(std::string_view kind, const Tensor& input, DType built_dtype,
+                         std::string_view what = "input") const;
   // Creates this module's variables; input_shape and dtype are the first
   // input's. The default creates nothing.
   virtual void on_build(const Shape& input_shape, DType dtype);
