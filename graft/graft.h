@@ -21,6 +21,7 @@
 
 #include "graft/base/check.h"
 #include "graft/base/error.h"
+#include "graft/base/warning.h"
 
 #include "graft/tensor/dtype.h"
 #include "graft/tensor/parallel.h"
