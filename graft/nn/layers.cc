@@ -6,6 +6,17 @@
 
 namespace graft::nn {
 
+namespace {
+
+// After a switch over every Activation: a value outside the enum.
+[[noreturn]] void throw_invalid_activation(Activation activation) {
+  GRAFT_CHECK(false, "invalid nn::Activation value ", static_cast<int>(activation),
+              "\n  help: use one of Activation::kNone, kRelu, kTanh, kSigmoid");
+  __builtin_unreachable();
+}
+
+}  // namespace
+
 const char* activation_name(Activation activation) {
   switch (activation) {
     case Activation::kRelu: return "relu";
@@ -13,8 +24,7 @@ const char* activation_name(Activation activation) {
     case Activation::kSigmoid: return "sigmoid";
     case Activation::kNone: return "none";
   }
-  GRAFT_CHECK(false, "invalid nn::Activation value ", static_cast<int>(activation),
-              "\n  help: use one of Activation::kNone, kRelu, kTanh, kSigmoid");
+  throw_invalid_activation(activation);
 }
 
 Tensor apply_activation(Activation activation, const Tensor& x) {
@@ -24,8 +34,7 @@ Tensor apply_activation(Activation activation, const Tensor& x) {
     case Activation::kSigmoid: return sigmoid(x);
     case Activation::kNone: return x;
   }
-  GRAFT_CHECK(false, "invalid nn::Activation value ", static_cast<int>(activation),
-              "\n  help: use one of Activation::kNone, kRelu, kTanh, kSigmoid");
+  throw_invalid_activation(activation);
 }
 
 // --- Linear ------------------------------------------------------------------
@@ -40,7 +49,7 @@ OpKind fused_activation(Activation activation) {
     case Activation::kTanh: return OpKind::kTanh;
     case Activation::kSigmoid: return OpKind::kSigmoid;
   }
-  return OpKind::kCount;
+  throw_invalid_activation(activation);
 }
 
 }  // namespace
