@@ -13,7 +13,7 @@ namespace {
 Tensor gather_rows(const Tensor& source, const std::vector<int64_t>& order, int64_t start, int64_t count) {
   Shape shape = source.shape();
   const size_t row_bytes = source.nbytes() / static_cast<size_t>(shape[0]);
-  shape[0] = count;
+  shape.set_dim(0, count);
   Tensor out = Tensor::empty(shape, source.dtype());
   const char* src = static_cast<const char*>(source.raw_data());
   char* dst = static_cast<char*>(out.raw_data());

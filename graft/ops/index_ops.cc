@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "graft/base/checked_size.h"
 #include "graft/ops/internal/kernels.h"
 #include "graft/ops/ops.h"
 #include "graft/tensor/parallel.h"
@@ -130,7 +131,10 @@ TensorMeta infer_concat(const OpDef& def, std::span<const Tensor> in, const OpAt
     for (int d = 0; fits && d < s.rank(); ++d) fits = d == axis || s[d] == first[d];
     GRAFT_CHECK_AS(ShapeError, fits, def.name, ": input 0 has shape ", first.to_string(), " but input ", i,
                    " has shape ", s.to_string(), "; every dimension but axis ", attrs.axis, " must match");
-    out[axis] += s[axis];
+    std::optional<int64_t> joined = checked_add(out[axis], s[axis]);
+    GRAFT_CHECK_AS(ShapeError, joined.has_value(), def.name, ": joining ", in.size(),
+                   " tensors along axis ", attrs.axis, " overflows int64 at input ", i, " of shape ", s.to_string());
+    out.set_dim(axis, *joined);
   }
   return {out, in[0].dtype()};
 }

@@ -1,5 +1,7 @@
 #include "graft/ops/ops.h"
 
+#include "graft/base/checked_size.h"
+
 namespace graft {
 namespace {
 
@@ -162,7 +164,10 @@ Tensor reshape(const Tensor& x, std::initializer_list<int64_t> dims) {
       resolved.push_back(1);
     } else {
       GRAFT_CHECK_AS(ShapeError, d >= 0, "reshape: dimensions must be >= 0 or -1, got ", d);
-      known *= d;
+      std::optional<int64_t> product = checked_mul(known, d);
+      GRAFT_CHECK_AS(ShapeError, product.has_value(), "reshape: the dimensions ", Shape::dims_string(std::span<const int64_t>(dims.begin(), dims.size())),
+                     " overflow int64 when multiplied");
+      known = *product;
       resolved.push_back(d);
     }
   }

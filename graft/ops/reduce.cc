@@ -29,7 +29,7 @@ Dims reduced_axes(const OpDef& def, const Shape& shape, const Dims& axes) {
 // The input shape with reduced axes set to 1.
 Shape keepdims_shape(const Shape& shape, const Dims& axes) {
   Shape out = shape;
-  for (int64_t a : axes) out[static_cast<int>(a)] = 1;
+  for (int64_t a : axes) out.set_dim(static_cast<int>(a), 1);
   return out;
 }
 

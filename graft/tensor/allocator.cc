@@ -16,7 +16,8 @@ constexpr size_t kMaxCachedBytes = size_t{2} << 30;
 
 // Size classes: multiples of 64 bytes up to 4 KiB, then four classes per
 // doubling (2^k, 1.25, 1.5, 1.75 x 2^k), so rounding wastes at most 25%.
-size_t size_class(size_t nbytes) {
+// nbytes <= kMaxBufferBytes, so the rounding cannot wrap.
+constexpr size_t size_class(size_t nbytes) {
   if (nbytes <= 4096) return nbytes == 0 ? 64 : (nbytes + 63) & ~size_t{63};
   size_t high = std::bit_floor(nbytes);
   size_t quarter = high / 4;
@@ -24,7 +25,7 @@ size_t size_class(size_t nbytes) {
 }
 
 // Index of a class among all classes, for the free-list table.
-size_t class_index(size_t cls) {
+constexpr size_t class_index(size_t cls) {
   if (cls <= 4096) return cls / 64 - 1;  // 0..63
   int log2 = std::bit_width(cls) - 1;    // >= 12
   size_t quarter = (size_t{1} << log2) / 4;
@@ -32,9 +33,13 @@ size_t class_index(size_t cls) {
   return 64 + static_cast<size_t>(log2 - 12) * 4 + step;
 }
 
+// One free list per class up to the largest request's.
+constexpr size_t kClassCount = class_index(size_class(kMaxBufferBytes)) + 1;
+static_assert(size_class(kMaxBufferBytes) == kMaxBufferBytes, "the largest class must not round past the limit");
+
 struct Pool {
   std::mutex mutex;
-  std::vector<std::vector<void*>> free_lists = std::vector<std::vector<void*>>(64 + 52 * 4);
+  std::vector<std::vector<void*>> free_lists = std::vector<std::vector<void*>>(kClassCount);
   AllocatorStats stats;
 };
 
@@ -47,6 +52,11 @@ Pool& pool() {
 }  // namespace
 
 void* allocate_buffer(size_t nbytes) {
+  GRAFT_CHECK(nbytes <= kMaxBufferBytes, "cannot allocate a tensor buffer of ", nbytes,
+              " bytes: above the allocator's limit of ", kMaxBufferBytes,
+              " bytes (2^48, 256 TiB), more than any process can address\n"
+              "  help: check the tensor's shape; the size was probably computed from a corrupt or "
+              "unchecked value");
   size_t cls = size_class(nbytes);
   size_t index = class_index(cls);
   Pool& p = pool();

@@ -19,6 +19,12 @@ namespace graft {
 
 inline constexpr size_t kTensorAlignment = 64;
 
+// The largest buffer the allocator hands out: 2^48 bytes (256 TiB), above the
+// address space of any x86-64 or AArch64 process. A larger request can only
+// come from a size computed from a corrupt or unchecked value; refusing it
+// here keeps the size-class arithmetic from wrapping.
+inline constexpr size_t kMaxBufferBytes = size_t{1} << 48;
+
 struct AllocatorStats {
   uint64_t requests = 0;            // calls to allocate_buffer
   uint64_t cache_hits = 0;          // requests served from a free list
@@ -28,8 +34,9 @@ struct AllocatorStats {
 };
 
 // Returns a 64-byte aligned buffer of at least `nbytes` (never null; a zero
-// request returns a valid one-class buffer). Throws graft::Error when the
-// system is out of memory.
+// request returns a valid one-class buffer). Throws ValueError for a request
+// above kMaxBufferBytes (before touching the system) and graft::Error when
+// the system is out of memory.
 void* allocate_buffer(size_t nbytes);
 // Returns a buffer from allocate_buffer, with the same `nbytes`.
 void free_buffer(void* data, size_t nbytes);

@@ -1,19 +1,47 @@
 #include "graft/tensor/shape.h"
 
 #include "graft/base/check.h"
+#include "graft/base/checked_size.h"
 
 namespace graft {
+namespace {
+
+// Enforces the class invariant (see shape.h) on `dims`.
+void check_dims(std::span<const int64_t> dims) {
+  for (int64_t d : dims) {
+    if (d < 0) [[unlikely]] {
+      internal::throw_error<ShapeError>("dimensions must be non-negative, got ", d, " in ",
+                                        Shape::dims_string(dims));
+    }
+  }
+  if (!checked_product(dims)) [[unlikely]] {
+    internal::throw_error<ShapeError>(
+        "shape ", Shape::dims_string(dims),
+        " is too large: the product of its dimensions does not fit in a 64-bit element count\n"
+        "  help: check where these dimensions come from (a flag, a saved setting, a file header); "
+        "no machine holds a tensor this size");
+  }
+}
+
+}  // namespace
 
 Shape::Shape(std::span<const int64_t> dims) {
   GRAFT_CHECK_AS(ShapeError, dims.size() <= static_cast<size_t>(kMaxRank), "rank ", dims.size(),
                  " is above the maximum of ", kMaxRank);
-  for (int64_t d : dims) {
-    GRAFT_CHECK_AS(ShapeError, d >= 0, "dimensions must be non-negative, got ", d);
-    dims_.push_back(d);
-  }
+  check_dims(dims);
+  for (int64_t d : dims) dims_.push_back(d);
+}
+
+void Shape::set_dim(int axis, int64_t value) {
+  Dims changed = dims_;
+  changed[axis] = value;
+  check_dims(changed.span());
+  dims_ = changed;
 }
 
 int64_t Shape::numel() const {
+  // Cannot overflow: the product of the non-zero dimensions fits (invariant),
+  // and so does every prefix of it; a zero keeps the rest at zero.
   int64_t n = 1;
   for (int64_t d : dims_) n *= d;
   return n;
@@ -30,14 +58,16 @@ Dims Shape::strides() const {
   return strides;
 }
 
-std::string Shape::to_string() const {
+std::string Shape::dims_string(std::span<const int64_t> dims) {
   std::string out = "[";
-  for (int i = 0; i < rank(); ++i) {
+  for (size_t i = 0; i < dims.size(); ++i) {
     if (i) out += ", ";
-    out += std::to_string(dims_[i]);
+    out += std::to_string(dims[i]);
   }
   return out + "]";
 }
+
+std::string Shape::to_string() const { return dims_string(dims_.span()); }
 
 std::ostream& operator<<(std::ostream& out, const Shape& shape) { return out << shape.to_string(); }
 

@@ -4,6 +4,11 @@
 //   s.rank();        // 2
 //   s.numel();       // 25088
 //   s.to_string();   // "[32, 784]"
+//
+// Invariant: the product of the non-zero dimensions fits in int64 (see
+// checked_product), so numel(), strides() and any product of a subset of the
+// dimensions never overflow. The constructor and set_dim enforce it with a
+// ShapeError naming the shape.
 #pragma once
 
 #include <cstdint>
@@ -24,13 +29,16 @@ class Shape {
  public:
   Shape() = default;
   Shape(std::initializer_list<int64_t> dims) : Shape(std::span<const int64_t>(dims.begin(), dims.size())) {}
-  // Throws ShapeError for a negative dimension or a rank above kMaxRank.
+  // Throws ShapeError for a negative dimension, a rank above kMaxRank, or
+  // dimensions whose product overflows int64.
   explicit Shape(std::span<const int64_t> dims);
   explicit Shape(const Dims& dims) : Shape(dims.span()) {}
 
   int rank() const { return dims_.size(); }
   int64_t operator[](int axis) const { return dims_[axis]; }
-  int64_t& operator[](int axis) { return dims_[axis]; }
+  // Sets one dimension; throws ShapeError as the constructor does (the shape
+  // is unchanged then).
+  void set_dim(int axis, int64_t value);
   int64_t numel() const;
   const int64_t* begin() const { return dims_.begin(); }
   const int64_t* end() const { return dims_.end(); }
@@ -39,6 +47,8 @@ class Shape {
   // Row-major strides in elements.
   Dims strides() const;
   std::string to_string() const;
+  // "[2, 3]" for any list of dimensions (valid as a Shape or not), for messages.
+  static std::string dims_string(std::span<const int64_t> dims);
 
   friend bool operator==(const Shape& a, const Shape& b) { return a.dims_ == b.dims_; }
 

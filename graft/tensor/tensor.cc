@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "graft/base/checked_size.h"
 #include "graft/tensor/allocator.h"
 
 namespace graft {
@@ -47,7 +48,7 @@ uint64_t next_tensor_id() {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = make_storage(static_cast<size_t>(shape.numel()) * dtype_size(dtype));
+  impl->storage = make_storage(nbytes_of(shape, dtype));
   impl->shape = shape;
   impl->dtype = dtype;
   impl->id = next_tensor_id();
@@ -74,6 +75,16 @@ Tensor Tensor::view(const Tensor& base, const Shape& shape) {
   impl->id = next_tensor_id();
   return Tensor(std::move(impl));
 }
+
+size_t nbytes_of(const Shape& shape, DType dtype) {
+  std::optional<int64_t> n = checked_mul(shape.numel(), static_cast<int64_t>(dtype_size(dtype)));
+  GRAFT_CHECK_AS(ShapeError, n.has_value(), "a ", dtype_name(dtype), " tensor of shape ", shape.to_string(),
+                 " would need more than 2^63 bytes\n  help: check where these dimensions come from; "
+                 "no machine holds a tensor this size");
+  return static_cast<size_t>(*n);
+}
+
+size_t Tensor::nbytes() const { return nbytes_of(shape(), dtype()); }
 
 int64_t Tensor::dim(int64_t axis) const { return shape()[normalize_axis(axis, rank(), "dim")]; }
 

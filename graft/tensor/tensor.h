@@ -94,7 +94,7 @@ class Tensor {
   int64_t numel() const { return shape().numel(); }
   // Size along `axis`; negative axes count from the end.
   int64_t dim(int64_t axis) const;
-  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype()); }
+  size_t nbytes() const;
   uint64_t id() const { return checked().id; }
   uint64_t version() const { return checked().version; }
   bool is_symbolic() const { return checked().storage == nullptr; }
@@ -137,6 +137,10 @@ class Tensor {
 };
 
 std::ostream& operator<<(std::ostream& out, const Tensor& t);
+
+// The bytes a tensor of `shape` and `dtype` holds. Throws ShapeError naming
+// the shape when the count does not fit in int64 (so it fits in size_t too).
+size_t nbytes_of(const Shape& shape, DType dtype);
 
 // Throws ShapeError unless `t` has `expected` shape; `what` names the caller.
 void check_shape(const Tensor& t, const Shape& expected, std::string_view what);

@@ -49,7 +49,7 @@ Graph compact(Graph graph, const std::vector<bool>& keep) {
 constexpr size_t kAlign = kTensorAlignment;
 
 size_t bytes_of(const TensorMeta& meta) {
-  size_t n = static_cast<size_t>(meta.shape.numel()) * dtype_size(meta.dtype);
+  size_t n = nbytes_of(meta.shape, meta.dtype);
   return (std::max<size_t>(n, 1) + kAlign - 1) / kAlign * kAlign;
 }
 
@@ -62,6 +62,11 @@ class ArenaPlanner {
       if (it->second >= size && (best == free_.end() || it->second < best->second)) best = it;
     }
     if (best == free_.end()) {
+      // Checked so the arena's size cannot wrap: each value's bytes fit in
+      // int64, their sum might not.
+      GRAFT_CHECK(size <= kMaxBufferBytes && size_ <= kMaxBufferBytes - size,
+                  "a compiled step needs more than ", kMaxBufferBytes, " bytes (2^48) for its intermediate values (",
+                  size_, " planned, ", size, " more)\n  help: check the shapes the step was captured with");
       size_t offset = size_;
       size_ += size;
       return offset;

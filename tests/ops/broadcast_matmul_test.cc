@@ -180,5 +180,14 @@ TEST(MatMulTest, ShapeErrorsNameBothShapes) {
   GRAFT_EXPECT_CONTAINS(what, "matmul: input 0 must be float32 or float64, got int64");
 }
 
+TEST(SizeOverflowTest, MatmulWhoseOutputCountOverflowsIsAShapeError) {
+  // [2^40, 0] x [0, 2^40]: both inputs are empty, the output would hold 2^80.
+  const int64_t big = int64_t{1} << 40;
+  Tensor a = Tensor::empty(Shape{big, 0});
+  Tensor b = Tensor::empty(Shape{0, big});
+  std::string what = error_text<ShapeError>([&] { matmul(a, b); });
+  GRAFT_EXPECT_CONTAINS(what, "[1099511627776, 1099511627776] is too large");
+}
+
 }  // namespace
 }  // namespace graft

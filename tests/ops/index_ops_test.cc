@@ -154,5 +154,24 @@ TEST(OneHotTest, MarksEachIndexAndRejectsOutOfRange) {
   GRAFT_EXPECT_CONTAINS(what, "one_hot: input 0 (the indices) must be int64, got float64");
 }
 
+// Empty tensors hold no bytes, so their other dimensions can be huge: the
+// joined or reshaped dimensions must still be checked.
+TEST(SizeOverflowTest, ConcatWhoseJoinedAxisOverflowsIsAShapeError) {
+  const int64_t half = int64_t{1} << 62;
+  Tensor a = Tensor::empty(Shape{0, half});
+  std::string what = error_text<ShapeError>([&] { concat({a, a}, 1); });
+  GRAFT_EXPECT_CONTAINS(what, "concat: joining 2 tensors along axis 1 overflows int64 at input 1 of shape [0, 4611686018427387904]");
+  Tensor b = Tensor::empty(Shape{0, half - 1});
+  EXPECT_EQ(concat({b, b}, 1).shape(), (Shape{0, 2 * half - 2}));
+}
+
+TEST(SizeOverflowTest, ReshapeWhoseDimensionsOverflowIsAShapeError) {
+  Tensor empty = Tensor::empty(Shape{0});
+  std::string what = error_text<ShapeError>([&] { reshape(empty, {-1, int64_t{1} << 62, 4}); });
+  GRAFT_EXPECT_CONTAINS(what, "reshape: the dimensions [-1, 4611686018427387904, 4] overflow int64");
+  what = error_text<ShapeError>([&] { reshape(empty, {0, int64_t{1} << 62, 4}); });
+  GRAFT_EXPECT_CONTAINS(what, "[0, 4611686018427387904, 4] is too large");
+}
+
 }  // namespace
 }  // namespace graft

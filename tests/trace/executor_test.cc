@@ -150,5 +150,19 @@ TEST(ExecutorTest, ReturnedVariablesAreSnapshots) {
   EXPECT_EQ(before.item<float>(), 2);
 }
 
+// Each intermediate's bytes fit, their sum is past what the allocator hands
+// out: the plan refuses before its arena size can wrap (nothing is allocated).
+TEST(ExecutorTest, APlanLargerThanAnyMachineIsRefused) {
+  auto f = function([](const Tensor& x) {
+    return sum(zeros({int64_t{1} << 46}) + x) + sum(zeros({int64_t{1} << 46}) * x);
+  }, FunctionOptions().optimize(false));
+  try {
+    f(Tensor::scalar<float>(1));
+    ADD_FAILURE() << "no error";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("bytes (2^48) for its intermediate values"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace graft
