@@ -25,7 +25,7 @@ echo "graft: building build/fuzz/safetensors_fuzz with $CXX"
 "$CXX" -std=c++20 -O1 -g -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -include fuzz/compat/source_location.h -I. -isystem "$BLAS_INCLUDE" \
-  fuzz/safetensors_fuzz.cc graft/io/safetensors.cc graft/io/restore.cc graft/io/internal/*.cc \
+  fuzz/safetensors_fuzz.cc graft/io/safetensors.cc graft/io/restore.cc graft/io/printable.cc graft/io/internal/*.cc \
   graft/tensor/*.cc graft/base/*.cc \
   -lopenblas -lz -lpthread -o "$OUT/safetensors_fuzz"
 

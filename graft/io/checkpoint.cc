@@ -1,6 +1,7 @@
 #include "graft/io/checkpoint.h"
 
 #include <algorithm>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include "graft/base/check.h"
 #include "graft/base/warning.h"
 #include "graft/io/internal/restore_entry.h"
+#include "graft/io/printable.h"
 
 namespace graft::io {
 namespace {
@@ -44,7 +46,10 @@ struct PendingKey {
 // its variable is created.
 struct StorePending {
   std::mutex mutex;
-  std::vector<std::pair<std::string, PendingKey>> keys;  // target path -> key, file order
+  // target path -> key, in file order, with an index by path: a checkpoint of
+  // a million deferred keys must not be searched linearly per key.
+  std::list<std::pair<std::string, PendingKey>> keys;
+  std::unordered_map<std::string, std::list<std::pair<std::string, PendingKey>>::iterator> by_path;
   RestoreReport log;
   VariableStore::ListenerId listener;
 };
@@ -54,10 +59,11 @@ void apply_pending(StorePending& pending, const Variable& v) {
   PendingKey found;
   {
     std::lock_guard lock(pending.mutex);
-    auto it = std::find_if(pending.keys.begin(), pending.keys.end(), [&](const auto& p) { return p.first == v.path(); });
-    if (it == pending.keys.end()) return;
-    found = std::move(it->second);
-    pending.keys.erase(it);
+    auto it = pending.by_path.find(v.path());
+    if (it == pending.by_path.end()) return;
+    found = std::move(it->second->second);
+    pending.keys.erase(it->second);
+    pending.by_path.erase(it);
   }
   RestoreEntry e;
   e.key = found.key;
@@ -67,8 +73,9 @@ void apply_pending(StorePending& pending, const Variable& v) {
   if (e.status == RestoreStatus::kMatched) {
     target.copy_from(value ? *value : internal::load_entry(*found.file, e));
   } else {
-    const std::string message = found.file->name() + ": deferred restore of '" + found.key + "' into the new variable '" +
-                                v.path() + "' failed: " + std::string(restore_status_name(e.status)) + ": " + e.detail +
+    const std::string message = found.file->name() + ": deferred restore of '" + printable(found.key) +
+                                "' into the new variable '" + v.path() + "' failed: " +
+                                std::string(restore_status_name(e.status)) + ": " + e.detail +
                                 "; the variable keeps its initial value" +
                                 "\n  help: pass a transform hook that maps the saved shape onto the new one" +
                                 (found.strict ? ", or restore without strict mode" : "");
@@ -85,13 +92,11 @@ void defer_keys(VariableStore& store, std::vector<std::pair<std::string, Pending
   std::shared_ptr<StorePending> pending = store.attachment<StorePending>([] { return std::make_shared<StorePending>(); });
   std::lock_guard lock(pending->mutex);
   for (auto& [path, key] : keys) {
-    const std::string& wanted = path;  // clang 14 cannot capture a structured binding
-    auto it = std::find_if(pending->keys.begin(), pending->keys.end(),
-                           [&](const auto& p) { return p.first == wanted; });
-    if (it != pending->keys.end()) {
-      it->second = std::move(key);  // a later restore wins
+    auto it = pending->by_path.find(path);
+    if (it != pending->by_path.end()) {
+      it->second->second = std::move(key);  // a later restore wins
     } else {
-      pending->keys.emplace_back(path, std::move(key));
+      pending->by_path.emplace(path, pending->keys.emplace(pending->keys.end(), path, std::move(key)));
     }
   }
   if (pending->listener.value == 0) {
@@ -149,12 +154,13 @@ void save_checkpoint(const std::string& path, const std::vector<const VariableSt
 std::string CheckpointReport::to_string() const {
   std::string out = restore.to_string();
   for (const std::string& key : deferred) {
-    out += "  deferred: '" + key + "' waits for its variable to be created (restored then)\n";
+    out += "  deferred: '" + printable(key) + "' waits for its variable to be created (restored then)\n";
   }
   if (!other_stores.empty()) {
-    std::vector<std::string> names;
+    std::vector<std::string> names;  // in file order, each once (a set, not a search: files may hold many stores)
+    std::unordered_set<std::string> seen;
     for (const std::string& key : other_stores) {
-      if (std::find(names.begin(), names.end(), first_component(key)) == names.end()) names.push_back(first_component(key));
+      if (seen.insert(first_component(key)).second) names.push_back(first_component(key));
     }
     std::string list;
     for (const std::string& name : names) list += (list.empty() ? "'" : ", '") + name + "'";
@@ -272,20 +278,24 @@ RestoreReport diff_checkpoint(const SafetensorsFile& file, const std::vector<con
 
 std::string inspect_checkpoint(const SafetensorsFile& file) {
   std::string out = inspect_safetensors(file);
-  std::vector<std::pair<std::string, std::pair<size_t, int64_t>>> stores;  // name -> (tensors, elements)
+  // name -> (tensors, elements), in order of first appearance; indexed by
+  // name so a file of many stores is one pass, not one search per tensor.
+  std::vector<std::pair<std::string, std::pair<size_t, int64_t>>> stores;
+  std::unordered_map<std::string, size_t> store_index;
   for (const TensorEntry& e : file.entries()) {
     std::string name = first_component(e.key);
-    auto it = std::find_if(stores.begin(), stores.end(), [&](const auto& s) { return s.first == name; });
-    if (it == stores.end()) it = stores.insert(stores.end(), {name, {0, 0}});
-    it->second.first += 1;
-    it->second.second += e.numel();
+    auto [it, fresh] = store_index.try_emplace(name, stores.size());
+    if (fresh) stores.push_back({std::move(name), {0, 0}});
+    auto& counts = stores[it->second].second;
+    counts.first += 1;
+    counts.second += e.numel();  // the counts of a file's tensors sum to at most its size
   }
   out += "parameters by store (first path component):\n";
   for (const auto& [name, count] : stores) {
-    out += "  " + name + ": " + std::to_string(count.second) + " in " + std::to_string(count.first) + " tensors\n";
+    out += "  " + printable(name) + ": " + std::to_string(count.second) + " in " + std::to_string(count.first) + " tensors\n";
   }
   auto version = file.metadata().find("graft.format_version");
-  out += version != file.metadata().end() ? "graft checkpoint, format version " + version->second + "\n"
+  out += version != file.metadata().end() ? "graft checkpoint, format version " + printable(version->second) + "\n"
                                           : "not written by save_checkpoint (no graft.format_version)\n";
   return out;
 }

@@ -1,11 +1,14 @@
 #include "graft/io/fashion_mnist.h"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
+
+#include "graft/io/internal/regular_file.h"
 
 namespace graft::io {
 namespace {
@@ -34,9 +37,15 @@ std::string hex32(uint32_t v) {
 class GzReader {
  public:
   explicit GzReader(const std::string& path) : path_(path) {
+    // Checked for a regular file first: gzopen on a FIFO blocks forever.
+    internal::RegularFile opened = internal::open_regular_file(path);
+    if (opened.fd < 0 && opened.kind.empty()) fail(path, std::string("cannot open: ") + std::strerror(opened.os_error));
+    if (opened.fd < 0) throw IoError(path + ": " + internal::not_regular_message(opened));
+    const int fd = opened.fd;
     errno = 0;
-    file_ = gzopen(path.c_str(), "rb");
+    file_ = gzdopen(fd, "rb");  // owns fd from here on
     if (file_ == nullptr) {
+      ::close(fd);
       fail(path, std::string("cannot open: ") + (errno != 0 ? std::strerror(errno) : "out of memory"));
     }
   }

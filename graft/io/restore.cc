@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "graft/io/internal/restore_entry.h"
+#include "graft/io/printable.h"
 
 namespace graft::io {
 namespace {
@@ -39,7 +40,7 @@ RestoreReport classify(const SafetensorsFile& file, const std::vector<Target>& t
     auto it = mapped ? by_name.find(mapped->name) : by_name.end();
     if (it == by_name.end()) {
       e.status = RestoreStatus::kUnexpected;
-      if (mapped && mapped->name != saved.key) e.detail = "maps to '" + mapped->name + "', which is no target";
+      if (mapped && mapped->name != saved.key) e.detail = "maps to '" + printable(mapped->name) + "', which is no target";
       report.entries.push_back(std::move(e));
       continue;
     }
@@ -49,7 +50,7 @@ RestoreReport classify(const SafetensorsFile& file, const std::vector<Target>& t
     e.target_dtype = target.dtype_name;
     if (!claimed_by[it->second].empty()) {
       e.status = RestoreStatus::kUnexpected;
-      e.detail = "target '" + target.name + "' is already restored from '" + claimed_by[it->second] + "'";
+      e.detail = "target '" + printable(target.name) + "' is already restored from '" + printable(claimed_by[it->second]) + "'";
       e.target.clear();
       report.entries.push_back(std::move(e));
       continue;
@@ -88,16 +89,16 @@ std::string entry_line(const RestoreEntry& e) {
   std::string line = std::string(restore_status_name(e.status)) + ": ";
   switch (e.status) {
     case RestoreStatus::kMissing:
-      return line + "'" + e.target + "' " + dims_string(e.target_shape) + " " + e.target_dtype +
+      return line + "'" + printable(e.target) + "' " + dims_string(e.target_shape) + " " + e.target_dtype +
              " has no key in the file (kept at its initial value)";
     case RestoreStatus::kUnexpected:
-      line += "key '" + e.key + "' " + dims_string(e.file_shape) + " " + e.file_dtype + " has no target";
+      line += "key '" + printable(e.key) + "' " + dims_string(e.file_shape) + " " + e.file_dtype + " has no target";
       break;
     case RestoreStatus::kMatched:
     case RestoreStatus::kShapeMismatch:
     case RestoreStatus::kDTypeMismatch:
-      line += "'" + e.target + "'";
-      if (e.key != e.target) line += " <- '" + e.key + "'";
+      line += "'" + printable(e.target) + "'";
+      if (e.key != e.target) line += " <- '" + printable(e.key) + "'";
       if (e.status == RestoreStatus::kMatched) line += " " + dims_string(e.target_shape) + " " + e.target_dtype;
       if (e.transposed) line += " (transposed)";
       if (e.transformed) line += " (transformed from " + dims_string(e.file_shape) + " " + e.file_dtype + ")";
@@ -271,20 +272,24 @@ std::string inspect_safetensors(const SafetensorsFile& file) {
                     " tensors\n";
   if (!file.metadata().empty()) {
     out += "metadata:\n";
-    for (const auto& [key, value] : file.metadata()) out += "  " + key + " = " + value + "\n";
+    for (const auto& [key, value] : file.metadata()) out += "  " + printable(key) + " = " + printable(value) + "\n";
   }
   size_t key_width = 3;
   size_t shape_width = 5;
+  std::vector<std::string> keys;  // as printed
+  keys.reserve(file.entries().size());
   for (const TensorEntry& e : file.entries()) {
-    key_width = std::max(key_width, e.key.size());
+    keys.push_back(printable(e.key));
+    key_width = std::max(key_width, keys.back().size());
     shape_width = std::max(shape_width, e.shape_string().size());
   }
   auto pad = [](std::string s, size_t width) { return s + std::string(width > s.size() ? width - s.size() : 0, ' '); };
   out += "  " + pad("key", key_width) + "  " + pad("dtype", 7) + "  " + pad("shape", shape_width) + "  elements\n";
   uint64_t total = 0;
-  for (const TensorEntry& e : file.entries()) {
+  for (size_t i = 0; i < file.entries().size(); ++i) {
+    const TensorEntry& e = file.entries()[i];
     total += static_cast<uint64_t>(e.numel());
-    out += "  " + pad(e.key, key_width) + "  " + pad(std::string(file_dtype_name(e.dtype)), 7) + "  " +
+    out += "  " + pad(keys[i], key_width) + "  " + pad(std::string(file_dtype_name(e.dtype)), 7) + "  " +
            pad(e.shape_string(), shape_width) + "  " + std::to_string(e.numel()) + "\n";
   }
   uint64_t data = file.file_size() - 8 - file.header_size();

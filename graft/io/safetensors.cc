@@ -14,7 +14,9 @@
 #include <unordered_set>
 
 #include "graft/io/internal/json.h"
+#include "graft/io/internal/regular_file.h"
 #include "graft/io/internal/save_hook.h"
+#include "graft/io/printable.h"
 
 namespace graft::io {
 
@@ -46,7 +48,7 @@ std::function<void(uint64_t)>& save_hook() {
 [[noreturn]] void fail(const std::string& file, const std::string& key, const std::string& what,
                        const std::string& help = "") {
   std::string message = file + ": ";
-  if (!key.empty()) message += "tensor '" + key + "': ";
+  if (!key.empty()) message += "tensor '" + printable(key) + "': ";
   message += what;
   if (!help.empty()) message += "\n  help: " + help;
   throw IoError(message);
@@ -96,9 +98,9 @@ TensorEntry parse_entry(const std::string& file, const std::string& key, const J
                              : field == "data_offsets" ? &offsets
                                                        : nullptr;
     if (slot == nullptr) {
-      fail(file, key, "unknown field '" + field + "' (expected dtype, shape, data_offsets)");
+      fail(file, key, "unknown field '" + printable(field) + "' (expected dtype, shape, data_offsets)");
     }
-    if (*slot != nullptr) fail(file, key, "field '" + field + "' appears twice");
+    if (*slot != nullptr) fail(file, key, "field '" + printable(field) + "' appears twice");
     *slot = &value;
   }
   if (dtype == nullptr) fail(file, key, "missing field 'dtype'");
@@ -112,7 +114,7 @@ TensorEntry parse_entry(const std::string& file, const std::string& key, const J
   }
   std::optional<FileDType> d = parse_file_dtype(dtype->string);
   if (!d) {
-    fail(file, key, "unknown dtype '" + dtype->string + "'",
+    fail(file, key, "unknown dtype '" + printable(dtype->string) + "'",
          "known dtypes: BOOL U8 I8 I16 U16 F16 BF16 I32 U32 F32 F64 I64 U64 F8_E4M3 F8_E5M2");
   }
   entry.dtype = *d;
@@ -168,19 +170,32 @@ TensorEntry parse_entry(const std::string& file, const std::string& key, const J
   return entry;
 }
 
-Metadata parse_metadata(const std::string& file, const JsonValue& v) {
+// The bounds parsing enforces as it goes (see kMaxFileRank).
+const internal::JsonLimits& header_limits() {
+  static const internal::JsonLimits limits = [] {
+    internal::JsonLimits l;
+    l.max_array_length = kMaxFileRank;
+    l.array_reason = "a shape's rank is at most " + std::to_string(kMaxFileRank) + " and data_offsets has 2 values";
+    l.max_object_members = kMaxMetadataEntries;
+    l.object_reason = "the limit for __metadata__ entries and for the fields of a tensor";
+    return l;
+  }();
+  return limits;
+}
+
+Metadata parse_metadata(const std::string& file, JsonValue v) {
   if (v.kind != JsonKind::kObject) {
     fail(file, "", "__metadata__: expected an object of strings, found " +
                        std::string(internal::json_kind_name(v.kind)));
   }
   Metadata out;
-  for (const auto& [key, value] : v.object) {
+  for (auto& [key, value] : v.object) {
     if (value.kind != JsonKind::kString) {
-      fail(file, "", "__metadata__ entry '" + key + "': expected a string, found " +
+      fail(file, "", "__metadata__ entry '" + printable(key) + "': expected a string, found " +
                          std::string(internal::json_kind_name(value.kind)));
     }
-    if (!out.emplace(key, value.string).second) {
-      fail(file, "", "__metadata__ entry '" + key + "' appears twice");
+    if (!out.emplace(key, std::move(value.string)).second) {
+      fail(file, "", "__metadata__ entry '" + printable(key) + "' appears twice");
     }
   }
   return out;
@@ -198,7 +213,7 @@ void check_coverage(const std::string& file, const std::vector<TensorEntry>& ent
   for (const TensorEntry* e : sorted) {
     if (e->begin < covered) {
       fail(file, e->key, "data_offsets [" + std::to_string(e->begin) + ", " + std::to_string(e->end) +
-                             ") overlap tensor '" + previous->key + "' (which ends at " +
+                             ") overlap tensor '" + printable(previous->key) + "' (which ends at " +
                              std::to_string(covered) + ")", kHelpCorrupt);
     }
     if (e->begin > covered) {
@@ -377,28 +392,36 @@ SafetensorsFile SafetensorsFile::parse(std::string bytes, std::string name) {
   if (header.empty() || header[0] != '{') {
     fail(f, "", "header does not start with '{'", "the file is corrupt or not a safetensors file");
   }
-  JsonValue root;
-  try {
-    root = internal::parse_json(header);
-  } catch (const internal::JsonError& e) {
-    fail(f, "", std::string("header is not valid JSON (at byte ") + std::to_string(e.offset()) +
-                    " of the header): " + e.what(), kHelpCorrupt);
-  }
-  if (root.kind != JsonKind::kObject) fail(f, "", "header is not a JSON object");
   file.data_start_ = 8 + n;
   const uint64_t data_size = size - file.data_start_;
   bool have_metadata = false;
-  for (const auto& [key, value] : root.object) {
+  // Each top-level member is turned into a TensorEntry as soon as it is
+  // parsed, so the JSON tree never holds more than one tensor's description
+  // (a whole tree costs ~50x the header; see internal/json.h).
+  auto on_member = [&](std::string key, JsonValue value) {
     if (key == "__metadata__") {
       if (have_metadata) fail(f, "", "__metadata__ appears twice in the header", kHelpCorrupt);
       have_metadata = true;
-      file.metadata_ = parse_metadata(f, value);
-      continue;
+      file.metadata_ = parse_metadata(f, std::move(value));
+      return;
     }
     if (key.empty()) fail(f, "", "a tensor has an empty key", kHelpCorrupt);
     if (file.index_.contains(key)) fail(f, key, "key appears twice in the header", kHelpCorrupt);
-    file.index_.emplace(key, file.entries_.size());
     file.entries_.push_back(parse_entry(f, key, value, data_size));
+    file.index_.emplace(std::move(key), file.entries_.size() - 1);
+  };
+  try {
+    internal::parse_json_members(header, header_limits(), on_member);
+  } catch (const internal::JsonLimitError& e) {
+    const bool in_metadata = e.member() == "__metadata__";
+    fail(f, in_metadata ? "" : e.member(),
+         std::string(in_metadata ? "__metadata__: " : "") + "refused while parsing the header (at byte " +
+             std::to_string(e.offset()) + "): " + e.what(),
+         "the file is corrupt or was not written for graft's reader, which bounds every part of a header "
+         "so that a hostile file cannot exhaust memory");
+  } catch (const internal::JsonError& e) {
+    fail(f, "", std::string("header is not valid JSON (at byte ") + std::to_string(e.offset()) +
+                    " of the header): " + e.what(), kHelpCorrupt);
   }
   check_coverage(f, file.entries_, data_size);
   file.bytes_ = std::make_shared<const std::string>(std::move(bytes));
@@ -406,16 +429,17 @@ SafetensorsFile SafetensorsFile::parse(std::string bytes, std::string name) {
 }
 
 SafetensorsFile SafetensorsFile::read(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail_errno("cannot open", path);
+  internal::RegularFile opened = internal::open_regular_file(path);
+  if (opened.fd < 0 && opened.kind.empty()) {
+    errno = opened.os_error;
+    fail_errno("cannot open", path);
+  }
+  if (opened.fd < 0) throw IoError("'" + path + "' " + internal::not_regular_message(opened));
+  const int fd = opened.fd;
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
     fail_errno("cannot stat", path);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError("'" + path + "' is not a regular file");
   }
   std::string bytes;
   try {
@@ -444,7 +468,7 @@ SafetensorsFile SafetensorsFile::read(const std::string& path) {
 const TensorEntry& SafetensorsFile::entry(std::string_view key) const {
   auto it = index_.find(std::string(key));
   if (it == index_.end()) {
-    throw NotFoundError(name_ + ": no tensor '" + std::string(key) + "' (the file has " +
+    throw NotFoundError(name_ + ": no tensor '" + printable(key) + "' (the file has " +
                         std::to_string(entries_.size()) + " tensors)");
   }
   return entries_[it->second];

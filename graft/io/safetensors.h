@@ -34,7 +34,9 @@
 // Errors: every problem with a file is a graft::IoError whose message names
 // the file and, where there is one, the key, says what was expected and what
 // was found, and ends with a help: line where one helps. A malformed file is
-// never a crash, a hang or an allocation larger than the file itself.
+// never a crash, a hang or an allocation larger than a small multiple of the
+// file itself. A path that is not a regular file (a FIFO, a device, a folder)
+// is refused before it is read.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +56,13 @@ namespace graft::io {
 
 // The largest header the reader accepts (the safetensors library's own bound).
 inline constexpr uint64_t kMaxHeaderBytes = uint64_t{100} << 20;
+// The largest rank the reader accepts (load() needs rank <= kMaxRank), and
+// the most __metadata__ entries. Both are checked while the header is parsed,
+// so a hostile header is refused before it costs memory: the reader's memory
+// stays a small multiple of the file's size. The number of tensors is bounded
+// by kMaxHeaderBytes (each takes at least 50 bytes of header).
+inline constexpr size_t kMaxFileRank = 64;
+inline constexpr size_t kMaxMetadataEntries = 65536;
 
 // Element types a safetensors file can declare.
 enum class FileDType : uint8_t {

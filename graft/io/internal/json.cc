@@ -14,23 +14,6 @@ std::string describe_at(std::string_view text, size_t pos) {
   return std::string("byte 0x") + kHex[c >> 4] + kHex[c & 15];
 }
 
-// Length of the UTF-8 sequence starting at s[0], or 0 when it is malformed
-// (overlong forms, surrogates and values above U+10FFFF included).
-size_t utf8_length(std::string_view s) {
-  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  unsigned char c = byte(0);
-  if (c < 0x80) return 1;
-  size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-  if (n == 0 || c > 0xf4 || s.size() < n) return 0;
-  for (size_t i = 1; i < n; ++i) {
-    if ((byte(i) & 0xc0) != 0x80) return 0;
-  }
-  if (c == 0xe0 && byte(1) < 0xa0) return 0;  // overlong
-  if (c == 0xed && byte(1) >= 0xa0) return 0;  // surrogate
-  if (c == 0xf0 && byte(1) < 0x90) return 0;  // overlong
-  if (c == 0xf4 && byte(1) >= 0x90) return 0;  // above U+10FFFF
-  return n;
-}
 
 void append_utf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
@@ -52,19 +35,44 @@ void append_utf8(std::string& out, uint32_t cp) {
 
 class Parser {
  public:
-  explicit Parser(std::string_view text) : text_(text) {}
+  Parser(std::string_view text, const JsonLimits& limits) : text_(text), limits_(limits) {}
 
   JsonValue parse_document() {
     skip_whitespace();
     JsonValue value = parse_value(0);
-    skip_whitespace();
-    if (pos_ != text_.size()) fail("expected end of header after the top-level value");
+    expect_end();
     return value;
+  }
+
+  // The top-level object, one member at a time (see parse_json_members).
+  void parse_members(const std::function<void(std::string, JsonValue)>& on_member) {
+    skip_whitespace();
+    if (peek() != '{' || at_end()) fail("expected '{' to start the top-level object");
+    for_each_member([&](std::string key) {
+      JsonValue value;
+      try {
+        value = parse_value(1);
+      } catch (JsonError& e) {
+        e.set_member(key);
+        throw;
+      }
+      on_member(std::move(key), std::move(value));
+    });
+    expect_end();
   }
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
     throw JsonError(what + ", found " + describe_at(text_, pos_), pos_);
+  }
+
+  [[noreturn]] void fail_limit(const std::string& what, size_t limit, const std::string& reason) const {
+    throw JsonLimitError(what + " " + std::to_string(limit) + (reason.empty() ? "" : " (" + reason + ")"), pos_);
+  }
+
+  void expect_end() {
+    skip_whitespace();
+    if (pos_ != text_.size()) fail("expected end of header after the top-level value");
   }
 
   bool at_end() const { return pos_ >= text_.size(); }
@@ -109,6 +117,19 @@ class Parser {
 
   void parse_object(JsonValue& v, int depth) {
     v.kind = JsonKind::kObject;
+    for_each_member([&](std::string key) {
+      if (v.object.size() >= limits_.max_object_members) {
+        fail_limit("object with more members than the limit of", limits_.max_object_members, limits_.object_reason);
+      }
+      JsonValue value = parse_value(depth + 1);
+      v.object.push_back(JsonMember{std::move(key), std::move(value)});
+    });
+  }
+
+  // Parses '{', then for each member its key and ':', calls on_key(key) to
+  // parse the value, and ends at '}'.
+  template <typename F>
+  void for_each_member(F on_key) {
     expect('{');
     skip_whitespace();
     if (peek() == '}' && !at_end()) {
@@ -122,8 +143,7 @@ class Parser {
       skip_whitespace();
       expect(':');
       skip_whitespace();
-      JsonValue value = parse_value(depth + 1);
-      v.object.push_back(JsonMember{std::move(key), std::move(value)});
+      on_key(std::move(key));
       skip_whitespace();
       if (peek() == ',' && !at_end()) {
         ++pos_;
@@ -147,6 +167,9 @@ class Parser {
     }
     while (true) {
       skip_whitespace();
+      if (v.array.size() >= limits_.max_array_length) {
+        fail_limit("array with more elements than the limit of", limits_.max_array_length, limits_.array_reason);
+      }
       v.array.push_back(parse_value(depth + 1));
       skip_whitespace();
       if (peek() == ',' && !at_end()) {
@@ -271,10 +294,27 @@ class Parser {
   }
 
   std::string_view text_;
+  const JsonLimits& limits_;
   size_t pos_ = 0;
 };
 
 }  // namespace
+
+size_t utf8_length(std::string_view s) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char c = byte(0);
+  if (c < 0x80) return 1;
+  size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+  if (n == 0 || c > 0xf4 || s.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+  }
+  if (c == 0xe0 && byte(1) < 0xa0) return 0;  // overlong
+  if (c == 0xed && byte(1) >= 0xa0) return 0;  // surrogate
+  if (c == 0xf0 && byte(1) < 0x90) return 0;  // overlong
+  if (c == 0xf4 && byte(1) >= 0x90) return 0;  // above U+10FFFF
+  return n;
+}
 
 std::string_view json_kind_name(JsonKind kind) {
   switch (kind) {
@@ -298,7 +338,12 @@ bool is_valid_utf8(std::string_view text) {
   return true;
 }
 
-JsonValue parse_json(std::string_view text) { return Parser(text).parse_document(); }
+JsonValue parse_json(std::string_view text, const JsonLimits& limits) { return Parser(text, limits).parse_document(); }
+
+void parse_json_members(std::string_view text, const JsonLimits& limits,
+                        const std::function<void(std::string key, JsonValue value)>& on_member) {
+  Parser(text, limits).parse_members(on_member);
+}
 
 void append_json_string(std::string& out, std::string_view text) {
   static const char kHex[] = "0123456789abcdef";
