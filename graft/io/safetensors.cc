@@ -178,6 +178,10 @@ const internal::JsonLimits& header_limits() {
     l.array_reason = "a shape's rank is at most " + std::to_string(kMaxFileRank) + " and data_offsets has 2 values";
     l.max_object_members = kMaxMetadataEntries;
     l.object_reason = "the limit for __metadata__ entries and for the fields of a tensor";
+    // __metadata__ (each entry a key and a string) is the largest legitimate tree.
+    l.max_values = kMaxMetadataEntries + 1;
+    l.values_reason = "a tensor's description or __metadata__ holds at most " + std::to_string(l.max_values) +
+                      " values";
     return l;
   }();
   return limits;

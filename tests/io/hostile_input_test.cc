@@ -134,6 +134,24 @@ TEST(HeaderLimitTest, MetadataEntriesAreBoundedWhileParsing) {
   GRAFT_EXPECT_CONTAINS(message, "object with more members than the limit of 65536");
 }
 
+// Arrays within the rank limit still multiply when nested: 64^3 values in
+// three levels. The values of one tensor's tree are bounded too.
+TEST(HeaderLimitTest, NestedArraysAreBoundedByTheValuesOfOneTree) {
+  std::string inner = "[1";
+  for (int i = 1; i < 64; ++i) inner += ",1";
+  inner += "]";
+  std::string middle = "[" + inner;
+  for (int i = 1; i < 64; ++i) middle += "," + inner;
+  middle += "]";
+  std::string outer = "[" + middle;
+  for (int i = 1; i < 64; ++i) outer += "," + middle;
+  outer += "]";
+  std::string message =
+      error_text<IoError>([&] { parse_safetensors(make_file(R"({"w":{"shape":)" + outer + "}}"), "nest"); });
+  GRAFT_EXPECT_CONTAINS(message, "nest: tensor 'w': refused while parsing the header");
+  GRAFT_EXPECT_CONTAINS(message, "more values in one tree than the limit of 65537");
+}
+
 TEST(HeaderLimitTest, SyntaxErrorsStillReadAsSuch) {
   std::string message = error_text<IoError>([] {
     parse_safetensors(make_file(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]})", std::string(4, '\0')),

@@ -50,6 +50,7 @@ class Parser {
     if (peek() != '{' || at_end()) fail("expected '{' to start the top-level object");
     for_each_member([&](std::string key) {
       JsonValue value;
+      values_ = 0;  // each member's tree has its own budget
       try {
         value = parse_value(1);
       } catch (JsonError& e) {
@@ -94,6 +95,11 @@ class Parser {
 
   JsonValue parse_value(int depth) {
     if (depth >= kMaxJsonDepth) fail("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    // Nested arrays each within max_array_length still multiply (64^4 values
+    // in a few levels), so the values of one tree are counted too.
+    if (++values_ > limits_.max_values) {
+      fail_limit("more values in one tree than the limit of", limits_.max_values, limits_.values_reason);
+    }
     JsonValue v;
     switch (peek()) {
       case '{': parse_object(v, depth); break;
@@ -296,6 +302,7 @@ class Parser {
   std::string_view text_;
   const JsonLimits& limits_;
   size_t pos_ = 0;
+  size_t values_ = 0;  // values of the tree being built
 };
 
 }  // namespace

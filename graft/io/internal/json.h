@@ -11,7 +11,7 @@
 // text, so a tree of a hostile document can be 50 times its size. Readers of
 // large hostile documents use parse_json_members, which hands over one
 // top-level member at a time, with JsonLimits bounding each member's tree
-// while it is being built:
+// (array length, object members, values in all) while it is being built:
 //
 //   JsonLimits limits;
 //   limits.max_array_length = 64;
@@ -60,10 +60,14 @@ struct JsonLimits {
   // Members of any one object below the top level (parse_json_members leaves
   // counting the top level's to its caller).
   size_t max_object_members = SIZE_MAX;
+  // Values in the whole tree parse_json builds, or in each top-level
+  // member's tree for parse_json_members.
+  size_t max_values = SIZE_MAX;
   // Why the limits are what they are, appended to a limit's message
   // ("a shape's rank is at most 64").
   std::string array_reason;
   std::string object_reason;
+  std::string values_reason;
 };
 
 // A syntax error: what() says what was expected and what was found; offset is
