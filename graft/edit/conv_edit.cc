@@ -61,7 +61,7 @@ Tensor select_blocks(const Tensor& t, const UnitAxis& a, const UnitMap& map, int
   for (int d = a.axis + 1; d < shape.rank(); ++d) inner *= shape[d];
   const int64_t n = shape[a.axis] / a.span, m = static_cast<int64_t>(map.src.size()), block = a.span * inner;
   Shape out_shape = shape;
-  out_shape[a.axis] = m * a.span;
+  out_shape.set_dim(a.axis, m * a.span);
   const std::vector<double> in = t.to_vector<double>();
   const std::vector<double> fr = fresh.defined() ? fresh.to_vector<double>() : std::vector<double>();
   std::vector<double> out(static_cast<size_t>(outer * m * block), 0.0);
@@ -321,7 +321,7 @@ EditReport widen_units(nn::Sequential& model, size_t index, int64_t units, const
   // channel; their outgoing weights stay zero (select_blocks' default).
   const Variable kernel = c.unit_edit.variables()[0];
   Shape fresh_shape = kernel.shape();
-  fresh_shape[conv ? 0 : 1] = units;
+  fresh_shape.set_dim(conv ? 0 : 1, units);
   const int64_t fan_in = kernel.shape().numel() / h;
   c.unit_edit.axes[0]->fresh = he_uniform(fresh_shape, fan_in, derive_seed(options.seed, 0x67726f77), kernel.dtype());
   ChainState s = snapshot_chain(c, options.optimizer);
