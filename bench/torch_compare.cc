@@ -51,6 +51,7 @@
 #include "bench/rss_fmnist.h"
 #include "bench/torch_workloads.h"
 #include "graft/io/fashion_mnist.h"
+#include "graft/tensor/blas.h"
 #include "graft/tensor/parallel.h"
 
 namespace graft::bench {
@@ -380,6 +381,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // Before either library's first product, so graft and LibTorch (one
+  // OpenBLAS in this process) and the floor all run the same kernels.
+  std::printf("# openblas_kernels=%s\n", graft::blas::select_kernels());
   graft::bench::run_all(timing, only);
   return 0;
 }

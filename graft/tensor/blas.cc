@@ -1,8 +1,12 @@
 #include "graft/tensor/blas.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
 
 #include "graft/tensor/parallel.h"
 
@@ -75,6 +79,39 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double al
           int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
   split_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+
+// The family to ask OpenBLAS for on this CPU, or nullptr to keep its choice.
+const char* best_family() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    return "SkylakeX";
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  return nullptr;
+}
+
+const char* select_kernels() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice stands
+    if (std::strcmp(kernel_name(), "Prescott") != 0) return;  // OpenBLAS knows this CPU
+    const char* family = best_family();
+    // Both entry points exist only in DYNAMIC_ARCH builds: look them up rather
+    // than link them, so a single-target OpenBLAS still loads.
+    auto quit = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit"));
+    auto init = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init"));
+    if (family == nullptr || quit == nullptr || init == nullptr) return;
+    // OpenBLAS's selection reads the variable; it is set for this process only
+    // (and its children, which then select the same kernels at load).
+    setenv("OPENBLAS_CORETYPE", family, /*overwrite=*/0);
+    quit();
+    init();
+  });
+  return kernel_name();
+}
+
+const char* kernel_name() { return openblas_get_corename(); }
 
 void set_num_threads(int n) { openblas_set_num_threads(n); }
 int num_threads() { return openblas_get_num_threads(); }

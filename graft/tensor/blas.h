@@ -21,4 +21,18 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double al
 void set_num_threads(int n);
 int num_threads();
 
+// OpenBLAS picks its kernels for the CPU when it loads. A build that predates
+// the CPU (Debian 12's 0.3.21 on Sapphire or Emerald Rapids, say) falls back to
+// its generic "Prescott" kernels, which run sgemm 5-8x below what the CPU's
+// AVX2 or AVX-512 units do. select_kernels() re-runs OpenBLAS's own kernel
+// selection with the best family this CPU supports (SkylakeX for AVX-512,
+// Haswell for AVX2 + FMA), but only when OpenBLAS fell back to Prescott, the
+// user set no OPENBLAS_CORETYPE, and the library is a DYNAMIC_ARCH build.
+// graft calls it once, before its first product (when its thread pool starts);
+// a program that calls OpenBLAS itself before touching graft may call it first.
+// Idempotent and thread-safe; returns kernel_name() afterwards.
+const char* select_kernels();
+// The kernel family OpenBLAS runs now ("SkylakeX", "Haswell", "Prescott", ...).
+const char* kernel_name();
+
 }  // namespace graft::blas

@@ -140,6 +140,7 @@ Pool& pool() {
     int n = default_threads();
     // OpenBLAS stays single-threaded: graft splits large products over this
     // pool itself (graft/tensor/blas.cc), so the two never oversubscribe.
+    blas::select_kernels();
     blas::set_num_threads(1);
     return new Pool(n);
   }();

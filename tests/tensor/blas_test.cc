@@ -4,6 +4,7 @@
 #include "graft/tensor/blas.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -78,6 +79,21 @@ TEST(BlasTest, OpenBlasStaysSingleThreadedUnderGraftsPool) {
     EXPECT_EQ(num_threads(), n);
     EXPECT_EQ(blas::num_threads(), 1) << "OpenBLAS's threads would compete with graft's " << n;
   }
+}
+
+// Read before any test starts graft's pool (select_kernels sets the variable).
+const bool kUserChoseKernels = std::getenv("OPENBLAS_CORETYPE") != nullptr;
+
+// The check this machine's CPU once failed: OpenBLAS 0.3.21 does not know it,
+// falls back to its generic Prescott kernels and runs sgemm 5-8x slower.
+TEST(BlasTest, KernelsMatchTheCpuOnceGraftStarts) {
+  (void)num_threads();  // starts graft's pool, which selects the kernels
+  const std::string name = blas::kernel_name();
+  EXPECT_EQ(name, blas::select_kernels()) << "select_kernels returns the kernels in use";
+  __builtin_cpu_init();
+  const bool modern = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (!modern || kUserChoseKernels) GTEST_SKIP() << "no AVX2, or the user chose the kernels";
+  EXPECT_NE(name, "Prescott") << "an AVX2 CPU must not run OpenBLAS's generic fallback kernels";
 }
 
 }  // namespace
