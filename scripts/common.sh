@@ -7,7 +7,8 @@ GRAFT_JOBS="${GRAFT_JOBS:-$(nproc)}"
 
 # Packages every build needs. bench.sh adds libtorch-dev.
 GRAFT_PACKAGES=(build-essential cmake ninja-build libopenblas-dev libgtest-dev libgmock-dev
-  libbenchmark-dev libcli11-dev zlib1g-dev dataset-fashion-mnist python3 python3-numpy openmpi-bin libopenmpi-dev)
+  libbenchmark-dev libcli11-dev zlib1g-dev dataset-fashion-mnist python3 python3-numpy openmpi-bin libopenmpi-dev
+  python3-dev pybind11-dev python3-pybind11 python3-pytest)
 
 # install_missing PKG...: apt-get installs the packages not yet installed.
 install_missing() {
