@@ -5,38 +5,47 @@ The model is the seed document's (docs/seed-examples.md): num_layers dense
 then 3 layers. In TensorFlow the tf.function version fails with "tf.function
 only supports singleton tf.Variables created on the first call".
 """
+import os
+import sys
+
 import numpy as np
 import pytest
 
 import graft
 
 
-def seed_model(store, x, num_layers):
-    for i in range(num_layers):
-        w = store.root().child(f"layer_{i}").variable("weights", [10, 10], graft.init.normal(0.0, 0.3))
-        x = graft.matmul(x, w)
-    return x
+# The seed's model, the graft way (each layer's weights by path), shared
+# with the example.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+from seed_scenario import dynamic_model as seed_model  # noqa: E402
 
 
 def test_the_seed_documents_failing_example_recaptures_and_trains():
     store = graft.VariableStore("seed", seed=7)
     x = graft.random_normal([1, 10], seed=1)
+    sgd = graft.optim.SGD(0.1)
 
-    @graft.function
-    def train_step(x, num_layers):
+    def grown_model(h, num_layers):  # TF1 style: a scope per layer, get_variable inside
+        with store.root():
+            for i in range(num_layers):
+                with graft.variable_scope(f"layer_{i}"):
+                    h = h @ graft.get_variable("weights", [10, 10], graft.init.normal(0.0, 0.3))
+        return h
+
+    @graft.function(name="seed_step")
+    def seed_step(x, num_layers):
         with graft.GradientTape() as tape:
-            loss = graft.mean(graft.square(seed_model(store, x, num_layers)))
-        variables = store.trainable_variables()
-        for v, g in zip(variables, tape.gradient(loss, variables)):
-            v.assign_sub(g * 0.1)
+            loss = graft.mean(graft.square(grown_model(x, num_layers)))
+        trained = store.trainable_variables()
+        sgd.apply_gradients(zip(tape.gradient(loss, trained), trained))
         return loss
 
     for num_layers in (1, 2, 3):
-        losses = [float(train_step(x, num_layers)) for _ in range(4)]
+        losses = [float(seed_step(x, num_layers)) for _ in range(4)]
         assert losses[-1] < losses[0], (num_layers, losses)
     assert [v.path for v in store.variables()] == [f"seed/layer_{i}/weights" for i in range(3)]
-    assert train_step.captures == 3 and train_step.calls == 12
-    explanation = train_step.explain()
+    assert seed_step.captures == 3 and seed_step.calls == 12
+    explanation = seed_step.explain()
     assert "created seed/layer_1/weights" in explanation and "created seed/layer_2/weights" in explanation
 
 
@@ -57,13 +66,15 @@ def test_a_grown_sequential_recaptures_and_reuses_variables():
     x = np.ones((3, 4), dtype=np.float32)
     y = np.array([0, 1, 0])
 
-    @graft.function(name="step")
-    def step(x, y):
+    def step_body(x, y):
         with graft.GradientTape() as tape:
-            loss = graft.mean(graft.sparse_softmax_cross_entropy(model(x), y))
-        variables = model.trainable_variables()
-        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            logits = model(x)
+            loss = graft.mean(graft.sparse_softmax_cross_entropy(logits, y))
+        grads = tape.gradient(loss, model.trainable_variables())
+        opt.apply_gradients(list(zip(grads, model.trainable_variables())))
         return loss
+
+    step = graft.function(step_body, name="step")
 
     step(x, y)
     step(x, y)
