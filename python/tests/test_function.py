@@ -93,7 +93,7 @@ def test_strict_mode_reproduces_tensorflows_rule_with_a_better_message():
     with pytest.raises(graft.Error) as info:
         step(x, 2)
     message = str(info.value)
-    assert "strict/layer_1/weights" in message and "test_function.py" in message and "help:" in message
+    assert "strict/layer_1/weights" in message and "created at: seed_scenario.py:" in message and "help:" in message
 
 
 def test_static_arguments_key_the_cache_and_outputs_keep_their_structure():
