@@ -82,21 +82,73 @@ void reduce_kernel(const Tensor& x, const Tensor& out, const Dims& axes, Acc ini
     }
     return;
   }
+  // Axes apart (batch norm's {0, 2, 3}, say). Neighbouring dimensions of the
+  // same kind merge (size-1 ones go), leaving blocks that alternate between
+  // reduced and kept. Either way below, each output slot combines its elements
+  // in memory order, as one pass over the input would.
+  struct Block {
+    int64_t size;
+    bool reduced;
+  };
+  Block blocks[kMaxRank];
+  int nb = 0;
+  for (int d = 0, k = 0; d < shape.rank(); ++d) {
+    const bool reduced = k < axes.size() && axes[k] == d;
+    if (reduced) ++k;
+    if (shape[d] == 1) continue;
+    if (nb > 0 && blocks[nb - 1].reduced == reduced) {
+      blocks[nb - 1].size *= shape[d];
+    } else {
+      blocks[nb++] = {shape[d], reduced};
+    }
+  }
+  if (nb == 0) blocks[nb++] = {1, true};
+  if (nb == 3 && blocks[0].reduced && !blocks[1].reduced) {
+    // [outer, kept, inner]: every kept slot reduces its own strided rows, so
+    // the slots split across the pool.
+    const int64_t outer = blocks[0].size, kept = blocks[1].size, inner = blocks[2].size;
+    parallel_for(0, kept, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(outer * inner, 1)),
+                 [&](int64_t begin, int64_t end) {
+                   for (int64_t k = begin; k < end; ++k) {
+                     Acc acc = init;
+                     for (int64_t o = 0; o < outer; ++o) {
+                       const T* row = px + (o * kept + k) * inner;
+                       for (int64_t j = 0; j < inner; ++j) acc = combine(acc, static_cast<Acc>(row[j]));
+                     }
+                     po[k] = static_cast<T>(acc);
+                   }
+                 });
+    return;
+  }
+  // Any other layout: one pass in memory order, a contiguous run of the last
+  // block at a time.
   std::vector<Acc> acc(static_cast<size_t>(out_n), init);
-  Dims out_strides = keepdims_shape(shape, axes).strides();
-  for (int64_t a : axes) out_strides[static_cast<int>(a)] = 0;
-  Dims index;
-  index.resize(shape.rank());
+  int64_t out_stride[kMaxRank];
+  for (int64_t b = nb - 1, stride = 1; b >= 0; --b) {
+    out_stride[b] = blocks[b].reduced ? 0 : stride;
+    if (!blocks[b].reduced) stride *= blocks[b].size;
+  }
+  const int64_t run = blocks[nb - 1].size;
+  const bool run_reduced = blocks[nb - 1].reduced;
+  int64_t index[kMaxRank] = {};
   int64_t out_offset = 0;
   const int64_t n = x.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    acc[out_offset] = combine(acc[out_offset], static_cast<Acc>(px[i]));
-    for (int d = shape.rank() - 1; d >= 0; --d) {
-      ++index[d];
-      out_offset += out_strides[d];
-      if (index[d] < shape[d]) break;
-      out_offset -= out_strides[d] * shape[d];
-      index[d] = 0;
+  for (int64_t base = 0; base < n; base += run) {
+    const T* in = px + base;
+    if (run_reduced) {
+      Acc a = acc[out_offset];
+      for (int64_t j = 0; j < run; ++j) a = combine(a, static_cast<Acc>(in[j]));
+      acc[out_offset] = a;
+    } else {
+      Acc* slots = acc.data() + out_offset;
+      for (int64_t j = 0; j < run; ++j) slots[j] = combine(slots[j], static_cast<Acc>(in[j]));
+    }
+    for (int b = nb - 2; b >= 0; --b) {
+      ++index[b];
+      out_offset += out_stride[b];
+      if (index[b] < blocks[b].size) break;
+      out_offset -= out_stride[b] * blocks[b].size;
+      index[b] = 0;
     }
   }
   for (int64_t i = 0; i < out_n; ++i) po[i] = static_cast<T>(acc[i]);
