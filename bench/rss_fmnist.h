@@ -6,12 +6,14 @@
 //             converted per batch, a compiled step
 //   LibTorch: graft_torch_compare --rss-child: images as float32 tensors (as
 //             torch::data::datasets::MNIST holds them), an eager step
-// Peak RSS is the child's ru_maxrss; time to first step runs from just before
+// Peak RSS is the child's own high-water mark (VmHWM in /proc/self/status,
+// printed by the child as it ends: wait4's ru_maxrss would count the parent's
+// pages too, which the kernel carries into a forked child and across its exec);
+// time to first step runs from just before
 // the parent starts the child to the end of the child's first step, so it
 // includes loading the program and its libraries.
 #pragma once
 
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +34,20 @@ inline int64_t monotonic_ns() {
 // What a child prints once its first step is done: "first_step_ms=<ms>".
 inline void report_first_step(int64_t start_ns) {
   std::printf("first_step_ms=%.3f\n", static_cast<double>(monotonic_ns() - start_ns) / 1e6);
+  std::fflush(stdout);
+}
+
+// What a child prints as it ends: "peak_rss_kb=<KiB>", its VmHWM.
+inline void report_peak_rss() {
+  long kb = -1;
+  if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+    }
+    std::fclose(f);
+  }
+  std::printf("peak_rss_kb=%ld\n", kb);
   std::fflush(stdout);
 }
 
@@ -66,12 +82,14 @@ inline ChildRun run_child(std::vector<std::string> argv) {
   for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
   close(fds[0]);
   int status = 0;
-  rusage usage{};
-  if (pid < 0 || wait4(pid, &status, 0, &usage) != pid) return out;
-  const size_t at = text.find("first_step_ms=");
-  out.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && at != std::string::npos;
-  if (out.ok) out.first_step_ms = std::atof(text.c_str() + at + 14);
-  out.peak_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return out;
+  const size_t at = text.find("first_step_ms="), peak = text.find("peak_rss_kb=");
+  out.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && at != std::string::npos && peak != std::string::npos;
+  if (out.ok) {
+    out.first_step_ms = std::atof(text.c_str() + at + 14);
+    out.peak_mb = std::atof(text.c_str() + peak + 12) / 1024.0;
+    out.ok = out.peak_mb > 0;
+  }
   return out;
 }
 

@@ -32,5 +32,6 @@ int main(int argc, char** argv) {
     if (s == 0) bench::report_first_step(start_ns);
   }
   std::printf("loss=%.4f test_examples=%lld\n", loss, static_cast<long long>(test.size()));
+  bench::report_peak_rss();
   return 0;
 }

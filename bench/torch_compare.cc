@@ -358,6 +358,7 @@ int rss_child(int threads, int steps, int64_t start_ns) {
         test.reset();
       },
       [start_ns] { report_first_step(start_ns); });
+  report_peak_rss();
   return 0;
 }
 
