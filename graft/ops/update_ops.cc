@@ -98,40 +98,93 @@ TensorMeta infer_adam_update(const OpDef& def, std::span<const Tensor> in, const
   return {in[0].shape(), in[0].dtype()};
 }
 
+namespace {
+
+// One Adam step's scalars, cast to T as scalar_like() casts them.
+template <typename T>
+struct AdamArgs {
+  const T* p;
+  const T* g;
+  T* m;
+  T* v;
+  T* o;
+  T lr, bias1, bias2, wd, shrink, beta1, one_minus_beta1, beta2, one_minus_beta2, eps;
+  bool l2, decoupled;
+};
+
+// Elements [begin, end). `o` may be `p` itself; any other pair is disjoint, so
+// no element of one iteration is touched by another (ivdep), and the loop
+// vectorises: per element it is the same IEEE operations in the same order,
+// whatever the vector width (the file is built with -fno-math-errno, so sqrt
+// is an instruction, not a call, and -ffp-contract=off).
+template <typename T>
+[[gnu::always_inline]] inline void adam_range(const AdamArgs<T>& a, int64_t begin, int64_t end) {
+#pragma GCC ivdep
+  for (int64_t i = begin; i < end; ++i) {
+    T pi = a.p[i];
+    T gi = a.g[i];
+    gi = a.l2 ? gi + pi * a.wd : gi;
+    pi = a.decoupled ? pi * a.shrink : pi;
+    const T m_next = a.m[i] * a.beta1 + gi * a.one_minus_beta1;
+    const T v_next = a.v[i] * a.beta2 + (gi * gi) * a.one_minus_beta2;
+    a.m[i] = m_next;
+    a.v[i] = v_next;
+    a.o[i] = pi - a.lr * (m_next / a.bias1) / (std::sqrt(v_next / a.bias2) + a.eps);
+  }
+}
+
+// The same loop compiled for the baseline ISA and for AVX-512, chosen once
+// from the CPU: a division and a square root per element are most of a
+// training step's non-matmul time, and 16 lanes do them 4x faster than 4.
+template <typename T>
+void adam_range_baseline(const AdamArgs<T>& a, int64_t begin, int64_t end) {
+  adam_range(a, begin, end);
+}
+template <typename T>
+[[gnu::target("avx512f")]] void adam_range_avx512(const AdamArgs<T>& a, int64_t begin, int64_t end) {
+  adam_range(a, begin, end);
+}
+template <typename T>
+void adam_range_best(const AdamArgs<T>& a, int64_t begin, int64_t end) {
+  static const bool avx512 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  if (avx512) {
+    adam_range_avx512(a, begin, end);
+  } else {
+    adam_range_baseline(a, begin, end);
+  }
+}
+
+}  // namespace
+
 void adam_update_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
   const UpdateAttrs& u = attrs.update;
   visit_dtype(out.dtype(), [&]<typename T>(T) {
     if constexpr (std::is_floating_point_v<T>) {
-      const T* p = in[0].data<T>();
-      const T* g = in[1].data<T>();
-      T* m = const_cast<T*>(in[2].data<T>());
-      T* v = const_cast<T*>(in[3].data<T>());
-      const T lr = in[4].data<T>()[0];
-      const T bias1 = in[5].data<T>()[0];
-      const T bias2 = in[6].data<T>()[0];
-      T* o = out.data<T>();
-      const bool l2 = u.weight_decay != 0 && !u.decoupled;
-      const bool decoupled = u.weight_decay != 0 && u.decoupled;
-      const T wd = static_cast<T>(u.weight_decay);
-      const T shrink = static_cast<T>(1.0) - lr * wd;  // 1 - lr * weight_decay, as scalar ops in T
-      const T beta1 = static_cast<T>(u.beta1), one_minus_beta1 = static_cast<T>(1.0 - u.beta1);
-      const T beta2 = static_cast<T>(u.beta2), one_minus_beta2 = static_cast<T>(1.0 - u.beta2);
-      const T eps = static_cast<T>(u.eps);
+      AdamArgs<T> a;
+      a.p = in[0].data<T>();
+      a.g = in[1].data<T>();
+      a.m = const_cast<T*>(in[2].data<T>());
+      a.v = const_cast<T*>(in[3].data<T>());
+      a.o = out.data<T>();
+      a.lr = in[4].data<T>()[0];
+      a.bias1 = in[5].data<T>()[0];
+      a.bias2 = in[6].data<T>()[0];
+      a.l2 = u.weight_decay != 0 && !u.decoupled;
+      a.decoupled = u.weight_decay != 0 && u.decoupled;
+      a.wd = static_cast<T>(u.weight_decay);
+      a.shrink = static_cast<T>(1.0) - a.lr * a.wd;  // 1 - lr * weight_decay, as scalar ops in T
+      a.beta1 = static_cast<T>(u.beta1);
+      a.one_minus_beta1 = static_cast<T>(1.0 - u.beta1);
+      a.beta2 = static_cast<T>(u.beta2);
+      a.one_minus_beta2 = static_cast<T>(1.0 - u.beta2);
+      a.eps = static_cast<T>(u.eps);
       // A division and a square root per element: a quarter of the usual
       // grain already pays for a worker.
-      parallel_for(0, out.numel(), kParallelGrain / 4, [=](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) {
-          T pi = p[i];
-          T gi = g[i];
-          if (l2) gi = gi + pi * wd;
-          if (decoupled) pi = pi * shrink;
-          const T m_next = m[i] * beta1 + gi * one_minus_beta1;
-          const T v_next = v[i] * beta2 + (gi * gi) * one_minus_beta2;
-          m[i] = m_next;
-          v[i] = v_next;
-          o[i] = pi - lr * (m_next / bias1) / (std::sqrt(v_next / bias2) + eps);
-        }
-      });
+      parallel_for(0, out.numel(), kParallelGrain / 4,
+                   [&a](int64_t begin, int64_t end) { adam_range_best(a, begin, end); });
     }
   });
 }
