@@ -18,6 +18,25 @@ namespace {
 
 using ModulePtr = std::shared_ptr<nn::Module>;
 
+// A module whose forward is written in Python (a subclass of graft.nn.Module).
+// Its forward may run where graft released the GIL (inside a Sequential, a
+// compiled step's capture), so it takes the GIL itself.
+class PythonModule : public nn::Module {
+ public:
+  using nn::Module::Module;
+  Tensor forward(const Tensor& input) override {
+    py::gil_scoped_acquire gil;
+    PYBIND11_OVERRIDE_PURE(Tensor, nn::Module, forward, input);
+  }
+  std::string describe() const override {
+    py::gil_scoped_acquire gil;
+    return py::str(py::type::of(py::cast(this)).attr("__name__")).cast<std::string>() + "()";
+  }
+  // The protected members a Python subclass uses.
+  using nn::Module::add_variable;
+  using nn::Module::insert_child;
+};
+
 nn::Activation to_activation(py::handle a) {
   if (a.is_none()) return nn::Activation::kNone;
   if (py::isinstance<nn::Activation>(a)) return a.cast<nn::Activation>();
@@ -35,10 +54,48 @@ Initializer initializer_or(py::handle init, Initializer fallback) {
 }
 
 void init_module(py::module_& nn_module) {
-  py::class_<nn::Module, ModulePtr>(nn_module, "Module", R"doc(
+  py::class_<nn::Module, PythonModule, ModulePtr>(nn_module, "Module", R"doc(
 The base of every layer and model. A module owns a scope whose path is its
-identity; it builds its variables lazily on its first call, from that
-input's shape and dtype.)doc")
+identity; its variables live under it and are found again by path.
+
+Subclass it for a model of your own:
+
+    class Mlp(graft.nn.Module):
+        def __init__(self):
+            super().__init__("mlp")
+            self.hidden = self.register_module("hidden", graft.nn.Linear(64, activation="relu"))
+            self.out = self.register_module("out", graft.nn.Linear(10))
+            self.scale = None
+
+        def forward(self, x):
+            scale = self.variable("scale", [], graft.init.ones())   # get-or-create by path
+            return self.out(self.hidden(x)) * scale
+
+Children and variables are keyed by path (mlp/hidden/kernel, mlp/scale), so
+calling forward again, in a compiled step's recapture too, never creates a
+second variable.)doc")
+      .def(py::init([](const std::string& name) { return std::make_shared<PythonModule>(name, caller_location()); }),
+           py::arg("name"))
+      .def("forward", &nn::Module::forward, py::arg("x"))
+      .def(
+          "register_module",
+          [](nn::Module& self, const std::string& name, ModulePtr child) {
+            static_cast<PythonModule&>(self).insert_child(self.children().size(), name, child, caller_location());
+            return child;
+          },
+          py::arg("name"), py::arg("module"), py::keep_alive<1, 3>(),
+          "Registers `module` as the child `name` (its variables live at <path>/<name>/...); returns it.")
+      .def(
+          "variable",
+          [](nn::Module& self, std::string_view name, py::handle shape, const Initializer& init, DType dtype,
+             bool trainable) {
+            return static_cast<PythonModule&>(self).add_variable(name, to_shape(shape), init,
+                                                                 VariableOptions().dtype(dtype).trainable(trainable));
+          },
+          py::arg("name"), py::arg("shape"), py::arg("initializer") = init::zeros(), py::kw_only(),
+          py::arg("dtype") = DType::kFloat32, py::arg("trainable") = true,
+          "Get-or-create a variable of this module by path (<path>/<name>), attributed to where the module was "
+          "defined; not trainable while the module is frozen.")
       .def(
           "__call__",
           [](nn::Module& m, py::handle x) {
@@ -153,16 +210,16 @@ remove() retires the layer's variables.)doc")
              }
              return model;
            }),
-           py::arg("layers") = py::none(), py::kw_only(), py::arg("name") = "sequential")
+           py::arg("layers") = py::none(), py::kw_only(), py::arg("name") = "sequential", py::keep_alive<1, 2>())
       .def(
           "add", [](nn::Sequential& s, ModulePtr layer) { return s.add(std::move(layer), caller_location()); },
-          py::arg("layer"))
+          py::arg("layer"), py::keep_alive<1, 2>())
       .def(
           "insert",
           [](nn::Sequential& s, size_t index, ModulePtr layer) {
             return s.insert(index, std::move(layer), caller_location());
           },
-          py::arg("index"), py::arg("layer"))
+          py::arg("index"), py::arg("layer"), py::keep_alive<1, 3>())
       .def(
           "remove", [](nn::Sequential& s, size_t index) { s.remove(index, caller_location()); }, py::arg("index"),
           "Removes the layer at `index` and retires its variables.")

@@ -2,6 +2,8 @@
 // graft.Variable. Every argument that takes a tensor takes anything
 // to_tensor() accepts (a Variable is read, so tapes watch it); a Python number
 // beside a tensor takes that tensor's dtype, as in C++.
+#include <algorithm>
+
 #include "bindings.h"
 
 namespace graft::python {
@@ -38,6 +40,62 @@ Dims to_dims(py::handle seq) {
   return dims;
 }
 
+// t[key] for ints and unit-step slices (a tuple of them, one per leading
+// axis): a graft slice (gradients flow through it), reshaped to drop the axes
+// an int picked. What NumPy would do with anything else differs enough that
+// it is refused with what to use instead.
+Tensor index(const Tensor& t, py::handle key) {
+  std::vector<py::handle> parts;
+  if (py::isinstance<py::tuple>(key)) {
+    for (py::handle part : key) parts.push_back(part);
+  } else {
+    parts.push_back(key);
+  }
+  if (static_cast<int>(parts.size()) > t.rank()) {
+    throw py::index_error("too many indices: " + std::to_string(parts.size()) + " for a tensor of rank " +
+                          std::to_string(t.rank()));
+  }
+  Dims begin, end;
+  std::vector<int64_t> kept;
+  bool dropped = false;
+  for (int axis = 0; axis < t.rank(); ++axis) {
+    const int64_t dim = t.shape()[axis];
+    if (axis >= static_cast<int>(parts.size())) {
+      begin.push_back(0);
+      end.push_back(dim);
+      kept.push_back(dim);
+      continue;
+    }
+    py::handle part = parts[axis];
+    if (py::isinstance<py::int_>(part)) {
+      int64_t i = part.cast<int64_t>();
+      int64_t at = i < 0 ? i + dim : i;
+      if (at < 0 || at >= dim) {
+        throw py::index_error("index " + std::to_string(i) + " is out of range for axis " + std::to_string(axis) +
+                              " of size " + std::to_string(dim));
+      }
+      begin.push_back(at);
+      end.push_back(at + 1);
+      dropped = true;
+    } else if (py::isinstance<py::slice>(part)) {
+      Py_ssize_t start = 0, stop = 0, step = 0;
+      if (PySlice_Unpack(part.ptr(), &start, &stop, &step) != 0) throw py::error_already_set();
+      PySlice_AdjustIndices(static_cast<Py_ssize_t>(dim), &start, &stop, step);
+      GRAFT_CHECK(step == 1, "tensor indexing: slices with step 1 only, got step ", step, " on axis ", axis,
+                  "\n  help: take numpy.asarray(t) for strided views, or graft.gather for picked rows");
+      begin.push_back(start);
+      end.push_back(std::max<int64_t>(start, stop));
+      kept.push_back(std::max<int64_t>(0, stop - start));
+    } else {
+      throw py::type_error("tensor indexing takes ints and slices (a tuple of them, one per axis), got " +
+                           py::str(py::type::of(part).attr("__name__")).cast<std::string>() +
+                           "\n  help: use graft.gather for a list or tensor of indices");
+    }
+  }
+  Tensor out = slice(t, begin, end);
+  return dropped ? reshape(out, Shape(std::span<const int64_t>(kept))) : out;
+}
+
 template <typename Class>
 void add_operators(Class& cls) {
   auto bin = [](Binary f) {
@@ -70,6 +128,14 @@ void add_operators(Class& cls) {
            py::is_operator())
       .def("__rmatmul__", [](py::handle a, py::handle b) { return matmul(to_tensor(b), to_tensor(a)); },
            py::is_operator())
+      .def("__getitem__", [](py::handle self, py::handle key) { return index(to_tensor(self), key); })
+      .def("__bool__",
+           [](py::handle self) {
+             Tensor t = to_tensor(self);
+             GRAFT_CHECK(t.numel() == 1, "the truth value of a tensor of shape ", t.shape().to_string(),
+                         " is ambiguous\n  help: reduce it first (graft.max, graft.sum) or compare its numpy() values");
+             return t.item<double>() != 0.0;
+           })
       .def("__neg__", [](py::handle a) { return neg(to_tensor(a)); })
       .def("__abs__", [](py::handle a) { return abs(to_tensor(a)); });
 }

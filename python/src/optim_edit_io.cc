@@ -201,6 +201,26 @@ void init_checkpoints(py::module_& m) {
       "a variable a lazily built model has not created yet). strict raises graft.IoError unless all match.");
 }
 
+void init_datasets(py::module_& m) {
+  m.def(
+      "load_fashion_mnist",
+      [](const std::string& split, bool normalize, const std::string& data_dir) {
+        GRAFT_CHECK(split == "train" || split == "test", "load_fashion_mnist: split must be \"train\" or \"test\", got \"",
+                    split, "\"");
+        io::Dataset data;
+        {
+          py::gil_scoped_release release;
+          data = io::load_fashion_mnist(split == "train" ? io::Split::kTrain : io::Split::kTest,
+                                        io::FashionMnistOptions().data_dir(data_dir).normalize(normalize));
+        }
+        return py::make_tuple(data.images.to_tensor(), data.labels);
+      },
+      py::arg("split") = "train", py::kw_only(), py::arg("normalize") = false,
+      py::arg("data_dir") = io::kFashionMnistDir,
+      "Fashion-MNIST from Debian's dataset-fashion-mnist: (images float32 [N, 784] in [0, 1], or normalised; "
+      "labels int64 [N]). graft.IoError names a missing or malformed file.");
+}
+
 void init_growth_plan(py::module_& m) {
   py::class_<cli::GrowthEvent>(m, "GrowthEvent", "One event of a growth plan (`graft train --grow`).")
       .def_property_readonly("action",
@@ -232,6 +252,7 @@ void init_optim_edit_io(py::module_& m) {
   init_optim(m);
   init_edit(m);
   init_checkpoints(m);
+  init_datasets(m);
   init_growth_plan(m);
 }
 

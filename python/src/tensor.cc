@@ -21,6 +21,12 @@ class NumpyStorage : public Storage {
   explicit NumpyStorage(py::array array)
       : Storage(Borrowed{}, array.mutable_data(), static_cast<size_t>(array.nbytes())), array_(std::move(array)) {}
   ~NumpyStorage() {
+    // After the interpreter has finished (a tensor held by a C++ static),
+    // the array's memory is Python's to reclaim: leave the reference.
+    if (!Py_IsInitialized()) {
+      array_.release();
+      return;
+    }
     py::gil_scoped_acquire gil;
     array_ = py::array();
   }
@@ -245,7 +251,9 @@ A graft.Tensor from a numpy array, a list, a number or another tensor.
 
 A C-contiguous, aligned, writable numpy array of float32, float64 or int64
 (and the requested dtype, if any) is borrowed: the tensor uses the array's
-memory and keeps the array alive, so writes through either are seen by both.
+memory and keeps the array alive, so writes through either are seen by both
+(graft never writes into it; writes through numpy are not versioned, so do
+not change an array a live tape has read).
 Anything else is copied: other integer types to int64, other floats to
 float32 or float64, Python lists of floats to float32.)doc");
 }

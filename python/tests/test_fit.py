@@ -47,3 +47,18 @@ def test_fit_checks_the_plan_before_training():
         graft.fit(model, x, y, grow="explode@1")
     with pytest.raises(ValueError, match="one per row"):
         graft.fit(model, x, y[:5])
+
+
+def test_fit_on_fashion_mnist_grows_as_graft_train_does():
+    images, labels = graft.load_fashion_mnist("train", normalize=True)
+    assert images.shape == (60000, 784) and labels.shape == (60000,)
+    x, y = np.asarray(images)[:2048], np.asarray(labels)[:2048]
+    test_images, test_labels = graft.load_fashion_mnist("test", normalize=True)
+    model = graft.nn.Sequential([graft.nn.Linear(64, activation="relu"), graft.nn.Linear(10)], name="mlp")
+    history = graft.fit(model, x, y, epochs=3, batch_size=64, grow="widen:128@1,deepen@2",
+                        validation_data=(np.asarray(test_images)[:1000], np.asarray(test_labels)[:1000]))
+    assert [report.description for _, _, report in history.events] == [
+        "widen of 'mlp/layer_0' to 128 units", "deepen after 'mlp/layer_0' (identity Linear(128))"]
+    assert history.history["val_accuracy"][-1] > 0.7
+    with pytest.raises(OSError, match="dataset-fashion-mnist"):
+        graft.load_fashion_mnist("train", data_dir="/nonexistent")

@@ -105,3 +105,40 @@ def test_checkpoint_round_trip_with_report(tmp_path):
     assert isinstance(info.value, graft.IoError)
     with pytest.raises(OSError):
         graft.restore_checkpoint(str(tmp_path / "missing.safetensors"), [bigger])
+
+
+class Residual(graft.nn.Module):
+    """A model written in Python: children registered by name, one variable of its own."""
+
+    def __init__(self):
+        super().__init__("residual")
+        self.inner = self.register_module("inner", graft.nn.Linear(8, activation="tanh"))
+        self.head = self.register_module("head", graft.nn.Linear(3))
+
+    def forward(self, x):
+        gate = self.variable("gate", [8], graft.init.constant(0.5))  # get-or-create: one variable
+        return self.head(x + self.inner(x) * gate)
+
+
+def test_a_python_module_trains_compiled_and_inside_a_sequential():
+    x, y = data()
+    model = Residual()
+    opt = graft.optim.Adam(0.05)
+
+    @graft.function
+    def step(x, y):
+        with graft.GradientTape() as tape:
+            loss = graft.mean(graft.sparse_softmax_cross_entropy(model(x), y))
+        variables = model.trainable_variables()
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    losses = [float(step(x, y)) for _ in range(20)]
+    assert losses[-1] < losses[0] and step.captures == 1
+    assert sorted(p for p, _ in model.named_variables()) == sorted(
+        ["gate", "inner/kernel", "inner/bias", "head/kernel", "head/bias"])
+    outer = graft.nn.Sequential([Residual(), graft.nn.ReLU()], name="outer")  # no Python reference kept
+    assert outer(x).shape == (64, 3)
+    assert "outer/layer_0/gate" in [v.path for v in outer.variables()]
+    with pytest.raises(ValueError, match="already has a child named 'inner'"):
+        model.register_module("inner", graft.nn.Linear(2))

@@ -92,3 +92,31 @@ def test_operators_take_numbers_in_the_tensor_dtype():
     assert graft.sum(graft.ones([2, 3]), axis=1, keepdims=True).shape == (2, 1)
     np.testing.assert_allclose(np.asarray(graft.matmul(graft.ones([2, 3]), graft.ones([2, 3]), transpose_b=True)),
                                np.full((2, 2), 3.0))
+
+
+def test_indexing_ints_and_slices_with_gradients():
+    a = np.arange(24, dtype=np.float64).reshape(2, 3, 4)
+    t = graft.tensor(a)
+    for key in (1, -1, (0, 2), (slice(None), 1), (1, slice(1, 3)), (slice(0, 1), slice(None), slice(2, None))):
+        np.testing.assert_array_equal(np.asarray(t[key]), a[key])
+    with pytest.raises(IndexError, match="out of range for axis 1 of size 3"):
+        t[0, 3]
+    with pytest.raises(IndexError, match="too many indices"):
+        t[0, 0, 0, 0]
+    with pytest.raises(ValueError, match="step 1 only"):
+        t[::2]
+    with pytest.raises(TypeError, match="graft.gather"):
+        t[[0, 1]]
+    with graft.GradientTape() as tape:
+        tape.watch(t)
+        y = graft.sum(t[1, 1:3] * 2.0)
+    grad = np.asarray(tape.gradient(y, t))
+    expected = np.zeros_like(a)
+    expected[1, 1:3] = 2.0
+    np.testing.assert_array_equal(grad, expected)
+
+
+def test_truth_value_needs_one_element():
+    assert bool(graft.ones([1])) and not bool(graft.zeros([]))
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(graft.ones([2]))
