@@ -146,6 +146,21 @@ void init_ops(py::module_& m) {
   auto tensor_class = py::reinterpret_borrow<py::class_<Tensor>>(m.attr("Tensor"));
   add_operators(tensor_class);
   tensor_class.def_property_readonly("T", [](const Tensor& t) { return transpose(t); });
+  // == and != compare elementwise, as NumPy and PyTorch do; anything that is
+  // not tensor-like compares by identity (t == None is False). Hashing stays
+  // by identity, so tensors remain usable as dictionary keys.
+  auto compare = [](Binary f) {
+    return [f](py::handle a, py::handle b) -> py::object {
+      bool tensor_like = py::isinstance<Tensor>(b) || py::isinstance<Variable>(b) || py::isinstance<py::array>(b) ||
+                         py::isinstance<py::float_>(b) || py::isinstance<py::int_>(b);
+      if (!tensor_like) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+      auto [x, y] = operands(a, b);
+      return py::cast(f(x, y));
+    };
+  };
+  tensor_class.def("__eq__", compare(&equal), py::is_operator())
+      .def("__ne__", compare(&not_equal), py::is_operator())
+      .def("__hash__", [](const Tensor& t) { return std::hash<const void*>()(t.impl()); });
 
   auto def_binary = [&](const char* name, Binary f, const char* doc) {
     m.def(

@@ -104,6 +104,14 @@ by path. Reading a trainable variable under a GradientTape watches it.)doc");
       .def("read_value", &Variable::value)
       .def("numpy", [](const Variable& v) { return py::module_::import("numpy").attr("asarray")(py::cast(v.raw_value().clone())); },
            "A copy of the current value as a numpy array.")
+      // numpy.asarray(v): a copy, as TensorFlow gives (a view would change
+      // under the next optimizer step).
+      .def("__array__",
+           [](const Variable& v, py::object dtype) {
+             py::object array = py::module_::import("numpy").attr("asarray")(py::cast(v.raw_value().clone()));
+             return dtype.is_none() ? array : array.attr("astype")(dtype);
+           },
+           py::arg("dtype") = py::none())
       .def("assign", [](const Variable& v, py::handle x) { v.assign(to_tensor_like(x, v.raw_value())); },
            py::arg("value"))
       .def("assign_add", [](const Variable& v, py::handle x) { v.assign_add(to_tensor_like(x, v.raw_value())); },

@@ -120,3 +120,11 @@ def test_truth_value_needs_one_element():
     assert bool(graft.ones([1])) and not bool(graft.zeros([]))
     with pytest.raises(ValueError, match="ambiguous"):
         bool(graft.ones([2]))
+
+
+def test_equality_is_elementwise_and_hashing_by_identity():
+    t = graft.tensor(np.array([1.0, 2.0, 3.0]))
+    assert np.asarray(t == 2.0).tolist() == [0.0, 1.0, 0.0]
+    assert np.asarray(t != graft.tensor(np.array([1.0, 0.0, 3.0]))).tolist() == [0.0, 1.0, 0.0]
+    assert (t == None) is False  # noqa: E711 (not tensor-like: identity)
+    assert {t: 1}[t] == 1

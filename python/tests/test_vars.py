@@ -133,3 +133,12 @@ def test_tape_unconnected_source_is_none_and_tapes_nest():
         z = graft.sum(x)
     assert tape.gradient(z, [x, other]) [1] is None
     assert tape.gradient(z, [x])[0] is not None  # persistent: asked again
+
+
+def test_asarray_of_a_variable_is_a_copy_of_its_value():
+    store = graft.VariableStore("arr")
+    w = store.root().variable("w", [2, 2], graft.init.ones())
+    a = np.asarray(w)
+    assert a.dtype == np.float32 and a.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    w.assign_add(graft.ones([2, 2]))
+    assert a[0, 0] == 1.0 and np.asarray(w)[0, 0] == 2.0
