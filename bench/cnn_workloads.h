@@ -44,7 +44,7 @@ class CnnTrain {
       xs_.push_back(reshape(slice(images, {b * batch, 0}, {(b + 1) * batch, 784}), {batch, 1, 28, 28}).clone());
       ys_.push_back(slice(labels, {b * batch}, {(b + 1) * batch}).clone());
     }
-    trainer_ = {make_fmnist_cnn(1), std::make_unique<Adam>(AdamOptions(1e-3))};
+    trainer_ = {make_fmnist_cnn(1), std::make_unique<optim::Adam>(optim::AdamOptions(1e-3))};
     step_ = compile_step(&trainer_);
   }
 

@@ -104,7 +104,7 @@ void bench_dp_fmnist(const dist::Comm& comm, int threads, bool grow) {
   model.add(nn::Linear(nn::LinearOptions(256).activation(nn::Activation::kRelu)));
   model.add(nn::Linear(nn::LinearOptions(10)));
   model.build({1, 784});
-  Adam adam(AdamOptions(1e-3));
+  optim::Adam adam(optim::AdamOptions(1e-3));
   dist::GradientReducer reducer(comm);
   dist::sync(comm, model.store(), adam);
   auto step = graft::function([&](const Tensor& x, const Tensor& y) {
@@ -133,10 +133,7 @@ void bench_dp_fmnist(const dist::Comm& comm, int threads, bool grow) {
     MPI_Barrier(MPI_COMM_WORLD);
     start = Clock::now();
     dist::collective_growth(comm, model.store(), &adam, "at the benchmark's growth event", [&] {
-      edit::EditOptions options;
-      options.optimizer = &adam;
-      options.seed = 5;
-      edit::widen(model, 0, 512, options);
+      edit::widen(model, 0, 512, edit::EditOptions().optimizer(&adam).seed(5));
     });
     run(1);
     const double event = slowest(seconds_since(start)) - s / kSteps;

@@ -43,7 +43,7 @@ inline std::shared_ptr<nn::Sequential> make_sequential_mlp(const std::vector<int
 // cross-entropy, gradients of every trainable variable, apply_gradients.
 struct Trainer {
   std::shared_ptr<nn::Sequential> model;
-  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<optim::Optimizer> optimizer;
 
   Tensor step(const Tensor& x, const Tensor& labels) {
     GradientTape tape;
@@ -75,8 +75,8 @@ class CompiledMlp {
  public:
   CompiledMlp(const std::vector<int64_t>& widths, int64_t batch, double lr = 0.01)
       : x_(uniform({batch, widths.front()}, 1.0f, 100)), labels_(cyclic_labels(batch, widths.back())) {
-    eager_ = {make_sequential_mlp(widths, 1), std::make_unique<SGD>(SGDOptions(lr))};
-    compiled_ = {make_sequential_mlp(widths, 1), std::make_unique<SGD>(SGDOptions(lr))};
+    eager_ = {make_sequential_mlp(widths, 1), std::make_unique<optim::SGD>(optim::SGDOptions(lr))};
+    compiled_ = {make_sequential_mlp(widths, 1), std::make_unique<optim::SGD>(optim::SGDOptions(lr))};
     step_ = compile_step(&compiled_);
   }
   CompiledMlp(const CompiledMlp&) = delete;
@@ -134,7 +134,7 @@ class GrowthEvent {
  public:
   explicit GrowthEvent(int64_t batch)
       : x_(uniform({batch, 784}, 1.0f, 300)), labels_(cyclic_labels(batch, 10)) {
-    trainer_ = {make_sequential_mlp({784, 256, 10}, 1), std::make_unique<SGD>(SGDOptions(0.01))};
+    trainer_ = {make_sequential_mlp({784, 256, 10}, 1), std::make_unique<optim::SGD>(optim::SGDOptions(0.01))};
     step_ = compile_step(&trainer_);
     for (int i = 0; i < 2; ++i) (void)(*step_)(x_, labels_);
   }
@@ -142,9 +142,7 @@ class GrowthEvent {
   GrowthEvent& operator=(const GrowthEvent&) = delete;
 
   Tensor event() {
-    edit::EditOptions options;
-    options.optimizer = trainer_.optimizer.get();
-    edit::deepen(*trainer_.model, 0, options);
+    edit::deepen(*trainer_.model, 0, edit::EditOptions().optimizer(trainer_.optimizer.get()));
     return (*step_)(x_, labels_);
   }
 
@@ -179,7 +177,7 @@ inline Batches split_batches(const Tensor& inputs, const Tensor& labels, int64_t
 class FmnistTrain {
  public:
   explicit FmnistTrain(const Batches& batches) : batches_(batches) {
-    trainer_ = {make_sequential_mlp({784, 256, 256, 10}, 1), std::make_unique<Adam>(AdamOptions(1e-3))};
+    trainer_ = {make_sequential_mlp({784, 256, 256, 10}, 1), std::make_unique<optim::Adam>(optim::AdamOptions(1e-3))};
     step_ = compile_step(&trainer_);
   }
   FmnistTrain(const FmnistTrain&) = delete;

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   io::Dataset train = io::load_fashion_mnist(io::Split::kTrain, options);
   io::Dataset test = io::load_fashion_mnist(io::Split::kTest, options);  // as graft train loads it
   io::BatchIterator batches(train.images, train.labels, io::BatchOptions(128).seed(1).drop_last(true));
-  bench::Trainer trainer{bench::make_sequential_mlp({784, 256, 256, 10}, 1), std::make_unique<Adam>(AdamOptions(1e-3))};
+  bench::Trainer trainer{bench::make_sequential_mlp({784, 256, 256, 10}, 1), std::make_unique<optim::Adam>(optim::AdamOptions(1e-3))};
   auto step = bench::compile_step(&trainer);
   double loss = 0;
   for (int s = 0; s < steps; ++s) {

@@ -23,7 +23,7 @@ int main() {
   model.set_seed(5);
   model.add(nn::LSTM(nn::LSTMOptions(16)));
   model.add(nn::Linear(nn::LinearOptions(1)));
-  Adam adam(AdamOptions(0.01));
+  optim::Adam adam(optim::AdamOptions(0.01));
 
   auto train_step = function(
       [&](const Tensor& x, const Tensor& y) {

@@ -69,7 +69,7 @@ int main() {
 
   std::printf("== the seed's faulty model: a new unkeyed 'weights' Variable per layer per call\n");
   VariableStore faulty("faulty", /*seed=*/7);
-  faulty.set_audit_options(AuditOptions{.threshold = 2, .strict = false, .print_warnings = false});
+  faulty.set_audit_options(AuditOptions().threshold(2).strict(false).print_warnings(false));
   {
     VariableScope scope(faulty.root());  // where unkeyed variables go
     for (int num_layers = 1; num_layers <= kMaxLayers; ++num_layers) {

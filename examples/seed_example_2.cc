@@ -93,7 +93,7 @@ int main() {
 
   std::printf("== scoped names alone (VariableScope + unkeyed Variable): no reuse\n");
   VariableStore scoped("name_scope", /*seed=*/7);
-  scoped.set_audit_options(AuditOptions{.threshold = 2, .strict = false, .print_warnings = false});
+  scoped.set_audit_options(AuditOptions().threshold(2).strict(false).print_warnings(false));
   int made = 0;
   {
     VariableScope root(scoped.root());

@@ -5,7 +5,7 @@
 //
 //   graft::nn::Sequential model("mlp");
 //   model.add(graft::nn::Linear(graft::nn::LinearOptions(10)));
-//   graft::Adam adam(graft::AdamOptions(1e-3));
+//   graft::optim::Adam adam(graft::optim::AdamOptions(1e-3));
 //   auto step = graft::function([&](const graft::Tensor& x, const graft::Tensor& y) {
 //     graft::GradientTape tape;
 //     graft::Tensor loss = graft::mean(graft::sparse_softmax_cross_entropy(model(x), y));

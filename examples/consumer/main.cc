@@ -20,7 +20,7 @@ int main() {
   nn::Sequential model("consumer");
   model.add(nn::Linear(nn::LinearOptions(8).activation(nn::Activation::kRelu)));
   model.add(nn::Linear(nn::LinearOptions(2)));
-  Adam adam(AdamOptions(0.05));
+  optim::Adam adam(optim::AdamOptions(0.05));
   auto step = function([&](const Tensor& xb, const Tensor& yb) {
     GradientTape tape;
     Tensor loss = mean(sparse_softmax_cross_entropy(model(xb), yb));
@@ -31,10 +31,7 @@ int main() {
 
   float first = step(x, y).item<float>();
   for (int i = 0; i < 30; ++i) step(x, y);
-  edit::EditOptions options;
-  options.probe = x;
-  options.optimizer = &adam;
-  edit::widen(model, 0, 16, options);
+  edit::widen(model, 0, 16, edit::EditOptions().probe(x).optimizer(&adam));
   float last = 0;
   for (int i = 0; i < 30; ++i) last = step(x, y).item<float>();
   std::printf("loss %.4f -> %.4f\n", first, last);

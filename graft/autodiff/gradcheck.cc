@@ -44,14 +44,14 @@ GradcheckResult check_gradients(const GradcheckFn& f, const std::vector<Tensor>&
         visit_dtype(shifted[k].dtype(), [&]<typename T>(T) { shifted[k].data<T>()[j] += static_cast<T>(delta); });
         return f(shifted).to_vector<double>();
       };
-      std::vector<double> plus = eval_at(options.eps);
-      std::vector<double> minus = eval_at(-options.eps);
+      std::vector<double> plus = eval_at(options.eps());
+      std::vector<double> minus = eval_at(-options.eps());
       for (int64_t i = 0; i < rows; ++i) {
-        double numeric = (plus[i] - minus[i]) / (2 * options.eps);
+        double numeric = (plus[i] - minus[i]) / (2 * options.eps());
         double got = analytic[k][static_cast<size_t>(i * cols + j)];
         double err = std::abs(numeric - got);
         result.max_abs_error = std::max(result.max_abs_error, err);
-        if (!(err <= options.atol + options.rtol * std::abs(numeric)) && result.ok) {
+        if (!(err <= options.atol() + options.rtol() * std::abs(numeric)) && result.ok) {
           result.ok = false;
           std::ostringstream out;
           out << "input " << k << " element " << j << ", output element " << i << ": analytic " << got

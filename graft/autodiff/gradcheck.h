@@ -19,10 +19,22 @@
 
 namespace graft {
 
-struct GradcheckOptions {
-  double eps = 1e-6;
-  double atol = 1e-5;
-  double rtol = 1e-4;
+class GradcheckOptions {
+ public:
+  // The central-difference step.
+  GradcheckOptions& eps(double e) { eps_ = e; return *this; }
+  // An entry passes when |numeric - analytic| <= atol + rtol * |numeric|.
+  GradcheckOptions& atol(double a) { atol_ = a; return *this; }
+  GradcheckOptions& rtol(double r) { rtol_ = r; return *this; }
+
+  double eps() const { return eps_; }
+  double atol() const { return atol_; }
+  double rtol() const { return rtol_; }
+
+ private:
+  double eps_ = 1e-6;
+  double atol_ = 1e-5;
+  double rtol_ = 1e-4;
 };
 
 struct GradcheckResult {

@@ -57,7 +57,7 @@ void GradientTape::IdSlots::clear() {
   size_ = 0;
 }
 
-GradientTape::GradientTape(bool persistent) : persistent_(persistent) {
+GradientTape::GradientTape(const GradientTapeOptions& options) : options_(options) {
   ops::internal::add_observer(this);
   t_tapes.push_back(this);
 }
@@ -105,8 +105,8 @@ void GradientTape::release() {
 std::vector<std::optional<Tensor>> GradientTape::gradient(const Tensor& target, const std::vector<Tensor>& sources,
                                                           const Tensor& output_gradient) {
   GRAFT_CHECK(!used_, "GradientTape.gradient() can only be called once on a non-persistent tape\n"
-              "  help: construct the tape with GradientTape(/*persistent=*/true) to ask for gradients "
-              "more than once");
+              "  help: construct the tape with GradientTape(GradientTapeOptions().persistent(true)) to ask for "
+              "gradients more than once");
   GRAFT_CHECK(target.defined(), "GradientTape.gradient(): the target is an undefined tensor");
   GRAFT_CHECK_AS(DTypeError, is_floating(target.dtype()), "GradientTape.gradient(): the target must be float32 or ",
                  "float64, got ", dtype_name(target.dtype()));
@@ -174,7 +174,7 @@ std::vector<std::optional<Tensor>> GradientTape::gradient(const Tensor& target, 
       result.emplace_back(grads[slot]);
     }
   }
-  if (!persistent_) {
+  if (!options_.persistent()) {
     used_ = true;
     release();
   }

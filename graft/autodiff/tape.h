@@ -1,6 +1,6 @@
 // graft/autodiff/tape.h: reverse-mode gradients with TensorFlow 2 semantics.
 //
-//   GradientTape tape;
+//   GradientTape tape;  // or GradientTape tape(GradientTapeOptions().persistent(true));
 //   tape.watch(x);
 //   Tensor y = sum(tanh(x) * x);
 //   std::vector<std::optional<Tensor>> g = tape.gradient(y, {x});
@@ -27,9 +27,22 @@
 
 namespace graft {
 
+// How a GradientTape behaves: GradientTape tape(GradientTapeOptions().persistent(true)).
+class GradientTapeOptions {
+ public:
+  // A persistent tape answers gradient() as often as asked and keeps what it
+  // recorded until it is destroyed; a non-persistent one (the default)
+  // answers once and then frees it.
+  GradientTapeOptions& persistent(bool on) { persistent_ = on; return *this; }
+  bool persistent() const { return persistent_; }
+
+ private:
+  bool persistent_ = false;
+};
+
 class GradientTape : private ops::internal::OpObserver {
  public:
-  explicit GradientTape(bool persistent = false);
+  explicit GradientTape(const GradientTapeOptions& options = {});
   ~GradientTape() override;
   GradientTape(const GradientTape&) = delete;
   GradientTape& operator=(const GradientTape&) = delete;
@@ -58,7 +71,7 @@ class GradientTape : private ops::internal::OpObserver {
 
   // Stops or resumes recording (TensorFlow's tape.stop_recording()).
   void set_recording(bool recording) { recording_ = recording; }
-  bool persistent() const { return persistent_; }
+  bool persistent() const { return options_.persistent(); }
   // Ops recorded so far.
   size_t size() const { return entries_.size(); }
 
@@ -95,7 +108,7 @@ class GradientTape : private ops::internal::OpObserver {
   void on_op(OpKind kind, std::span<const Tensor> inputs, const OpAttrs& attrs, const Tensor& output) override;
   void release();
 
-  bool persistent_;
+  GradientTapeOptions options_;
   bool recording_ = true;
   bool used_ = false;
   std::vector<Entry> entries_;

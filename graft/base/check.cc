@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-namespace graft::internal {
+namespace graft::base::internal {
 
 std::string format_location(const std::source_location& loc) {
   std::string_view file = loc.file_name();
@@ -12,4 +12,4 @@ std::string format_location(const std::source_location& loc) {
   return str(file, ":", loc.line());
 }
 
-}  // namespace graft::internal
+}  // namespace graft::base::internal

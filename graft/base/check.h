@@ -14,7 +14,7 @@
 
 #include "graft/base/error.h"
 
-namespace graft::internal {
+namespace graft::base::internal {
 
 template <typename... Args>
 std::string str(const Args&... args) {
@@ -31,7 +31,7 @@ template <typename E, typename... Args>
 // "file.cc:42" with the folders stripped, for messages.
 std::string format_location(const std::source_location& loc);
 
-}  // namespace graft::internal
+}  // namespace graft::base::internal
 
 // A user error: throws graft::ValueError built from the arguments.
 #define GRAFT_CHECK(cond, ...) GRAFT_CHECK_AS(::graft::ValueError, cond, __VA_ARGS__)
@@ -40,7 +40,7 @@ std::string format_location(const std::source_location& loc);
 #define GRAFT_CHECK_AS(ErrorType, cond, ...)                          \
   do {                                                                \
     if (!(cond)) [[unlikely]] {                                       \
-      ::graft::internal::throw_error<ErrorType>(__VA_ARGS__);         \
+      ::graft::base::internal::throw_error<ErrorType>(__VA_ARGS__);   \
     }                                                                 \
   } while (false)
 
@@ -49,7 +49,7 @@ std::string format_location(const std::source_location& loc);
 #define GRAFT_INTERNAL_ASSERT(cond, ...)                                          \
   do {                                                                            \
     if (!(cond)) [[unlikely]] {                                                   \
-      ::graft::internal::throw_error<::graft::InternalError>(                     \
+      ::graft::base::internal::throw_error<::graft::InternalError>(               \
           "internal assertion '" #cond "' failed at ", __FILE__, ":", __LINE__,   \
           ": " __VA_OPT__(, ) __VA_ARGS__,                                        \
           "\n  help: this is a bug in graft; please report it with this message"); \

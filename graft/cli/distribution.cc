@@ -65,7 +65,7 @@ Distribution Distribution::detect() {
   return d;
 }
 
-void Distribution::sync(VariableStore& model, Optimizer& optimizer, std::string_view when) {
+void Distribution::sync(VariableStore& model, optim::Optimizer& optimizer, std::string_view when) {
 #if GRAFT_WITH_DIST
   if (state_) dist::sync(*state_->comm, model, optimizer, when);
 #endif
@@ -79,7 +79,7 @@ std::vector<std::optional<Tensor>> Distribution::average(const std::vector<Varia
   return grads;
 }
 
-void Distribution::grow(VariableStore& model, Optimizer* optimizer, std::string_view when,
+void Distribution::grow(VariableStore& model, optim::Optimizer* optimizer, std::string_view when,
                         const std::function<void()>& edit) {
 #if GRAFT_WITH_DIST
   if (state_) {

@@ -49,12 +49,12 @@ class Distribution {
   int local_size() const { return local_size_; }
 
   // dist::sync: the structure check, then rank 0's values everywhere.
-  void sync(VariableStore& model, Optimizer& optimizer, std::string_view when);
+  void sync(VariableStore& model, optim::Optimizer& optimizer, std::string_view when);
   // dist::GradientReducer::average (the gradients as they are alone).
   std::vector<std::optional<Tensor>> average(const std::vector<Variable>& vars,
                                              const std::vector<std::optional<Tensor>>& grads);
   // dist::collective_growth (just `edit` alone).
-  void grow(VariableStore& model, Optimizer* optimizer, std::string_view when, const std::function<void()>& edit);
+  void grow(VariableStore& model, optim::Optimizer* optimizer, std::string_view when, const std::function<void()>& edit);
   // dist::save_checkpoint (io::save_checkpoint alone).
   void save(const std::string& path, const std::vector<const VariableStore*>& stores, const io::Metadata& metadata);
   // Whether `flag` is true on any rank (an interrupt seen by one rank stops all).

@@ -83,7 +83,7 @@ GrowthPlan parse_growth_plan(std::string_view text) {
       e.units = parse_int(parts[1], event, "the number of units");
       if (parts.size() == 3) e.layer = parse_layer(parts[2], event);
     } else {
-      internal::throw_error<ValueError>("growth event '", event, "': unknown action '", action,
+      base::internal::throw_error<ValueError>("growth event '", event, "': unknown action '", action,
                                         "' (expected deepen, widen or prune)", kGrammar);
     }
     plan.push_back(std::move(e));

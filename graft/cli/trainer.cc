@@ -35,22 +35,22 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-LearningRateSchedule make_schedule(const TrainConfig& c, int64_t total_steps) {
-  LearningRateSchedule s = c.schedule == "constant" ? schedule::constant(c.learning_rate)
-                           : c.schedule == "step"   ? schedule::step_decay(c.learning_rate, std::max<int64_t>(1, total_steps / 3), 0.3)
-                                                    : schedule::cosine(c.learning_rate, total_steps, c.learning_rate * 0.01);
-  return c.warmup_steps > 0 ? schedule::warmup(c.warmup_steps, s) : s;
+optim::LearningRateSchedule make_schedule(const TrainConfig& c, int64_t total_steps) {
+  optim::LearningRateSchedule s = c.schedule == "constant" ? optim::schedule::constant(c.learning_rate)
+                           : c.schedule == "step"   ? optim::schedule::step_decay(c.learning_rate, std::max<int64_t>(1, total_steps / 3), 0.3)
+                                                    : optim::schedule::cosine(c.learning_rate, total_steps, c.learning_rate * 0.01);
+  return c.warmup_steps > 0 ? optim::schedule::warmup(c.warmup_steps, s) : s;
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, LearningRateSchedule s) {
-  if (c.optimizer == "sgd") return std::make_unique<SGD>(SGDOptions(c.learning_rate).schedule(s).weight_decay(c.weight_decay));
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, optim::LearningRateSchedule s) {
+  if (c.optimizer == "sgd") return std::make_unique<optim::SGD>(optim::SGDOptions(c.learning_rate).schedule(s).weight_decay(c.weight_decay));
   if (c.optimizer == "momentum") {
-    return std::make_unique<SGD>(SGDOptions(c.learning_rate).schedule(s).momentum(0.9).nesterov(true).weight_decay(c.weight_decay));
+    return std::make_unique<optim::SGD>(optim::SGDOptions(c.learning_rate).schedule(s).momentum(0.9).nesterov(true).weight_decay(c.weight_decay));
   }
   if (c.optimizer == "adamw") {
-    return std::make_unique<Adam>(adamw_options(c.learning_rate, c.weight_decay > 0 ? c.weight_decay : 0.01).schedule(s));
+    return std::make_unique<optim::Adam>(optim::adamw_options(c.learning_rate, c.weight_decay > 0 ? c.weight_decay : 0.01).schedule(s));
   }
-  return std::make_unique<Adam>(AdamOptions(c.learning_rate).schedule(s).weight_decay(c.weight_decay));
+  return std::make_unique<optim::Adam>(optim::AdamOptions(c.learning_rate).schedule(s).weight_decay(c.weight_decay));
 }
 
 // Rows whose largest logit is at the label.
@@ -91,9 +91,9 @@ std::string architecture(nn::Sequential& model) {
   for (size_t i : edit::linear_positions(model)) {
     auto layer = std::dynamic_pointer_cast<nn::Linear>(model.at(i));
     if (text.size() == convs) text += std::to_string(layer->in_features());
-    text += " -> " + std::to_string(layer->options().out_features_);
-    if (layer->options().activation_ != nn::Activation::kNone) {
-      text += std::string(" ") + nn::activation_name(layer->options().activation_);
+    text += " -> " + std::to_string(layer->options().out_features());
+    if (layer->options().activation() != nn::Activation::kNone) {
+      text += std::string(" ") + nn::activation_name(layer->options().activation());
     }
   }
   return text;
@@ -431,7 +431,7 @@ void Trainer::build_model() {
     Tensor loss = classification_loss(logits, y, config_.label_smoothing);
     std::vector<Variable> vars = model_->trainable_variables();
     std::vector<std::optional<Tensor>> grads = dist_.average(vars, tape.gradient(loss, vars));
-    if (config_.clip_norm > 0) grads = clip_by_global_norm(grads, config_.clip_norm).gradients;
+    if (config_.clip_norm > 0) grads = optim::clip_by_global_norm(grads, config_.clip_norm).gradients;
     optimizer_->apply_gradients(vars, grads);
     return std::vector<Tensor>{loss, logits};
   };
@@ -539,12 +539,13 @@ Trainer::Evaluation Trainer::evaluate(const io::Dataset& data) {
 }
 
 void Trainer::grow(const GrowthEvent& event) {
-  edit::EditOptions options;
-  options.probe = probe_;
-  options.optimizer = optimizer_.get();
-  options.noise = config_.widen_noise;
-  options.init = config_.widen_init == "zero_fanout" ? edit::UnitInit::kZeroFanout : edit::UnitInit::kDuplicate;
-  options.seed = config_.seed + static_cast<uint64_t>(step_);
+  const edit::EditOptions options =
+      edit::EditOptions()
+          .probe(probe_)
+          .optimizer(optimizer_.get())
+          .noise(config_.widen_noise)
+          .init(config_.widen_init == "zero_fanout" ? edit::UnitInit::kZeroFanout : edit::UnitInit::kDuplicate)
+          .seed(config_.seed + static_cast<uint64_t>(step_));
   edit::EditReport r;
   // On every rank at once; the step names the event identically everywhere.
   const std::string when =

@@ -124,7 +124,7 @@ class Trainer {
   std::unique_ptr<RunLog> log_;
   std::string checkpoint_path_;
   std::unique_ptr<nn::Sequential> model_;  // named after config.model ("mlp", "cnn")
-  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
   StepFunction step_body_;
   std::optional<Function<StepFunction>> train_step_;
   std::optional<Function<std::function<Tensor(const Tensor&)>>> forward_;

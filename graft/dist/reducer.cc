@@ -56,8 +56,8 @@ struct GradientReducer::Plan {
 };
 
 GradientReducer::GradientReducer(const Comm& comm, ReducerOptions options)
-    : comm_(comm), options_(std::move(options)), store_(options_.name_) {
-  GRAFT_CHECK(options_.bucket_bytes_ > 0, "dist::GradientReducer: bucket_bytes must be > 0");
+    : comm_(comm), options_(std::move(options)), store_(options_.name()) {
+  GRAFT_CHECK(options_.bucket_bytes() > 0, "dist::GradientReducer: bucket_bytes must be > 0");
 }
 
 GradientReducer::~GradientReducer() = default;
@@ -112,7 +112,7 @@ GradientReducer::Plan& GradientReducer::plan_for(const std::vector<Variable>& va
     const int64_t bytes = v.shape().numel() * static_cast<int64_t>(dtype_size(v.dtype()));
     bool fits = !plan->buckets.empty() && plan->buckets.back().dtype == v.dtype() &&
                 (plan->buckets.back().numel * static_cast<int64_t>(dtype_size(v.dtype())) + bytes <=
-                 static_cast<int64_t>(options_.bucket_bytes_));
+                 static_cast<int64_t>(options_.bucket_bytes()));
     if (!fits) {
       plan->buckets.emplace_back();
       plan->buckets.back().dtype = v.dtype();

@@ -42,11 +42,16 @@
 
 namespace graft::dist {
 
-struct ReducerOptions {
+class ReducerOptions {
+ public:
   ReducerOptions& bucket_bytes(size_t bytes) { bucket_bytes_ = bytes; return *this; }
   // The reducer's store name (the first component of its bucket variables).
   ReducerOptions& name(std::string n) { name_ = std::move(n); return *this; }
 
+  size_t bucket_bytes() const { return bucket_bytes_; }
+  const std::string& name() const { return name_; }
+
+ private:
   size_t bucket_bytes_ = size_t{4} << 20;
   std::string name_ = "dist_reducer";
 };

@@ -53,7 +53,7 @@ size_t sync(const Comm& comm, const std::vector<VariableStore*>& stores, std::st
   return vars.size();
 }
 
-size_t sync(const Comm& comm, VariableStore& model, Optimizer& optimizer, std::string_view when) {
+size_t sync(const Comm& comm, VariableStore& model, optim::Optimizer& optimizer, std::string_view when) {
   size_t n = sync(comm, std::vector<VariableStore*>{&model, &optimizer.store()}, when);
   int64_t iterations = optimizer.iterations();
   comm.broadcast(&iterations, sizeof iterations, 0);
@@ -66,7 +66,7 @@ uint64_t shared_seed(const Comm& comm, uint64_t seed) {
   return seed;
 }
 
-std::vector<std::string> collective_growth(const Comm& comm, VariableStore& model, Optimizer* optimizer,
+std::vector<std::string> collective_growth(const Comm& comm, VariableStore& model, optim::Optimizer* optimizer,
                                            std::string_view when, const std::function<void()>& edit) {
   std::vector<VariableStore*> stores{&model};
   if (optimizer != nullptr) stores.push_back(&optimizer->store());

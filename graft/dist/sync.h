@@ -52,14 +52,14 @@ inline constexpr const char* kWorldSizeKey = "dist.world_size";
 // rank 0's values to every rank. Returns the number of variables broadcast.
 size_t sync(const Comm& comm, const std::vector<VariableStore*>& stores, std::string_view when = "at start");
 // The model's and the optimizer's stores, and the optimizer's iteration count.
-size_t sync(const Comm& comm, VariableStore& model, Optimizer& optimizer, std::string_view when = "at start");
+size_t sync(const Comm& comm, VariableStore& model, optim::Optimizer& optimizer, std::string_view when = "at start");
 
 // Rank 0's `seed`, on every rank.
 uint64_t shared_seed(const Comm& comm, uint64_t seed);
 
 // Runs `edit` on every rank as a collective step (header comment). Returns
 // the paths broadcast from rank 0, sorted.
-std::vector<std::string> collective_growth(const Comm& comm, VariableStore& model, Optimizer* optimizer,
+std::vector<std::string> collective_growth(const Comm& comm, VariableStore& model, optim::Optimizer* optimizer,
                                            std::string_view when, const std::function<void()>& edit);
 
 // Rank 0 saves `stores` to `path` with `metadata` and kWorldSizeKey; throws

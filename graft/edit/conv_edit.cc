@@ -132,7 +132,7 @@ struct Snapshot {
   std::vector<std::vector<Tensor>> slots;
 };
 
-Snapshot snapshot(const LayerEdit& e, Optimizer* opt) {
+Snapshot snapshot(const LayerEdit& e, optim::Optimizer* opt) {
   Snapshot s{values_of(e.variables()), {}};
   for (const Variable& v : e.variables()) {
     std::vector<Tensor> slots;
@@ -148,7 +148,7 @@ using SlotMove = std::function<Tensor(size_t variable, std::string_view slot, co
 
 // Replaces the layer's variables by `values`, moving each one's slots by
 // `move` (given the index of the variable).
-void replace(const LayerEdit& e, const std::vector<Tensor>& values, Optimizer* opt, const std::string& reason,
+void replace(const LayerEdit& e, const std::vector<Tensor>& values, optim::Optimizer* opt, const std::string& reason,
              const SlotMove& move) {
   const std::vector<Variable> old = e.variables();
   e.replace(values, reason);
@@ -160,7 +160,7 @@ void replace(const LayerEdit& e, const std::vector<Tensor>& values, Optimizer* o
   }
 }
 
-void restore(const LayerEdit& e, const Snapshot& s, Optimizer* opt, const std::string& reason) {
+void restore(const LayerEdit& e, const Snapshot& s, optim::Optimizer* opt, const std::string& reason) {
   std::vector<size_t> next(s.slots.size(), 0);
   replace(e, s.values, opt, reason, [&](size_t i, std::string_view, const Tensor&) { return s.slots[i].at(next[i]++); });
 }
@@ -168,7 +168,7 @@ void restore(const LayerEdit& e, const Snapshot& s, Optimizer* opt, const std::s
 // Applies `map` to a layer: each variable with an axis follows the units,
 // its slots too (zeros for fresh units; an outgoing second moment, Adam's v,
 // scales by the square); the others are kept.
-void apply_map(const LayerEdit& e, const Snapshot& before, const UnitMap& map, Optimizer* opt,
+void apply_map(const LayerEdit& e, const Snapshot& before, const UnitMap& map, optim::Optimizer* opt,
                const std::string& reason) {
   const std::vector<Variable> vars = e.variables();
   std::vector<Tensor> values;
@@ -200,7 +200,7 @@ Chain follow(const nn::Sequential& model, size_t index, const char* edit) {
               model.size(), " layers");
   Chain c;
   c.layer = model.at(index);
-  const std::string where = graft::internal::str(edit, ": layer ", index, " ('", c.layer->path(), "')");
+  const std::string where = graft::base::internal::str(edit, ": layer ", index, " ('", c.layer->path(), "')");
   auto check_built = [&](const std::shared_ptr<nn::Module>& m) {
     GRAFT_CHECK(m->built(), edit, ": layer '", m->path(), "' is not built yet\n"
                 "  help: run the model once (or build()) before editing it");
@@ -213,11 +213,11 @@ Chain follow(const nn::Sequential& model, size_t index, const char* edit) {
     c.unit_edit = edit_of(conv);
     c.unit_edit.axes = {UnitAxis{0, 1, false, {}}, UnitAxis{0, 1, false, {}}};
   } else if (auto linear = std::dynamic_pointer_cast<nn::Linear>(c.layer)) {
-    c.width = linear->options().out_features_;
+    c.width = linear->options().out_features();
     c.unit_edit = edit_of(linear);
     c.unit_edit.axes = {UnitAxis{1, 1, false, {}}, UnitAxis{0, 1, false, {}}};
   } else {
-    graft::internal::throw_error<ValueError>(where, " is ", c.layer->describe(), ", expected a Conv2d or a Linear");
+    graft::base::internal::throw_error<ValueError>(where, " is ", c.layer->describe(), ", expected a Conv2d or a Linear");
   }
   for (size_t i = index + 1; i < model.size(); ++i) {
     std::shared_ptr<nn::Module> next = model.at(i);
@@ -250,7 +250,7 @@ Chain follow(const nn::Sequential& model, size_t index, const char* edit) {
     GRAFT_CHECK(next->variables().empty(), edit, ": layer ", i, " of '", model.path(), "' (", next->describe(),
                 ") has variables but is not a BatchNorm, Conv2d or Linear, so it cannot follow the change");
   }
-  graft::internal::throw_error<ValueError>(where, " is the last layer with weights; there is no next layer to take "
+  graft::base::internal::throw_error<ValueError>(where, " is the last layer with weights; there is no next layer to take "
                                            "the change\n  help: widen or prune a hidden layer, not the output layer");
 }
 
@@ -266,7 +266,7 @@ struct ChainState {
   std::vector<Snapshot> snapshots;
 };
 
-ChainState snapshot_chain(Chain& c, Optimizer* opt) {
+ChainState snapshot_chain(Chain& c, optim::Optimizer* opt) {
   ChainState s;
   s.edits.push_back(c.unit_edit);
   if (c.bn != nullptr) {
@@ -282,11 +282,11 @@ ChainState snapshot_chain(Chain& c, Optimizer* opt) {
 EditReport edit_units(nn::Sequential& model, ChainState& s, const UnitMap& map, const EditOptions& options,
                       const std::string& reason, bool verify) {
   auto apply = [&] {
-    for (size_t i = 0; i < s.edits.size(); ++i) apply_map(s.edits[i], s.snapshots[i], map, options.optimizer, reason);
+    for (size_t i = 0; i < s.edits.size(); ++i) apply_map(s.edits[i], s.snapshots[i], map, options.optimizer(), reason);
   };
   auto undo = [&] {
     for (size_t i = 0; i < s.edits.size(); ++i) {
-      restore(s.edits[i], s.snapshots[i], options.optimizer, "rollback of the " + reason);
+      restore(s.edits[i], s.snapshots[i], options.optimizer(), "rollback of the " + reason);
     }
   };
   return transaction(model, options, reason, verify, apply, undo);
@@ -300,16 +300,16 @@ EditReport widen_units(nn::Sequential& model, size_t index, int64_t units, const
   const int64_t h = c.width;
   GRAFT_CHECK(units > h, "widen: layer ", index, " ('", c.layer->path(), "') has ", h, conv ? " channels" : " units",
               "; widening needs more, got ", units, "\n  help: use prune to make a layer smaller");
-  GRAFT_CHECK(options.noise == 0, "widen of '", c.layer->path(), "': noise applies to a Linear widened by duplicate, "
-              "got noise ", options.noise, " with init ", unit_init_name(options.init),
+  GRAFT_CHECK(options.noise() == 0, "widen of '", c.layer->path(), "': noise applies to a Linear widened by duplicate, "
+              "got noise ", options.noise(), " with init ", unit_init_name(options.init()),
               "\n  help: use UnitInit::kZeroFanout to start new units without symmetry");
   UnitMap map;
   std::vector<int64_t> count(static_cast<size_t>(h), 1);
   for (int64_t j = 0; j < units; ++j) {
     int64_t s = j;
     if (j >= h) {
-      switch (options.init) {
-        case UnitInit::kDuplicate: s = static_cast<int64_t>(random_bits(options.seed, static_cast<uint64_t>(j)) % h); ++count[s]; break;
+      switch (options.init()) {
+        case UnitInit::kDuplicate: s = static_cast<int64_t>(random_bits(options.seed(), static_cast<uint64_t>(j)) % h); ++count[s]; break;
         case UnitInit::kZeroFanout: s = -1; break;
       }
     }
@@ -323,15 +323,15 @@ EditReport widen_units(nn::Sequential& model, size_t index, int64_t units, const
   Shape fresh_shape = kernel.shape();
   fresh_shape.set_dim(conv ? 0 : 1, units);
   const int64_t fan_in = kernel.shape().numel() / h;
-  c.unit_edit.axes[0]->fresh = he_uniform(fresh_shape, fan_in, derive_seed(options.seed, 0x67726f77), kernel.dtype());
-  ChainState s = snapshot_chain(c, options.optimizer);
+  c.unit_edit.axes[0]->fresh = he_uniform(fresh_shape, fan_in, derive_seed(options.seed(), 0x67726f77), kernel.dtype());
+  ChainState s = snapshot_chain(c, options.optimizer());
   if (c.bn != nullptr) {
     const DType dt = c.bn->moving_mean().dtype();
     s.edits[1].axes[0]->fresh = ones({units}, dt);  // gamma
     s.edits[1].axes[3]->fresh = ones({units}, dt);  // moving_variance
   }
-  const std::string reason = graft::internal::str("widen of '", c.layer->path(), "' to ", units, conv ? " channels" : " units",
-                                                  options.init == UnitInit::kZeroFanout ? " (zero_fanout)" : "");
+  const std::string reason = graft::base::internal::str("widen of '", c.layer->path(), "' to ", units, conv ? " channels" : " units",
+                                                  options.init() == UnitInit::kZeroFanout ? " (zero_fanout)" : "");
   return edit_units(model, s, map, options, reason, /*verify=*/true);
 }
 
@@ -349,8 +349,8 @@ EditReport prune_conv(nn::Sequential& model, size_t index, int64_t units, const 
   map.src.assign(order.begin(), order.begin() + units);
   std::sort(map.src.begin(), map.src.end());
   map.scale.assign(map.src.size(), 1.0);
-  ChainState s = snapshot_chain(c, options.optimizer);
-  const std::string reason = graft::internal::str("prune of '", c.layer->path(), "' to ", units, " channels");
+  ChainState s = snapshot_chain(c, options.optimizer());
+  const std::string reason = graft::base::internal::str("prune of '", c.layer->path(), "' to ", units, " channels");
   return edit_units(model, s, map, options, reason, /*verify=*/false);
 }
 
@@ -370,7 +370,7 @@ EditReport deepen_conv(nn::Sequential& model, size_t index, const EditOptions& o
   for (int64_t c = 0; c < ch; ++c) eye[(c * ch + c) * 9 + 4] = 1.0;  // centre tap of [c, c, 3, 3]
   const Tensor identity = to_dtype(eye, {ch, ch, 3, 3}, dtype);
   const nn::BatchNormOptions bn_options = block_bn ? block_bn->options() : nn::BatchNormOptions();
-  const std::string reason = graft::internal::str("deepen after '", conv->path(), "' (identity Conv2d(", ch,
+  const std::string reason = graft::base::internal::str("deepen after '", conv->path(), "' (identity Conv2d(", ch,
                                                   ", 3x3) + BatchNorm", relu ? " + ReLU" : "", ")");
   size_t inserted = 0;
   auto apply = [&] {

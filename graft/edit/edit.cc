@@ -70,7 +70,7 @@ std::shared_ptr<nn::Linear> next_linear(const nn::Sequential& model, size_t inde
     GRAFT_CHECK(model.at(i)->variables().empty(), edit, ": layer ", i, " of '", model.path(), "' (",
                 model.at(i)->describe(), ") has variables but is not a Linear, so its input side cannot follow");
   }
-  graft::internal::throw_error<ValueError>(edit, ": layer ", index, " of '", model.path(),
+  graft::base::internal::throw_error<ValueError>(edit, ": layer ", index, " of '", model.path(),
                                     "' is the last Linear; there is no next layer to take the change\n"
                                     "  help: widen or prune a hidden layer, not the output layer");
 }
@@ -82,7 +82,7 @@ struct LayerState {
   std::vector<std::pair<Variable, std::vector<Tensor>>> slots;  // per variable, by slot order
 };
 
-LayerState snapshot(const std::shared_ptr<nn::Linear>& layer, Optimizer* opt) {
+LayerState snapshot(const std::shared_ptr<nn::Linear>& layer, optim::Optimizer* opt) {
   LayerState s{layer, layer->kernel().raw_value().clone(),
                layer->bias().defined() ? layer->bias().raw_value().clone() : Tensor(), {}};
   if (opt) {
@@ -98,7 +98,7 @@ LayerState snapshot(const std::shared_ptr<nn::Linear>& layer, Optimizer* opt) {
 
 // Replaces a Linear's weights and moves its slots with `kernel_slot` and
 // `bias_slot` (slot name, old value) -> new value.
-void replace(const std::shared_ptr<nn::Linear>& layer, const Tensor& kernel, const Tensor& bias, Optimizer* opt,
+void replace(const std::shared_ptr<nn::Linear>& layer, const Tensor& kernel, const Tensor& bias, optim::Optimizer* opt,
              const std::string& reason,
              const std::function<Tensor(std::string_view, const Tensor&)>& kernel_slot,
              const std::function<Tensor(std::string_view, const Tensor&)>& bias_slot) {
@@ -109,7 +109,7 @@ void replace(const std::shared_ptr<nn::Linear>& layer, const Tensor& kernel, con
   if (old_bias.defined()) opt->transfer_slots(old_bias, layer->bias(), bias_slot);
 }
 
-void restore(const LayerState& s, Optimizer* opt, const std::string& reason) {
+void restore(const LayerState& s, optim::Optimizer* opt, const std::string& reason) {
   Variable old_kernel = s.layer->kernel(), old_bias = s.layer->bias();
   s.layer->replace_weights(s.kernel, s.bias, reason);
   if (opt == nullptr) return;
@@ -139,31 +139,31 @@ std::vector<size_t> linear_positions(const nn::Sequential& model) {
 }
 
 EditReport widen(nn::Sequential& model, size_t index, int64_t units, const EditOptions& options) {
-  if (is_conv(model, index) || options.init == UnitInit::kZeroFanout) {
+  if (is_conv(model, index) || options.init() == UnitInit::kZeroFanout) {
     return internal::widen_units(model, index, units, options);
   }
   auto l1 = linear_at(model, index, "widen");
   auto l2 = next_linear(model, index, "widen");
-  const int64_t h = l1->options().out_features_;
+  const int64_t h = l1->options().out_features();
   GRAFT_CHECK(units > h, "widen: layer ", index, " ('", l1->path(), "') has ", h, " units; widening needs more, got ",
               units, "\n  help: use prune to make a layer smaller");
   UnitMap map;
   std::vector<int64_t> count(static_cast<size_t>(h), 0);
   for (int64_t j = 0; j < units; ++j) {
-    int64_t s = j < h ? j : static_cast<int64_t>(random_bits(options.seed, static_cast<uint64_t>(j)) % h);
+    int64_t s = j < h ? j : static_cast<int64_t>(random_bits(options.seed(), static_cast<uint64_t>(j)) % h);
     map.src.push_back(s);
     ++count[s];
   }
   for (int64_t j = 0; j < units; ++j) map.scale.push_back(1.0 / static_cast<double>(count[map.src[j]]));
   std::vector<double> noise;
-  if (options.noise > 0) {
+  if (options.noise() > 0) {
     noise.assign(static_cast<size_t>(l1->in_features() * units), 0.0);
     std::vector<double> draws(noise.size());
-    fill_normal(draws.data(), static_cast<int64_t>(draws.size()), derive_seed(options.seed, 1), 0.0, options.noise);
+    fill_normal(draws.data(), static_cast<int64_t>(draws.size()), derive_seed(options.seed(), 1), 0.0, options.noise());
     for (int64_t i = 0; i < l1->in_features(); ++i)
       for (int64_t j = h; j < units; ++j) noise[i * units + j] = draws[i * units + j];
   }
-  LayerState s1 = snapshot(l1, options.optimizer), s2 = snapshot(l2, options.optimizer);
+  LayerState s1 = snapshot(l1, options.optimizer()), s2 = snapshot(l2, options.optimizer());
   std::string reason = "widen of '" + l1->path() + "' to " + std::to_string(units) + " units";
   auto apply = [&] {
     // Slots follow the weights: copies take their source's moments; the
@@ -174,27 +174,27 @@ EditReport widen(nn::Sequential& model, size_t index, int64_t units, const EditO
       return v.rank() == 2 ? gather_rows(v, map, slot == "v" ? 2 : 1) : v;
     };
     replace(l1, gather_columns(s1.kernel, map.src, noise.empty() ? nullptr : &noise),
-            s1.bias.defined() ? gather_vector(s1.bias, map.src) : Tensor(), options.optimizer, reason, cols, vec);
-    replace(l2, gather_rows(s2.kernel, map, 1), s2.bias, options.optimizer, reason, rows, identity_slot);
+            s1.bias.defined() ? gather_vector(s1.bias, map.src) : Tensor(), options.optimizer(), reason, cols, vec);
+    replace(l2, gather_rows(s2.kernel, map, 1), s2.bias, options.optimizer(), reason, rows, identity_slot);
   };
   auto undo = [&] {
-    restore(s1, options.optimizer, "rollback of the " + reason);
-    restore(s2, options.optimizer, "rollback of the " + reason);
+    restore(s1, options.optimizer(), "rollback of the " + reason);
+    restore(s2, options.optimizer(), "rollback of the " + reason);
   };
-  return transaction(model, options, reason, /*verify=*/options.noise == 0, apply, undo);
+  return transaction(model, options, reason, /*verify=*/options.noise() == 0, apply, undo);
 }
 
 EditReport deepen(nn::Sequential& model, size_t index, const EditOptions& options) {
   if (is_conv(model, index)) return internal::deepen_conv(model, index, options);
   auto l1 = linear_at(model, index, "deepen");
-  const int64_t h = l1->options().out_features_;
+  const int64_t h = l1->options().out_features();
   std::vector<double> eye(static_cast<size_t>(h * h), 0.0);
   for (int64_t i = 0; i < h; ++i) eye[i * h + i] = 1.0;
   Tensor identity = to_dtype(eye, {h, h}, l1->kernel().dtype());
   std::string reason = "deepen after '" + l1->path() + "' (identity Linear(" + std::to_string(h) + "))";
   auto apply = [&] {
     auto layer = model.insert(index + 1, nn::Linear(nn::LinearOptions(h)
-                                                        .activation(l1->options().activation_)
+                                                        .activation(l1->options().activation())
                                                         .bias(true)
                                                         .kernel_init(init::from_tensor(identity))
                                                         .bias_init(init::zeros())));
@@ -208,12 +208,12 @@ EditReport prune(nn::Sequential& model, size_t index, int64_t units, const EditO
   if (is_conv(model, index)) return internal::prune_conv(model, index, units, options);
   auto l1 = linear_at(model, index, "prune");
   auto l2 = next_linear(model, index, "prune");
-  const int64_t h = l1->options().out_features_;
+  const int64_t h = l1->options().out_features();
   GRAFT_CHECK(units >= 1 && units < h, "prune: layer ", index, " ('", l1->path(), "') has ", h,
               " units; pruning keeps between 1 and ", h - 1, ", got ", units);
   // Keep the units whose outgoing weights are strongest.
   std::vector<double> k2 = l2->kernel().raw_value().to_vector<double>();
-  const int64_t out = l2->options().out_features_;
+  const int64_t out = l2->options().out_features();
   std::vector<std::pair<double, int64_t>> norms;
   for (int64_t u = 0; u < h; ++u) {
     double n = 0;
@@ -225,15 +225,15 @@ EditReport prune(nn::Sequential& model, size_t index, int64_t units, const EditO
   for (int64_t i = 0; i < units; ++i) map.src.push_back(norms[i].second);
   std::sort(map.src.begin(), map.src.end());
   map.scale.assign(map.src.size(), 1.0);
-  LayerState s1 = snapshot(l1, options.optimizer), s2 = snapshot(l2, options.optimizer);
+  LayerState s1 = snapshot(l1, options.optimizer()), s2 = snapshot(l2, options.optimizer());
   std::string reason = "prune of '" + l1->path() + "' to " + std::to_string(units) + " units";
   auto apply = [&] {
     auto cols = [&](std::string_view, const Tensor& v) { return v.rank() == 2 ? gather_columns(v, map.src) : v; };
     auto vec = [&](std::string_view, const Tensor& v) { return v.rank() == 1 ? gather_vector(v, map.src) : v; };
     auto rows = [&](std::string_view, const Tensor& v) { return v.rank() == 2 ? gather_rows(v, map, 1) : v; };
     replace(l1, gather_columns(s1.kernel, map.src), s1.bias.defined() ? gather_vector(s1.bias, map.src) : Tensor(),
-            options.optimizer, reason, cols, vec);
-    replace(l2, gather_rows(s2.kernel, map, 1), s2.bias, options.optimizer, reason, rows, identity_slot);
+            options.optimizer(), reason, cols, vec);
+    replace(l2, gather_rows(s2.kernel, map, 1), s2.bias, options.optimizer(), reason, rows, identity_slot);
   };
   return transaction(model, options, reason, /*verify=*/false, apply, [] {});
 }

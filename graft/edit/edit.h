@@ -1,9 +1,9 @@
 // graft/edit/edit.h: architecture edits that preserve what a network
 // computes, as transactions over the model and its optimizer state.
 //
-//   EditOptions opts;
-//   opts.probe = x_batch;          // f_new(probe) must equal f_old(probe)
-//   opts.optimizer = &adam;        // slots follow the edit
+//   auto opts = EditOptions()
+//                   .probe(x_batch)      // f_new(probe) must equal f_old(probe)
+//                   .optimizer(&adam);   // slots follow the edit
 //   EditReport r = widen(model, 0, 256, opts);   // Net2WiderNet
 //   r = deepen(model, 0, opts);                   // Net2DeeperNet
 //   r = prune(model, 0, 64, opts);                // keep the strongest units
@@ -61,13 +61,37 @@ enum class UnitInit { kDuplicate, kZeroFanout };
 // "duplicate" or "zero_fanout".
 const char* unit_init_name(UnitInit init);
 
-struct EditOptions {
-  Tensor probe;                  // a batch for verification; none: no check
-  double tolerance = 1e-5;       // max |f_new - f_old| allowed
-  Optimizer* optimizer = nullptr;
-  double noise = 0.0;            // widen: stddev of noise added to copies' incoming weights
-  uint64_t seed = 0;             // widen: which units are copied, new incoming weights
-  UnitInit init = UnitInit::kDuplicate;  // widen: how new units start
+class EditOptions {
+ public:
+  // A batch to verify the edit on (the model's output before and after must
+  // agree within tolerance()); undefined (the default): no check.
+  EditOptions& probe(Tensor batch) { probe_ = std::move(batch); return *this; }
+  // The largest |f_new - f_old| allowed on the probe.
+  EditOptions& tolerance(double t) { tolerance_ = t; return *this; }
+  // The optimizer whose slots move with the weights; none (nullptr): no slots.
+  // Not owned; it must outlive the edit call.
+  EditOptions& optimizer(optim::Optimizer* o) { optimizer_ = o; return *this; }
+  // widen: stddev of the noise added to the copies' incoming weights.
+  EditOptions& noise(double stddev) { noise_ = stddev; return *this; }
+  // widen: which units are copied, and new incoming weights.
+  EditOptions& seed(uint64_t s) { seed_ = s; return *this; }
+  // widen: how new units start.
+  EditOptions& init(UnitInit i) { init_ = i; return *this; }
+
+  const Tensor& probe() const { return probe_; }
+  double tolerance() const { return tolerance_; }
+  optim::Optimizer* optimizer() const { return optimizer_; }
+  double noise() const { return noise_; }
+  uint64_t seed() const { return seed_; }
+  UnitInit init() const { return init_; }
+
+ private:
+  Tensor probe_;
+  double tolerance_ = 1e-5;
+  optim::Optimizer* optimizer_ = nullptr;
+  double noise_ = 0.0;
+  uint64_t seed_ = 0;
+  UnitInit init_ = UnitInit::kDuplicate;
 };
 
 struct EditReport {

@@ -44,24 +44,24 @@ BatchIterator::BatchIterator(ImageBytes inputs, Tensor labels, BatchOptions opti
 }
 
 void BatchIterator::start() {
-  GRAFT_CHECK(options_.batch_size_ >= 1, "BatchIterator: batch size must be at least 1, got ", options_.batch_size_);
+  GRAFT_CHECK(options_.batch_size() >= 1, "BatchIterator: batch size must be at least 1, got ", options_.batch_size());
   const Shape inputs_shape = image_inputs_.defined() ? image_inputs_.shape() : inputs_.shape();
   GRAFT_CHECK(labels_.rank() >= 1 && labels_.dim(0) == size_, "BatchIterator: inputs ", inputs_shape.to_string(),
               " and labels ", labels_.shape().to_string(), " must share their first dimension (the examples)");
-  batches_per_epoch_ = options_.drop_last_ ? size_ / options_.batch_size_
-                                           : (size_ + options_.batch_size_ - 1) / options_.batch_size_;
-  GRAFT_CHECK(batches_per_epoch_ > 0, "BatchIterator: ", size_, " examples make no batch of ", options_.batch_size_,
-              options_.drop_last_ ? " with drop_last" : "");
-  const int shards = options_.shard_count_;
-  GRAFT_CHECK(shards >= 1 && options_.shard_index_ >= 0 && options_.shard_index_ < shards,
-              "BatchIterator: shard ", options_.shard_index_, " of ", shards, " does not exist (expected 0 <= index < ",
+  batches_per_epoch_ = options_.drop_last() ? size_ / options_.batch_size()
+                                           : (size_ + options_.batch_size() - 1) / options_.batch_size();
+  GRAFT_CHECK(batches_per_epoch_ > 0, "BatchIterator: ", size_, " examples make no batch of ", options_.batch_size(),
+              options_.drop_last() ? " with drop_last" : "");
+  const int shards = options_.shard_count();
+  GRAFT_CHECK(shards >= 1 && options_.shard_index() >= 0 && options_.shard_index() < shards,
+              "BatchIterator: shard ", options_.shard_index(), " of ", shards, " does not exist (expected 0 <= index < ",
               "count)");
-  const int64_t last_rows = size_ - (batches_per_epoch_ - 1) * options_.batch_size_;
-  GRAFT_CHECK(std::min(options_.batch_size_, last_rows) >= shards, "BatchIterator: a batch of ",
-              std::min(options_.batch_size_, last_rows), " examples (batch size ", options_.batch_size_, ", ", size_,
+  const int64_t last_rows = size_ - (batches_per_epoch_ - 1) * options_.batch_size();
+  GRAFT_CHECK(std::min(options_.batch_size(), last_rows) >= shards, "BatchIterator: a batch of ",
+              std::min(options_.batch_size(), last_rows), " examples (batch size ", options_.batch_size(), ", ", size_,
               " examples) cannot give each of ", shards, " shards a row\n  help: use a batch size of at least ",
               shards, " with drop_last, or one that leaves at least ", shards, " examples in the last batch");
-  if (options_.prefetch_) {
+  if (options_.prefetch()) {
     request_ = position_;
     worker_ = std::thread([this] { worker_loop(); });
   }
@@ -80,10 +80,10 @@ BatchIterator::~BatchIterator() {
 std::vector<int64_t> BatchIterator::epoch_order(int64_t epoch) const {
   std::vector<int64_t> order(static_cast<size_t>(size_));
   std::iota(order.begin(), order.end(), int64_t{0});
-  if (!options_.shuffle_) return order;
+  if (!options_.shuffle()) return order;
   // Fisher-Yates; j = floor(u * (i + 1)) for 64 random bits u, by a 128-bit
   // product, so the draw is exact integer arithmetic on every machine.
-  const uint64_t seed = derive_seed(options_.seed_, static_cast<uint64_t>(epoch));
+  const uint64_t seed = derive_seed(options_.seed(), static_cast<uint64_t>(epoch));
   for (int64_t i = size_ - 1; i > 0; --i) {
     const unsigned __int128 wide =
         static_cast<unsigned __int128>(random_bits(seed, static_cast<uint64_t>(i))) * static_cast<uint64_t>(i + 1);
@@ -101,11 +101,11 @@ Batch BatchIterator::build(BatchPosition p) {
     cached_order_ = epoch_order(p.epoch);
     cached_epoch_ = p.epoch;
   }
-  const int64_t global_start = p.batch * options_.batch_size_;
-  const int64_t rows = std::min(options_.batch_size_, size_ - global_start);
+  const int64_t global_start = p.batch * options_.batch_size();
+  const int64_t rows = std::min(options_.batch_size(), size_ - global_start);
   // This shard's rows of the global batch (all of it unsharded).
-  const int64_t start = global_start + rows * options_.shard_index_ / options_.shard_count_;
-  const int64_t count = global_start + rows * (options_.shard_index_ + 1) / options_.shard_count_ - start;
+  const int64_t start = global_start + rows * options_.shard_index() / options_.shard_count();
+  const int64_t count = global_start + rows * (options_.shard_index() + 1) / options_.shard_count() - start;
   Tensor inputs = image_inputs_.defined()
                       ? image_inputs_.gather(std::span<const int64_t>(cached_order_).subspan(
                             static_cast<size_t>(start), static_cast<size_t>(count)))
@@ -140,7 +140,7 @@ void BatchIterator::worker_loop() {
 }
 
 Batch BatchIterator::next() {
-  if (!options_.prefetch_) {
+  if (!options_.prefetch()) {
     Batch batch = build(position_);
     std::lock_guard lock(mutex_);
     position_ = advance(position_);
@@ -177,7 +177,7 @@ void BatchIterator::seek(BatchPosition p) {
     position_ = p;
     ready_.reset();
     error_ = nullptr;
-    if (options_.prefetch_) request_ = p;
+    if (options_.prefetch()) request_ = p;
   }
   changed_.notify_all();
 }

@@ -43,7 +43,8 @@
 
 namespace graft::io {
 
-struct BatchOptions {
+class BatchOptions {
+ public:
   explicit BatchOptions(int64_t batch_size) : batch_size_(batch_size) {}
   BatchOptions& shuffle(bool on) { shuffle_ = on; return *this; }
   BatchOptions& seed(uint64_t s) { seed_ = s; return *this; }
@@ -53,6 +54,15 @@ struct BatchOptions {
   // Yield only shard `index` of `count` of every batch (header comment).
   BatchOptions& shard(int index, int count) { shard_index_ = index; shard_count_ = count; return *this; }
 
+  int64_t batch_size() const { return batch_size_; }
+  bool shuffle() const { return shuffle_; }
+  uint64_t seed() const { return seed_; }
+  bool drop_last() const { return drop_last_; }
+  bool prefetch() const { return prefetch_; }
+  int shard_index() const { return shard_index_; }
+  int shard_count() const { return shard_count_; }
+
+ private:
   int64_t batch_size_;
   bool shuffle_ = true;
   uint64_t seed_ = 0;

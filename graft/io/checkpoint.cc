@@ -184,7 +184,7 @@ CheckpointReport restore_checkpoint(const SafetensorsFile& file, const std::vect
       by_path.emplace(v.path(), v);
     }
   }
-  RestoreOptions relaxed = options.restore_;
+  RestoreOptions relaxed = options.restore();
   relaxed.strict(false);
   CheckpointReport out;
   out.metadata = file.metadata();
@@ -196,12 +196,12 @@ CheckpointReport restore_checkpoint(const SafetensorsFile& file, const std::vect
   const std::unordered_set<std::string> file_stores = stores_in_file(file);
   for (RestoreEntry& e : all.entries) {
     if (e.status == RestoreStatus::kUnexpected) {
-      std::optional<MappedKey> mapped = options.restore_.key_map_ ? options.restore_.key_map_(e.key) : MappedKey{e.key};
+      std::optional<MappedKey> mapped = options.restore().key_map() ? options.restore().key_map()(e.key) : MappedKey{e.key};
       auto store = mapped ? store_by_name.find(first_component(mapped->name)) : store_by_name.end();
-      if (options.defer_ && store != store_by_name.end() && !by_path.contains(mapped->name)) {
+      if (options.defer() && store != store_by_name.end() && !by_path.contains(mapped->name)) {
         if (shared == nullptr) shared = std::make_shared<SafetensorsFile>(file);
         deferred[store->second].emplace_back(
-            mapped->name, PendingKey{shared, e.key, mapped->transpose, options.restore_.transform_, options.restore_.strict_});
+            mapped->name, PendingKey{shared, e.key, mapped->transpose, options.restore().transform(), options.restore().strict()});
         out.deferred.push_back(e.key);
         continue;
       }
@@ -216,7 +216,7 @@ CheckpointReport restore_checkpoint(const SafetensorsFile& file, const std::vect
     out.restore.entries.push_back(std::move(e));
   }
 
-  if (options.restore_.strict_ && !out.restore.all_matched()) {
+  if (options.restore().strict() && !out.restore.all_matched()) {
     std::string message = file.name() + ": strict restore failed: " + counts_string(out.restore) +
                           "; nothing was restored";
     for (const RestoreEntry& e : out.restore.entries) {

@@ -64,13 +64,18 @@ inline constexpr int kCheckpointFormatVersion = 1;
 void save_checkpoint(const std::string& path, const std::vector<const VariableStore*>& stores,
                      const Metadata& metadata = {});
 
-struct CheckpointOptions {
+class CheckpointOptions {
+ public:
   CheckpointOptions& strict(bool on) { restore_.strict(on); return *this; }
   CheckpointOptions& transform(TransformHook hook) { restore_.transform(std::move(hook)); return *this; }
   CheckpointOptions& key_map(KeyMap map) { restore_.key_map(std::move(map)); return *this; }
   // Keep keys whose variables do not exist yet for when they are created.
   CheckpointOptions& defer(bool on) { defer_ = on; return *this; }
 
+  const RestoreOptions& restore() const { return restore_; }
+  bool defer() const { return defer_; }
+
+ private:
   RestoreOptions restore_;
   bool defer_ = true;
 };

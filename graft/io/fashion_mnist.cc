@@ -150,7 +150,7 @@ Tensor read_idx_labels(const std::string& path) {
 }
 
 Dataset load_fashion_mnist(Split split, const FashionMnistOptions& options) {
-  const std::string dir = options.data_dir_.empty() ? "." : options.data_dir_;
+  const std::string dir = options.data_dir().empty() ? "." : options.data_dir();
   const std::string images_path = dir + "/" + file_name(split, "images-idx3-ubyte.gz");
   const std::string labels_path = dir + "/" + file_name(split, "labels-idx1-ubyte.gz");
   Dataset data{read_idx_image_bytes(images_path), read_idx_labels(labels_path)};
@@ -158,7 +158,7 @@ Dataset load_fashion_mnist(Split split, const FashionMnistOptions& options) {
     throw IoError(images_path + " holds " + std::to_string(data.images.size()) + " images but " + labels_path +
                   " holds " + std::to_string(data.labels.dim(0)) + " labels" + kHelp);
   }
-  if (options.normalize_) data.images = data.images.normalized(kFashionMnistMean, kFashionMnistStd);
+  if (options.normalize()) data.images = data.images.normalized(kFashionMnistMean, kFashionMnistStd);
   return data;
 }
 

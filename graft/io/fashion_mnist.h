@@ -36,11 +36,16 @@ inline constexpr float kFashionMnistStd = 0.3530f;
 
 enum class Split { kTrain, kTest };
 
-struct FashionMnistOptions {
+class FashionMnistOptions {
+ public:
   FashionMnistOptions& data_dir(std::string dir) { data_dir_ = std::move(dir); return *this; }
   // Maps each pixel p in [0, 1] to (p - kFashionMnistMean) / kFashionMnistStd.
   FashionMnistOptions& normalize(bool on) { normalize_ = on; return *this; }
 
+  const std::string& data_dir() const { return data_dir_; }
+  bool normalize() const { return normalize_; }
+
+ private:
   std::string data_dir_ = kFashionMnistDir;
   bool normalize_ = false;
 };

@@ -36,7 +36,7 @@ RestoreReport classify(const SafetensorsFile& file, const std::vector<Target>& t
     e.key = saved.key;
     e.file_shape = saved.shape;
     e.file_dtype = std::string(file_dtype_name(saved.dtype));
-    std::optional<MappedKey> mapped = options.key_map_ ? options.key_map_(saved.key) : MappedKey{saved.key};
+    std::optional<MappedKey> mapped = options.key_map() ? options.key_map()(saved.key) : MappedKey{saved.key};
     auto it = mapped ? by_name.find(mapped->name) : by_name.end();
     if (it == by_name.end()) {
       e.status = RestoreStatus::kUnexpected;
@@ -56,7 +56,7 @@ RestoreReport classify(const SafetensorsFile& file, const std::vector<Target>& t
       continue;
     }
     claimed_by[it->second] = saved.key;
-    std::optional<Tensor> value = internal::decide_entry(file, saved, mapped->transpose, target, options.transform_, e);
+    std::optional<Tensor> value = internal::decide_entry(file, saved, mapped->transpose, target, options.transform(), e);
     if (e.status == RestoreStatus::kMatched && writes != nullptr) {
       writes->push_back({report.entries.size(), it->second, std::move(value)});
     }
@@ -232,7 +232,7 @@ RestoreReport restore_tensors(const SafetensorsFile& file, const NamedTensors& t
   std::vector<Target> specs = targets_of(targets);
   std::vector<PendingWrite> writes;
   RestoreReport report = classify(file, specs, options, &writes);
-  if (options.strict_ && !report.all_matched()) {
+  if (options.strict() && !report.all_matched()) {
     std::string message = file.name() + ": strict restore failed: " + summary(report) + "; nothing was restored";
     for (const RestoreEntry& e : report.entries) {
       if (e.status != RestoreStatus::kMatched) message += "\n  " + entry_line(e);

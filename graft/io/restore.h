@@ -57,11 +57,17 @@ using KeyMap = std::function<std::optional<MappedKey>(std::string_view key)>;
 using TransformHook = std::function<std::optional<Tensor>(std::string_view target_name, const Tensor& saved,
                                                           const Tensor& target)>;
 
-struct RestoreOptions {
+class RestoreOptions {
+ public:
   RestoreOptions& strict(bool on) { strict_ = on; return *this; }
   RestoreOptions& key_map(KeyMap map) { key_map_ = std::move(map); return *this; }
   RestoreOptions& transform(TransformHook hook) { transform_ = std::move(hook); return *this; }
 
+  bool strict() const { return strict_; }
+  const KeyMap& key_map() const { return key_map_; }
+  const TransformHook& transform() const { return transform_; }
+
+ private:
   bool strict_ = false;
   KeyMap key_map_;          // identity when empty
   TransformHook transform_;  // none when empty

@@ -10,8 +10,8 @@ namespace {
 // spatial axes go first, then the batch: two contiguous reductions, which the
 // reduce kernel runs as plain row and column loops.
 Tensor channel_mean(const Tensor& x) {
-  if (x.rank() == 2) return mean(x, {0}, /*keepdims=*/true);
-  return mean(mean(x, {2, 3}, /*keepdims=*/true), {0}, /*keepdims=*/true);
+  if (x.rank() == 2) return mean(x, {0}, ReduceOptions().keepdims(true));
+  return mean(mean(x, {2, 3}, ReduceOptions().keepdims(true)), {0}, ReduceOptions().keepdims(true));
 }
 
 std::string expected_shape(int rank, int64_t channels) {

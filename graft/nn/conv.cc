@@ -33,7 +33,7 @@ void check_nchw(const Module& layer, const char* kind, const Tensor& x) {
 }
 
 std::string pool_text(const char* kind, const Pool2dOptions& o) {
-  return graft::internal::str(kind, "(", o.kernel()[0], "x", o.kernel()[1], ", stride ", o.stride()[0], ")");
+  return graft::base::internal::str(kind, "(", o.kernel()[0], "x", o.kernel()[1], ", stride ", o.stride()[0], ")");
 }
 
 }  // namespace
@@ -104,10 +104,10 @@ std::string Conv2d::describe() const {
   const auto [kh, kw] = options_.kernel_size();
   std::string text = "Conv2d(";
   text += in_channels_ > 0 ? std::to_string(in_channels_) + " -> " : std::string("? -> ");
-  text += graft::internal::str(options_.out_channels(), ", ", kh, "x", kw);
+  text += graft::base::internal::str(options_.out_channels(), ", ", kh, "x", kw);
   const auto stride = options_.geometry().stride();
-  if (stride[0] != 1 || stride[1] != 1) text += graft::internal::str(", stride ", stride[0]);
-  if (options_.geometry().groups() != 1) text += graft::internal::str(", groups ", options_.geometry().groups());
+  if (stride[0] != 1 || stride[1] != 1) text += graft::base::internal::str(", stride ", stride[0]);
+  if (options_.geometry().groups() != 1) text += graft::base::internal::str(", groups ", options_.geometry().groups());
   if (!options_.bias()) text += ", no bias";
   return text + ")";
 }

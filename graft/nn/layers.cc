@@ -56,8 +56,8 @@ OpKind fused_activation(Activation activation) {
 
 Linear::Linear(LinearOptions options, std::source_location location)
     : Module("linear", location), options_(std::move(options)) {
-  GRAFT_CHECK(options_.out_features_ > 0, "LinearOptions: out_features must be positive, got ",
-              options_.out_features_);
+  GRAFT_CHECK(options_.out_features() > 0, "LinearOptions: out_features must be positive, got ",
+              options_.out_features());
 }
 
 void Linear::on_build(const Shape& input_shape, DType dtype) {
@@ -65,8 +65,8 @@ void Linear::on_build(const Shape& input_shape, DType dtype) {
                  dtype_name(dtype), "\n  help: cast() the input first");
   in_features_ = input_shape[input_shape.rank() - 1];
   VariableOptions vo = VariableOptions().dtype(dtype);
-  kernel_ = add_variable("kernel", {in_features_, options_.out_features_}, options_.kernel_init_, vo);
-  if (options_.bias_) bias_ = add_variable("bias", {options_.out_features_}, options_.bias_init_, vo);
+  kernel_ = add_variable("kernel", {in_features_, options_.out_features()}, options_.kernel_init(), vo);
+  if (options_.bias()) bias_ = add_variable("bias", {options_.out_features()}, options_.bias_init(), vo);
 }
 
 void Linear::replace_weights(const Tensor& kernel, const Tensor& bias, std::string_view reason,
@@ -75,16 +75,16 @@ void Linear::replace_weights(const Tensor& kernel, const Tensor& bias, std::stri
               "  help: run the model once (or build()) before editing it");
   GRAFT_CHECK_AS(ShapeError, kernel.rank() == 2, "Linear '", path(), "': a kernel must be [in, out], got ",
                  kernel.shape().to_string());
-  GRAFT_CHECK_AS(ShapeError, options_.bias_ == bias.defined() && (!bias.defined() || bias.shape() == Shape{kernel.dim(1)}),
-                 "Linear '", path(), "': expected ", options_.bias_ ? "a bias of shape [" + std::to_string(kernel.dim(1)) + "]" : "no bias",
+  GRAFT_CHECK_AS(ShapeError, options_.bias() == bias.defined() && (!bias.defined() || bias.shape() == Shape{kernel.dim(1)}),
+                 "Linear '", path(), "': expected ", options_.bias() ? "a bias of shape [" + std::to_string(kernel.dim(1)) + "]" : "no bias",
                  bias.defined() ? ", got shape " + bias.shape().to_string() : std::string(", got none"));
   store().retire(kernel_, reason, location);
   if (bias_.defined()) store().retire(bias_, reason, location);
   in_features_ = kernel.dim(0);
-  options_.out_features_ = kernel.dim(1);
+  options_.out_features(kernel.dim(1));
   VariableOptions vo = VariableOptions().dtype(kernel.dtype());
   kernel_ = add_variable("kernel", kernel.shape(), init::from_tensor(kernel), vo);
-  if (options_.bias_) bias_ = add_variable("bias", bias.shape(), init::from_tensor(bias), vo);
+  if (options_.bias()) bias_ = add_variable("bias", bias.shape(), init::from_tensor(bias), vo);
 }
 
 Tensor Linear::forward(const Tensor& x) {
@@ -100,15 +100,15 @@ Tensor Linear::forward(const Tensor& x) {
                  "\n  help: a layer's input size is fixed by its first call; give it inputs of that size, "
                  "or replace the layer");
   // One op: the bias folded into the product, the activation in place.
-  return linear(x, kernel_, options_.bias_ ? bias_.value() : Tensor(), fused_activation(options_.activation_));
+  return linear(x, kernel_, options_.bias() ? bias_.value() : Tensor(), fused_activation(options_.activation()));
 }
 
 std::string Linear::describe() const {
   std::string text = "Linear(";
   text += in_features_ > 0 ? std::to_string(in_features_) + " -> " : std::string("? -> ");
-  text += std::to_string(options_.out_features_);
-  if (!options_.bias_) text += ", no bias";
-  if (options_.activation_ != Activation::kNone) text += std::string(", ") + activation_name(options_.activation_);
+  text += std::to_string(options_.out_features());
+  if (!options_.bias()) text += ", no bias";
+  if (options_.activation() != Activation::kNone) text += std::string(", ") + activation_name(options_.activation());
   return text + ")";
 }
 
@@ -133,21 +133,21 @@ Tensor Sigmoid::forward(const Tensor& x) {
 
 Dropout::Dropout(DropoutOptions options, std::source_location location)
     : Module("dropout", location), options_(options) {
-  GRAFT_CHECK(options_.rate_ >= 0.0 && options_.rate_ < 1.0, "DropoutOptions: rate must be in [0, 1), got ",
-              options_.rate_);
+  GRAFT_CHECK(options_.rate() >= 0.0 && options_.rate() < 1.0, "DropoutOptions: rate must be in [0, 1), got ",
+              options_.rate());
 }
 
 Tensor Dropout::forward(const Tensor& x) {
   ensure_built(x);
-  if (!is_training() || options_.rate_ == 0.0) return x;
+  if (!is_training() || options_.rate() == 0.0) return x;
   GRAFT_CHECK_AS(DTypeError, is_floating(x.dtype()), "Dropout '", path(), "' needs a float32 or float64 input, received ",
                  dtype_name(x.dtype()));
   // mask = keep / (1 - rate), keep ~ Bernoulli(1 - rate), drawn from a stream
   // fixed by (seed, path, call number). A host call fills it, so inside a
   // graft::function every replay draws the next mask instead of reusing one.
   Tensor mask = Tensor::empty(x.shape(), x.dtype());
-  const uint64_t base = derive_seed(options_.seed_, hash_string(path().c_str()));
-  const double rate = options_.rate_;
+  const uint64_t base = derive_seed(options_.seed(), hash_string(path().c_str()));
+  const double rate = options_.rate();
   host_call("dropout " + path(), [this, mask, base, rate] {
     const uint64_t seed = derive_seed(base, calls_++);
     const double scale = 1.0 / (1.0 - rate);
@@ -161,6 +161,6 @@ Tensor Dropout::forward(const Tensor& x) {
   return x * mask;
 }
 
-std::string Dropout::describe() const { return graft::internal::str("Dropout(", options_.rate_, ")"); }
+std::string Dropout::describe() const { return graft::base::internal::str("Dropout(", options_.rate(), ")"); }
 
 }  // namespace graft::nn

@@ -26,13 +26,22 @@ enum class Activation { kNone, kRelu, kTanh, kSigmoid };
 const char* activation_name(Activation activation);
 Tensor apply_activation(Activation activation, const Tensor& x);
 
-struct LinearOptions {
+class LinearOptions {
+ public:
   explicit LinearOptions(int64_t out_features) : out_features_(out_features) {}
+  LinearOptions& out_features(int64_t n) { out_features_ = n; return *this; }
   LinearOptions& bias(bool on) { bias_ = on; return *this; }
   LinearOptions& activation(Activation a) { activation_ = a; return *this; }
   LinearOptions& kernel_init(Initializer init) { kernel_init_ = std::move(init); return *this; }
   LinearOptions& bias_init(Initializer init) { bias_init_ = std::move(init); return *this; }
 
+  int64_t out_features() const { return out_features_; }
+  bool bias() const { return bias_; }
+  Activation activation() const { return activation_; }
+  const Initializer& kernel_init() const { return kernel_init_; }
+  const Initializer& bias_init() const { return bias_init_; }
+
+ private:
   int64_t out_features_;
   bool bias_ = true;
   Activation activation_ = Activation::kNone;
@@ -97,10 +106,15 @@ class Sigmoid : public Module {
   std::string describe() const override { return "Sigmoid"; }
 };
 
-struct DropoutOptions {
+class DropoutOptions {
+ public:
   explicit DropoutOptions(double rate) : rate_(rate) {}
   DropoutOptions& seed(uint64_t s) { seed_ = s; return *this; }
 
+  double rate() const { return rate_; }
+  uint64_t seed() const { return seed_; }
+
+ private:
   double rate_;
   uint64_t seed_ = 0;
 };

@@ -23,22 +23,22 @@ Initializer lstm_bias_init(int64_t hidden, double forget_bias) {
 
 LSTMCell::LSTMCell(LSTMCellOptions options, std::source_location location)
     : Module("lstm_cell", location), options_(options) {
-  GRAFT_CHECK(options_.hidden_size_ > 0, "LSTMCellOptions: hidden_size must be positive, got ", options_.hidden_size_);
+  GRAFT_CHECK(options_.hidden_size() > 0, "LSTMCellOptions: hidden_size must be positive, got ", options_.hidden_size());
 }
 
 void LSTMCell::on_build(const Shape& input_shape, DType dtype) {
   GRAFT_CHECK_AS(DTypeError, is_floating(dtype), "LSTMCell '", path(), "' needs a float32 or float64 input, received ",
                  dtype_name(dtype));
-  const int64_t h = options_.hidden_size_;
+  const int64_t h = options_.hidden_size();
   input_size_ = input_shape[input_shape.rank() - 1];
   VariableOptions vo = VariableOptions().dtype(dtype);
   kernel_ = add_variable("kernel", {input_size_, 4 * h}, init::glorot_uniform(), vo);
   recurrent_kernel_ = add_variable("recurrent_kernel", {h, 4 * h}, init::orthogonal(), vo);
-  bias_ = add_variable("bias", {4 * h}, lstm_bias_init(h, options_.forget_bias_), vo);
+  bias_ = add_variable("bias", {4 * h}, lstm_bias_init(h, options_.forget_bias()), vo);
 }
 
 LSTMState LSTMCell::step(const Tensor& x, const LSTMState& state) {
-  const int64_t h = options_.hidden_size_;
+  const int64_t h = options_.hidden_size();
   GRAFT_CHECK_AS(ShapeError, x.rank() == 2, "LSTMCell '", path(), "' expected a step of shape [batch, ",
                  input_size_ > 0 ? std::to_string(input_size_) : std::string("features"), "], received shape ",
                  x.shape().to_string());
@@ -68,7 +68,7 @@ LSTMState LSTMCell::step(const Tensor& x, const LSTMState& state) {
 }
 
 LSTMState LSTMCell::zero_state(int64_t batch, DType dtype) const {
-  return {zeros({batch, options_.hidden_size_}, dtype), zeros({batch, options_.hidden_size_}, dtype)};
+  return {zeros({batch, options_.hidden_size()}, dtype), zeros({batch, options_.hidden_size()}, dtype)};
 }
 
 Tensor LSTMCell::forward(const Tensor& x) {
@@ -78,15 +78,15 @@ Tensor LSTMCell::forward(const Tensor& x) {
 }
 
 std::string LSTMCell::describe() const {
-  return graft::internal::str("LSTMCell(", input_size_ > 0 ? std::to_string(input_size_) : std::string("?"), " -> ",
-                       options_.hidden_size_, ")");
+  return graft::base::internal::str("LSTMCell(", input_size_ > 0 ? std::to_string(input_size_) : std::string("?"), " -> ",
+                       options_.hidden_size(), ")");
 }
 
 // --- LSTM ----------------------------------------------------------------------
 
 LSTM::LSTM(LSTMOptions options, std::source_location location) : Module("lstm", location), options_(options) {
   cell_ = register_module(
-      "cell", LSTMCell(LSTMCellOptions(options.hidden_size_).forget_bias(options.forget_bias_), location), location);
+      "cell", LSTMCell(LSTMCellOptions(options.hidden_size()).forget_bias(options.forget_bias()), location), location);
 }
 
 LSTMSequence LSTM::unroll(const std::vector<Tensor>& steps, const std::optional<LSTMState>& initial) {
@@ -111,11 +111,11 @@ Tensor LSTM::forward(const Tensor& x) {
   steps.reserve(static_cast<size_t>(x.shape()[1]));
   for (int64_t t = 0; t < x.shape()[1]; ++t) steps.push_back(internal::select(x, 1, t));
   LSTMSequence r = unroll(steps);
-  return options_.return_sequences_ ? internal::stack(r.outputs, 1) : r.state.h;
+  return options_.return_sequences() ? internal::stack(r.outputs, 1) : r.state.h;
 }
 
 std::string LSTM::describe() const {
-  return graft::internal::str("LSTM(", options_.hidden_size_, options_.return_sequences_ ? ", return_sequences" : "", ")");
+  return graft::base::internal::str("LSTM(", options_.hidden_size(), options_.return_sequences() ? ", return_sequences" : "", ")");
 }
 
 }  // namespace graft::nn

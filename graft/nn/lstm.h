@@ -33,10 +33,15 @@ struct LSTMState {
   Tensor c;  // [batch, hidden]
 };
 
-struct LSTMCellOptions {
+class LSTMCellOptions {
+ public:
   explicit LSTMCellOptions(int64_t hidden_size) : hidden_size_(hidden_size) {}
   LSTMCellOptions& forget_bias(double b) { forget_bias_ = b; return *this; }
 
+  int64_t hidden_size() const { return hidden_size_; }
+  double forget_bias() const { return forget_bias_; }
+
+ private:
   int64_t hidden_size_;
   double forget_bias_ = 1.0;
 };
@@ -54,7 +59,7 @@ class LSTMCell : public Module {
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
 
-  int64_t hidden_size() const { return options_.hidden_size_; }
+  int64_t hidden_size() const { return options_.hidden_size(); }
   // 0 until built.
   int64_t input_size() const { return input_size_; }
 
@@ -69,11 +74,17 @@ class LSTMCell : public Module {
   Variable bias_;
 };
 
-struct LSTMOptions {
+class LSTMOptions {
+ public:
   explicit LSTMOptions(int64_t hidden_size) : hidden_size_(hidden_size) {}
   LSTMOptions& return_sequences(bool on) { return_sequences_ = on; return *this; }
   LSTMOptions& forget_bias(double b) { forget_bias_ = b; return *this; }
 
+  int64_t hidden_size() const { return hidden_size_; }
+  bool return_sequences() const { return return_sequences_; }
+  double forget_bias() const { return forget_bias_; }
+
+ private:
   int64_t hidden_size_;
   bool return_sequences_ = false;
   double forget_bias_ = 1.0;

@@ -126,8 +126,8 @@ int64_t Module::parameter_count() const {
 
 Variable Module::add_variable(std::string_view name, const Shape& shape, const Initializer& init,
                               VariableOptions options) {
-  if (!options.trainable_) non_trainable_.insert(std::string(name));
-  options.trainable(options.trainable_ && !frozen_);
+  if (!options.trainable()) non_trainable_.insert(std::string(name));
+  options.trainable(options.trainable() && !frozen_);
   return scope().variable(name, shape, init, options, defined_at_);
 }
 
@@ -252,8 +252,8 @@ void Module::remove_child(size_t index, std::string_view reason, const std::sour
   for (const Variable& v : removed->variables()) store().retire(v, reason, location);
   children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
   removed->parent_ = nullptr;
-  removed->removed_ = graft::internal::str("removed from the model as '", removed_path, "' by ", reason, " at ",
-                                    graft::internal::format_location(location));
+  removed->removed_ = graft::base::internal::str("removed from the model as '", removed_path, "' by ", reason, " at ",
+                                    graft::base::internal::format_location(location));
   store().touch();
 }
 

@@ -10,7 +10,7 @@ std::string Sequential::next_name() { return "layer_" + std::to_string(next_inde
 
 void Sequential::remove(size_t index, std::source_location location) {
   GRAFT_CHECK(index < size(), "Sequential::remove(", index, ") on '", path(), "': it has ", size(), " layers");
-  const std::string reason = graft::internal::str("Sequential::remove(", index, ") of layer '", at(index)->path(), "'");
+  const std::string reason = graft::base::internal::str("Sequential::remove(", index, ") of layer '", at(index)->path(), "'");
   remove_child(index, reason, location);
 }
 
@@ -26,6 +26,6 @@ Tensor Sequential::forward(const Tensor& x) {
   return y;
 }
 
-std::string Sequential::describe() const { return graft::internal::str("Sequential(", size(), " layers)"); }
+std::string Sequential::describe() const { return graft::base::internal::str("Sequential(", size(), " layers)"); }
 
 }  // namespace graft::nn

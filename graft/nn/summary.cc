@@ -18,7 +18,7 @@ void Module::summary_rows(const std::vector<Variable>& all, std::vector<Row>& ro
   for (const Variable& v : own_variables(all)) {
     rows.push_back({v.path(), v.shape().to_string() + " " + std::string(dtype_name(v.dtype())),
                     std::to_string(v.shape().numel()), v.trainable() ? "yes" : "no",
-                    graft::internal::format_location(v.created_at())});
+                    graft::base::internal::format_location(v.created_at())});
   }
   for (const auto& c : children_) c->summary_rows(all, rows);
 }

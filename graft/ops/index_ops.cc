@@ -25,7 +25,7 @@ void check_index_range(const OpDef& def, const Tensor& indices, int64_t size, st
       position += (d ? ", " : "") + std::to_string((i / strides[d]) % indices.shape()[d]);
     }
     position += "]";
-    ::graft::internal::throw_error<ValueError>(def.name, ": ", noun, " ", p[i], " at position ", position, " of ",
+    ::graft::base::internal::throw_error<ValueError>(def.name, ": ", noun, " ", p[i], " at position ", position, " of ",
                                       indices.shape().to_string(), " is out of range for ", range, " (expected 0 <= ",
                                       noun, " < ", size, ")");
   }
@@ -224,7 +224,7 @@ Shape gathered_shape(const OpDef& def, const Shape& x, const Shape& indices, int
 }
 
 std::string axis_range(int64_t axis, const Shape& shape, std::string_view what) {
-  return ::graft::internal::str("axis ", axis, " of ", what, " ", shape.to_string());
+  return ::graft::base::internal::str("axis ", axis, " of ", what, " ", shape.to_string());
 }
 
 }  // namespace
@@ -318,7 +318,7 @@ TensorMeta infer_one_hot(const OpDef& def, std::span<const Tensor> in, const OpA
 
 void one_hot_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
   const OpDef& def = op_def(OpKind::kOneHot);
-  check_index_range(def, in[0], attrs.depth, "index", ::graft::internal::str("depth ", attrs.depth));
+  check_index_range(def, in[0], attrs.depth, "index", ::graft::base::internal::str("depth ", attrs.depth));
   const int64_t* idx = in[0].data<int64_t>();
   visit_dtype(out.dtype(), [&]<typename T>(T) {
     T* po = out.data<T>();

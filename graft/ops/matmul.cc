@@ -102,25 +102,26 @@ void matmul_vjp(const VjpContext& c, std::span<Tensor> grad) {
   if (a.rank() > 2 && b.rank() == 2) {
     // Folded batch: work on the [rows, k] and [rows, n] matrices.
     Tensor g2 = reshape(g, {-1, g.dim(-1)});
-    if (da) grad[0] = reshape(tb ? matmul(g2, b) : matmul(g2, b, false, true), a.shape());
+    if (da) grad[0] = reshape(tb ? matmul(g2, b) : matmul(g2, b, MatmulOptions().transpose_b(true)), a.shape());
     if (db) {
       Tensor a2 = reshape(a, {-1, a.dim(-1)});
-      grad[1] = tb ? matmul(g2, a2, true, false) : matmul(a2, g2, true, false);
+      const MatmulOptions t_first = MatmulOptions().transpose_a(true);
+      grad[1] = tb ? matmul(g2, a2, t_first) : matmul(a2, g2, t_first);
     }
     return;
   }
   if (!ta && !tb) {
-    if (da) grad[0] = matmul(g, b, false, true);
-    if (db) grad[1] = matmul(a, g, true, false);
+    if (da) grad[0] = matmul(g, b, MatmulOptions().transpose_b(true));
+    if (db) grad[1] = matmul(a, g, MatmulOptions().transpose_a(true));
   } else if (!ta && tb) {
     if (da) grad[0] = matmul(g, b);
-    if (db) grad[1] = matmul(g, a, true, false);
+    if (db) grad[1] = matmul(g, a, MatmulOptions().transpose_a(true));
   } else if (ta && !tb) {
-    if (da) grad[0] = matmul(b, g, false, true);
+    if (da) grad[0] = matmul(b, g, MatmulOptions().transpose_b(true));
     if (db) grad[1] = matmul(a, g);
   } else {
-    if (da) grad[0] = matmul(b, g, true, true);
-    if (db) grad[1] = matmul(g, a, true, true);
+    if (da) grad[0] = matmul(b, g, MatmulOptions().transpose_a(true).transpose_b(true));
+    if (db) grad[1] = matmul(g, a, MatmulOptions().transpose_a(true).transpose_b(true));
   }
 }
 
@@ -198,10 +199,10 @@ void linear_vjp(const VjpContext& c, std::span<Tensor> grad) {
   const bool batched = x.rank() > 2;
   Tensor dz2 = batched ? reshape(dz, {-1, dz.dim(-1)}) : dz;
   if (c.needs(0)) {
-    Tensor dx = matmul(dz2, w, false, true);
+    Tensor dx = matmul(dz2, w, MatmulOptions().transpose_b(true));
     grad[0] = batched ? reshape(dx, x.shape()) : dx;
   }
-  if (c.needs(1)) grad[1] = matmul(batched ? reshape(x, {-1, x.dim(-1)}) : x, dz2, true, false);
+  if (c.needs(1)) grad[1] = matmul(batched ? reshape(x, {-1, x.dim(-1)}) : x, dz2, MatmulOptions().transpose_a(true));
   if (c.inputs.size() == 3 && c.needs(2)) grad[2] = sum(dz2, {0});
 }
 

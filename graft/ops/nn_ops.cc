@@ -123,13 +123,13 @@ void log_softmax_forward(std::span<const Tensor> in, const Tensor& out, const Op
 // With y = softmax(x): dx = y * (g - sum(g * y, axis)).
 void softmax_vjp(const VjpContext& c, std::span<Tensor> grad) {
   const Tensor& y = c.output;
-  Tensor gy = sum(c.grad_output * y, {c.attrs.axis}, /*keepdims=*/true);
+  Tensor gy = sum(c.grad_output * y, {c.attrs.axis}, ReduceOptions().keepdims(true));
   grad[0] = y * (c.grad_output - gy);
 }
 
 // With y = log_softmax(x): dx = g - exp(y) * sum(g, axis).
 void log_softmax_vjp(const VjpContext& c, std::span<Tensor> grad) {
-  grad[0] = c.grad_output - exp(c.output) * sum(c.grad_output, {c.attrs.axis}, /*keepdims=*/true);
+  grad[0] = c.grad_output - exp(c.output) * sum(c.grad_output, {c.attrs.axis}, ReduceOptions().keepdims(true));
 }
 
 TensorMeta infer_sparse_softmax_cross_entropy(const OpDef& def, std::span<const Tensor> in, const OpAttrs&) {
@@ -149,7 +149,7 @@ TensorMeta infer_sparse_softmax_cross_entropy(const OpDef& def, std::span<const 
 void sparse_softmax_cross_entropy_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
   const OpDef& def = op_def(OpKind::kSparseSoftmaxCrossEntropy);
   const int64_t n = in[0].dim(0), classes = in[0].dim(1);
-  check_index_range(def, in[1], classes, "label", ::graft::internal::str(classes, " classes (C)"));
+  check_index_range(def, in[1], classes, "label", ::graft::base::internal::str(classes, " classes (C)"));
   const int64_t* labels = in[1].data<int64_t>();
   visit_dtype(out.dtype(), [&]<typename T>(T) {
     if constexpr (std::is_floating_point_v<T>) {

@@ -104,24 +104,24 @@ Tensor cast(const Tensor& x, DType dtype) {
   return apply(OpKind::kCast, {x}, attrs);
 }
 
-Tensor sum(const Tensor& x, const Dims& axes, bool keepdims) {
-  return apply(OpKind::kSum, {x}, reduce_attrs(axes, keepdims));
+Tensor sum(const Tensor& x, const Dims& axes, const ReduceOptions& options) {
+  return apply(OpKind::kSum, {x}, reduce_attrs(axes, options.keepdims()));
 }
 
-Tensor mean(const Tensor& x, const Dims& axes, bool keepdims) {
-  Tensor total = sum(x, axes, keepdims);
+Tensor mean(const Tensor& x, const Dims& axes, const ReduceOptions& options) {
+  Tensor total = sum(x, axes, options);
   int64_t count = total.numel() == 0 ? 0 : x.numel() / total.numel();
   return total / static_cast<double>(count);
 }
 
-Tensor max(const Tensor& x, const Dims& axes, bool keepdims) {
-  return apply(OpKind::kMax, {x}, reduce_attrs(axes, keepdims));
+Tensor max(const Tensor& x, const Dims& axes, const ReduceOptions& options) {
+  return apply(OpKind::kMax, {x}, reduce_attrs(axes, options.keepdims()));
 }
 
-Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+Tensor matmul(const Tensor& a, const Tensor& b, const MatmulOptions& options) {
   OpAttrs attrs;
-  attrs.transpose_a = transpose_a;
-  attrs.transpose_b = transpose_b;
+  attrs.transpose_a = options.transpose_a();
+  attrs.transpose_b = options.transpose_b();
   return apply(OpKind::kMatMul, {a, b}, attrs);
 }
 
@@ -217,7 +217,7 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
                      " does not broadcast from ", shape.to_string());
     }
   }
-  Tensor reduced = axes.empty() ? x : sum(x, axes, /*keepdims=*/true);
+  Tensor reduced = axes.empty() ? x : sum(x, axes, ReduceOptions().keepdims(true));
   return reduced.shape() == shape ? reduced : reshape(reduced, shape);
 }
 

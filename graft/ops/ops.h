@@ -82,15 +82,42 @@ Tensor sign(const Tensor& x);
 Tensor stop_gradient(const Tensor& x);
 Tensor cast(const Tensor& x, DType dtype);
 
+// How sum, mean and max reduce: sum(x, {1}, ReduceOptions().keepdims(true)).
+class ReduceOptions {
+ public:
+  // Keep each reduced axis as a dimension of size 1 (NumPy's keepdims), so
+  // the result broadcasts against the input.
+  ReduceOptions& keepdims(bool on) { keepdims_ = on; return *this; }
+  bool keepdims() const { return keepdims_; }
+
+ private:
+  bool keepdims_ = false;
+};
+
 // Reductions. Empty `axes` reduces over every axis; negative axes count from
 // the end.
-Tensor sum(const Tensor& x, const Dims& axes = {}, bool keepdims = false);
-Tensor mean(const Tensor& x, const Dims& axes = {}, bool keepdims = false);
-Tensor max(const Tensor& x, const Dims& axes = {}, bool keepdims = false);
+Tensor sum(const Tensor& x, const Dims& axes = {}, const ReduceOptions& options = {});
+Tensor mean(const Tensor& x, const Dims& axes = {}, const ReduceOptions& options = {});
+Tensor max(const Tensor& x, const Dims& axes = {}, const ReduceOptions& options = {});
+
+// Which operands matmul transposes (its last two axes) before the product:
+// matmul(a, b, MatmulOptions().transpose_b(true)) is a b^T. The transpose is
+// folded into the BLAS call; no copy is made.
+class MatmulOptions {
+ public:
+  MatmulOptions& transpose_a(bool on) { transpose_a_ = on; return *this; }
+  MatmulOptions& transpose_b(bool on) { transpose_b_ = on; return *this; }
+  bool transpose_a() const { return transpose_a_; }
+  bool transpose_b() const { return transpose_b_; }
+
+ private:
+  bool transpose_a_ = false;
+  bool transpose_b_ = false;
+};
 
 // Matrix product through BLAS. Rank 2 x rank 2; batched rank >= 3 with equal
 // batch dimensions; or rank >= 3 x rank 2 (the batch folds into rows).
-Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+Tensor matmul(const Tensor& a, const Tensor& b, const MatmulOptions& options = {});
 // activation(x w + b) as one op: the bias is copied into the output and the
 // product added onto it (beta = 1), then the activation runs in place over
 // the output; its gradient is one pass over the output too. x [..., k]

@@ -206,7 +206,7 @@ void max_vjp(const VjpContext& c, std::span<Tensor> grad) {
   Dims axes = reduced_axes(op_def(OpKind::kMax), x.shape(), c.attrs.axes);
   Shape kept = keepdims_shape(x.shape(), axes);
   Tensor is_max = equal(x, reshape(c.output, kept));
-  Tensor count = sum(is_max, axes, /*keepdims=*/true);
+  Tensor count = sum(is_max, axes, ReduceOptions().keepdims(true));
   grad[0] = is_max * (reshape(c.grad_output, kept) / count);
 }
 

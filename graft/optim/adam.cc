@@ -2,12 +2,12 @@
 
 #include "graft/ops/ops.h"
 
-namespace graft {
+namespace graft::optim {
 
-Adam::Adam(const AdamOptions& options) : Optimizer(options.name_, options.schedule_), options_(options) {
-  GRAFT_CHECK(options.beta1_ >= 0 && options.beta1_ < 1 && options.beta2_ >= 0 && options.beta2_ < 1,
-              "Adam: betas must be in [0, 1), got (", options.beta1_, ", ", options.beta2_, ")");
-  GRAFT_CHECK(options.eps_ > 0, "Adam: eps must be > 0, got ", options.eps_);
+Adam::Adam(const AdamOptions& options) : Optimizer(options.name(), options.schedule()), options_(options) {
+  GRAFT_CHECK(options.beta1() >= 0 && options.beta1() < 1 && options.beta2() >= 0 && options.beta2() < 1,
+              "Adam: betas must be in [0, 1), got (", options.beta1(), ", ", options.beta2(), ")");
+  GRAFT_CHECK(options.eps() > 0, "Adam: eps must be > 0, got ", options.eps());
 }
 
 std::vector<std::string> Adam::slot_names() const { return {"m", "v", "step"}; }
@@ -21,14 +21,14 @@ void Adam::update(const Variable& v, const Tensor& grad, const Tensor& lr) {
   step.assign(t);
   // Scalars in v's dtype; the elementwise part is one pass over p, g, m and
   // v (adam_update in graft/ops/ops.h).
-  Tensor bias1 = 1.0 - pow(scalar_like(o.beta1_, t), t);
-  Tensor bias2 = 1.0 - pow(scalar_like(o.beta2_, t), t);
+  Tensor bias1 = 1.0 - pow(scalar_like(o.beta1(), t), t);
+  Tensor bias2 = 1.0 - pow(scalar_like(o.beta2(), t), t);
   OpAttrs attrs;
-  attrs.update.beta1 = o.beta1_;
-  attrs.update.beta2 = o.beta2_;
-  attrs.update.eps = o.eps_;
-  attrs.update.weight_decay = o.weight_decay_;
-  attrs.update.decoupled = o.decoupled_;
+  attrs.update.beta1 = o.beta1();
+  attrs.update.beta2 = o.beta2();
+  attrs.update.eps = o.eps();
+  attrs.update.weight_decay = o.weight_decay();
+  attrs.update.decoupled = o.decoupled();
   const Tensor inputs[] = {v.value(), grad, m.value(), s.value(), lr, bias1, bias2};
   run_update(v, OpKind::kAdamUpdate, inputs, attrs);
 }
@@ -37,4 +37,4 @@ AdamOptions adamw_options(double lr, double weight_decay) {
   return AdamOptions(lr).weight_decay(weight_decay).decoupled(true).name("adamw");
 }
 
-}  // namespace graft
+}  // namespace graft::optim

@@ -15,17 +15,11 @@
 
 #include "graft/optim/optimizer.h"
 
-namespace graft {
+namespace graft::optim {
 
-struct AdamOptions {
+class AdamOptions {
+ public:
   explicit AdamOptions(double lr = 1e-3) : schedule_(schedule::constant(lr)) {}
-  LearningRateSchedule schedule_;
-  double beta1_ = 0.9;
-  double beta2_ = 0.999;
-  double eps_ = 1e-8;
-  double weight_decay_ = 0.0;
-  bool decoupled_ = false;
-  std::string name_ = "adam";
   AdamOptions& schedule(LearningRateSchedule s) { schedule_ = std::move(s); return *this; }
   AdamOptions& betas(double b1, double b2) { beta1_ = b1; beta2_ = b2; return *this; }
   AdamOptions& eps(double e) { eps_ = e; return *this; }
@@ -33,6 +27,23 @@ struct AdamOptions {
   // AdamW: weight decay applied to the weights, not added to the gradient.
   AdamOptions& decoupled(bool d) { decoupled_ = d; return *this; }
   AdamOptions& name(std::string n) { name_ = std::move(n); return *this; }
+
+  const LearningRateSchedule& schedule() const { return schedule_; }
+  double beta1() const { return beta1_; }
+  double beta2() const { return beta2_; }
+  double eps() const { return eps_; }
+  double weight_decay() const { return weight_decay_; }
+  bool decoupled() const { return decoupled_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  LearningRateSchedule schedule_;
+  double beta1_ = 0.9;
+  double beta2_ = 0.999;
+  double eps_ = 1e-8;
+  double weight_decay_ = 0.0;
+  bool decoupled_ = false;
+  std::string name_ = "adam";
 };
 
 class Adam : public Optimizer {
@@ -50,4 +61,4 @@ class Adam : public Optimizer {
 // AdamW: Adam with decoupled weight decay (default 0.01).
 AdamOptions adamw_options(double lr = 1e-3, double weight_decay = 0.01);
 
-}  // namespace graft
+}  // namespace graft::optim

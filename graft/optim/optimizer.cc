@@ -6,7 +6,7 @@
 #include "graft/ops/ops.h"
 #include "graft/trace/function.h"
 
-namespace graft {
+namespace graft::optim {
 namespace {
 
 // FNV-1a over a tensor's bytes: has the value changed at all?
@@ -79,7 +79,7 @@ void Optimizer::release_retired() {
 void Optimizer::apply_gradients(const std::vector<Variable>& vars, const std::vector<std::optional<Tensor>>& grads,
                                 std::source_location location) {
   GRAFT_CHECK(vars.size() == grads.size(), "optimizer '", name(), "': ", vars.size(), " variables but ", grads.size(),
-              " gradients (at ", internal::format_location(location),
+              " gradients (at ", base::internal::format_location(location),
               ")\n  help: pass the same list to tape.gradient() and apply_gradients()");
   release_retired();
   std::vector<uint64_t> updated;
@@ -157,11 +157,11 @@ std::vector<std::string> Optimizer::diagnose(const std::vector<Variable>& traina
     if (v.is_retired() || !v.trainable()) continue;
     auto it = entries_.find(v.id());
     if (it == entries_.end() || it->second.updates == 0) {
-      out.push_back(internal::str("variable '", v.path(), "' is trainable but optimizer '", name(),
+      out.push_back(base::internal::str("variable '", v.path(), "' is trainable but optimizer '", name(),
                                   "' never updated it in ", iterations_, " steps: it got no gradient (is it used in "
                                   "the loss?) or it was not passed to apply_gradients"));
     } else if (fingerprint(v.raw_value()) == it->second.first_fingerprint) {
-      out.push_back(internal::str("variable '", v.path(), "' has not changed in ", it->second.updates,
+      out.push_back(base::internal::str("variable '", v.path(), "' has not changed in ", it->second.updates,
                                   " updates: its gradients are zero (a dead relu, a detached path?) or the learning "
                                   "rate is 0"));
     }
@@ -195,4 +195,4 @@ ClippedGradients clip_by_global_norm(const std::vector<std::optional<Tensor>>& g
   return out;
 }
 
-}  // namespace graft
+}  // namespace graft::optim

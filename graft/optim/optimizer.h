@@ -34,7 +34,7 @@
 #include "graft/optim/schedule.h"
 #include "graft/vars/store.h"
 
-namespace graft {
+namespace graft::optim {
 
 class Optimizer {
  public:
@@ -120,4 +120,4 @@ struct ClippedGradients {
 };
 ClippedGradients clip_by_global_norm(const std::vector<std::optional<Tensor>>& grads, double max_norm);
 
-}  // namespace graft
+}  // namespace graft::optim

@@ -4,7 +4,7 @@
 
 #include "graft/base/check.h"
 
-namespace graft::schedule {
+namespace graft::optim::schedule {
 
 LearningRateSchedule constant(double lr) {
   GRAFT_CHECK(lr >= 0, "schedule::constant: the learning rate must be >= 0, got ", lr);
@@ -34,4 +34,4 @@ LearningRateSchedule warmup(int64_t warmup_steps, LearningRateSchedule after) {
   };
 }
 
-}  // namespace graft::schedule
+}  // namespace graft::optim::schedule

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <functional>
 
-namespace graft {
+namespace graft::optim {
 
 using LearningRateSchedule = std::function<double(int64_t step)>;
 
@@ -24,4 +24,4 @@ LearningRateSchedule cosine(double lr, int64_t total_steps, double min_lr = 0.0)
 LearningRateSchedule warmup(int64_t warmup_steps, LearningRateSchedule after);
 
 }  // namespace schedule
-}  // namespace graft
+}  // namespace graft::optim

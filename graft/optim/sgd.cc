@@ -2,24 +2,24 @@
 
 #include "graft/ops/ops.h"
 
-namespace graft {
+namespace graft::optim {
 
-SGD::SGD(const SGDOptions& options) : Optimizer(options.name_, options.schedule_), options_(options) {
-  GRAFT_CHECK(options.momentum_ >= 0, "SGD: momentum must be >= 0, got ", options.momentum_);
-  GRAFT_CHECK(!options.nesterov_ || options.momentum_ > 0, "SGD: Nesterov momentum needs momentum > 0");
+SGD::SGD(const SGDOptions& options) : Optimizer(options.name(), options.schedule()), options_(options) {
+  GRAFT_CHECK(options.momentum() >= 0, "SGD: momentum must be >= 0, got ", options.momentum());
+  GRAFT_CHECK(!options.nesterov() || options.momentum() > 0, "SGD: Nesterov momentum needs momentum > 0");
 }
 
 std::vector<std::string> SGD::slot_names() const {
-  if (options_.momentum_ == 0) return {};
+  if (options_.momentum() == 0) return {};
   return {"momentum"};
 }
 
 void SGD::update(const Variable& v, const Tensor& grad, const Tensor& lr) {
   OpAttrs attrs;
-  attrs.update.momentum = options_.momentum_;
-  attrs.update.nesterov = options_.nesterov_;
-  attrs.update.weight_decay = options_.weight_decay_;
-  if (options_.momentum_ == 0) {
+  attrs.update.momentum = options_.momentum();
+  attrs.update.nesterov = options_.nesterov();
+  attrs.update.weight_decay = options_.weight_decay();
+  if (options_.momentum() == 0) {
     const Tensor inputs[] = {v.value(), grad, lr};
     run_update(v, OpKind::kSgdUpdate, inputs, attrs);
     return;
@@ -31,4 +31,4 @@ void SGD::update(const Variable& v, const Tensor& grad, const Tensor& lr) {
   run_update(v, OpKind::kSgdUpdate, inputs, attrs);
 }
 
-}  // namespace graft
+}  // namespace graft::optim

@@ -10,20 +10,29 @@
 
 #include "graft/optim/optimizer.h"
 
-namespace graft {
+namespace graft::optim {
 
-struct SGDOptions {
+class SGDOptions {
+ public:
   explicit SGDOptions(double lr) : schedule_(schedule::constant(lr)) {}
-  LearningRateSchedule schedule_;
-  double momentum_ = 0.0;
-  bool nesterov_ = false;
-  double weight_decay_ = 0.0;
-  std::string name_ = "sgd";
   SGDOptions& schedule(LearningRateSchedule s) { schedule_ = std::move(s); return *this; }
   SGDOptions& momentum(double m) { momentum_ = m; return *this; }
   SGDOptions& nesterov(bool n) { nesterov_ = n; return *this; }
   SGDOptions& weight_decay(double w) { weight_decay_ = w; return *this; }
   SGDOptions& name(std::string n) { name_ = std::move(n); return *this; }
+
+  const LearningRateSchedule& schedule() const { return schedule_; }
+  double momentum() const { return momentum_; }
+  bool nesterov() const { return nesterov_; }
+  double weight_decay() const { return weight_decay_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  LearningRateSchedule schedule_;
+  double momentum_ = 0.0;
+  bool nesterov_ = false;
+  double weight_decay_ = 0.0;
+  std::string name_ = "sgd";
 };
 
 class SGD : public Optimizer {
@@ -38,4 +47,4 @@ class SGD : public Optimizer {
   SGDOptions options_;
 };
 
-}  // namespace graft
+}  // namespace graft::optim

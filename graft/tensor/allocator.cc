@@ -82,7 +82,7 @@ void* allocate_buffer(size_t nbytes) {
   if (data == nullptr) {
     std::lock_guard lock(p.mutex);
     p.stats.bytes_in_use -= cls;
-    internal::throw_error<Error>("out of memory: could not allocate ", cls,
+    base::internal::throw_error<Error>("out of memory: could not allocate ", cls,
                                  " bytes for a tensor\n  help: use a smaller batch or model");
   }
   return data;

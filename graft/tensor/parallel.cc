@@ -152,7 +152,7 @@ thread_local bool in_parallel_region = false;
 
 }  // namespace
 
-namespace parallel_internal {
+namespace tensor::internal {
 
 void run_parallel(int64_t begin, int64_t end, int64_t grain, RangeFn body) {
   int64_t n = end - begin;
@@ -177,7 +177,7 @@ void run_parallel(int64_t begin, int64_t end, int64_t grain, RangeFn body) {
   });
 }
 
-}  // namespace parallel_internal
+}  // namespace tensor::internal
 
 void set_num_threads(int n) {
   GRAFT_CHECK(n >= 1, "set_num_threads: expected at least 1 thread, got ", n);

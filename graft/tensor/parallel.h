@@ -19,14 +19,14 @@ namespace graft {
 // Elements per task below which splitting does not pay.
 inline constexpr int64_t kParallelGrain = 32768;
 
-namespace parallel_internal {
+namespace tensor::internal {
 // A non-owning callable reference: no heap allocation, unlike std::function.
 struct RangeFn {
   const void* object;
   void (*call)(const void* object, int64_t begin, int64_t end);
 };
 void run_parallel(int64_t begin, int64_t end, int64_t grain, RangeFn body);
-}  // namespace parallel_internal
+}  // namespace tensor::internal
 
 // Calls body(b, e) on disjoint subranges covering [begin, end). A range below
 // two grains runs inline, without touching the pool. An exception thrown by
@@ -40,7 +40,7 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, Body&& body) {
     return;
   }
   using Fn = std::remove_reference_t<Body>;
-  parallel_internal::run_parallel(
+  tensor::internal::run_parallel(
       begin, end, grain,
       {&body, [](const void* object, int64_t b, int64_t e) { (*static_cast<Fn*>(const_cast<void*>(object)))(b, e); }});
 }

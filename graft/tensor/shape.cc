@@ -10,12 +10,12 @@ namespace {
 void check_dims(std::span<const int64_t> dims) {
   for (int64_t d : dims) {
     if (d < 0) [[unlikely]] {
-      internal::throw_error<ShapeError>("dimensions must be non-negative, got ", d, " in ",
+      base::internal::throw_error<ShapeError>("dimensions must be non-negative, got ", d, " in ",
                                         Shape::dims_string(dims));
     }
   }
   if (!checked_product(dims)) [[unlikely]] {
-    internal::throw_error<ShapeError>(
+    base::internal::throw_error<ShapeError>(
         "shape ", Shape::dims_string(dims),
         " is too large: the product of its dimensions does not fit in a 64-bit element count\n"
         "  help: check where these dimensions come from (a flag, a saved setting, a file header); "

@@ -97,7 +97,7 @@ void* Tensor::raw_data() const {
 }
 
 void Tensor::throw_undefined() {
-  internal::throw_error<ValueError>(
+  base::internal::throw_error<ValueError>(
       "use of an undefined tensor (a default-constructed graft::Tensor)\n"
       "  help: create it with Tensor::empty, Tensor::from_vector or an op first");
 }

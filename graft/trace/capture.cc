@@ -91,7 +91,7 @@ void Capture::on_read(const Variable& v) {
 void Capture::on_create(const Variable& v, bool keyed, std::string_view requested_name,
                         const std::source_location& location) {
   note_store(v);
-  const std::string site = graft::internal::format_location(location);
+  const std::string site = graft::base::internal::format_location(location);
   GRAFT_CHECK(keyed || policy_.first, "graft::function '", policy_.function_name, "': unkeyed Variable '", v.path(),
               "' created at ", site, " during capture ", policy_.capture, " (call ", policy_.call,
               ") would make a new variable on every capture, and training would update copies that are thrown away",

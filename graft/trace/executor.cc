@@ -20,9 +20,9 @@ Tensor tensor_in(const std::shared_ptr<Storage>& storage, size_t offset, const T
 
 }  // namespace
 
-Executor::Executor(Graph graph, bool optimize) {
+Executor::Executor(Graph graph, const ExecutorOptions& options) {
   stats_.captured_nodes = graph.nodes.size();
-  if (optimize) {
+  if (options.optimize()) {
     graph = eliminate_dead_code(std::move(graph), &stats_);
     graph = fold_constants(std::move(graph), &stats_);
     fusion_ = plan_fusion(graph, &stats_);

@@ -21,11 +21,20 @@
 
 namespace graft::trace {
 
+class ExecutorOptions {
+ public:
+  // Dead code elimination, constant folding and fusion before the memory
+  // plan (on by default); off, only the memory plan runs.
+  ExecutorOptions& optimize(bool on) { optimize_ = on; return *this; }
+  bool optimize() const { return optimize_; }
+
+ private:
+  bool optimize_ = true;
+};
+
 class Executor {
  public:
-  // With `optimize` false only the memory plan runs (no dead code removal,
-  // folding or fusion).
-  Executor(Graph graph, bool optimize);
+  explicit Executor(Graph graph, const ExecutorOptions& options = {});
 
   // Runs the graph on arguments matching its signature (the caller checks).
   std::vector<Tensor> run(const std::vector<Tensor>& args);

@@ -32,7 +32,7 @@ bool same_signature(const std::vector<TensorMeta>& a, const std::vector<Tensor>&
 std::string join(const std::vector<std::string>& items, size_t limit = 4) {
   std::string out;
   for (size_t i = 0; i < items.size() && i < limit; ++i) out += (i ? ", " : "") + items[i];
-  if (items.size() > limit) out += graft::internal::str(" and ", items.size() - limit, " more");
+  if (items.size() > limit) out += graft::base::internal::str(" and ", items.size() - limit, " more");
   return out;
 }
 
@@ -102,8 +102,8 @@ struct FunctionCore::Entry {
 
 FunctionCore::FunctionCore(FunctionOptions options) : options_(std::move(options)) {
   // Capture evicts a graph before adding one, so a cache needs room for one.
-  GRAFT_CHECK(options_.max_cached_graphs_ >= 1, "function '", options_.name_,
-              "': max_cached_graphs must be at least 1, got ", options_.max_cached_graphs_,
+  GRAFT_CHECK(options_.max_cached_graphs() >= 1, "function '", options_.name(),
+              "': max_cached_graphs must be at least 1, got ", options_.max_cached_graphs(),
               "\n  help: pass the number of graphs to keep (one per input signature and static arguments in use)");
 }
 FunctionCore::FunctionCore(FunctionCore&&) noexcept = default;
@@ -136,7 +136,7 @@ std::vector<Tensor> FunctionCore::call(const std::vector<Tensor>& args, const St
 
 FunctionCore::Entry& FunctionCore::capture(const std::vector<Tensor>& args, const StaticKey& statics,
                                            const Body& body) {
-  CapturePolicy policy{options_.name_, options_.strict_, captures_ == 0, calls_, captures_ + 1};
+  CapturePolicy policy{options_.name(), options_.strict(), captures_ == 0, calls_, captures_ + 1};
   auto entry = std::make_unique<Entry>();
   entry->signature = signature_of(args);
   entry->statics = statics;
@@ -177,7 +177,7 @@ FunctionCore::Entry& FunctionCore::capture(const std::vector<Tensor>& args, cons
     for (size_t i = 0; i < old.stores.size(); ++i) {
       uint64_t now = old.stores[i].epoch();
       if (now != old.epochs[i]) {
-        reasons.push_back(graft::internal::str("store '", old.stores[i].name(), "' epoch ", old.epochs[i], " -> ", now));
+        reasons.push_back(graft::base::internal::str("store '", old.stores[i].name(), "' epoch ", old.epochs[i], " -> ", now));
       }
     }
     std::vector<std::string> retired, frozen, unfrozen;
@@ -195,20 +195,20 @@ FunctionCore::Entry& FunctionCore::capture(const std::vector<Tensor>& args, cons
   }
   if (!created.empty()) reasons.push_back("created " + join(created));
   ++captures_;
-  std::string line = graft::internal::str("capture ", captures_, " (call ", calls_, "): ", join(reasons, 16));
+  std::string line = graft::base::internal::str("capture ", captures_, " (call ", calls_, "): ", join(reasons, 16));
   history_.push_back(line);
 
-  if (captures_ > 1 && ++recaptures_in_a_row_ >= options_.recapture_warning_ && !warned_) {
+  if (captures_ > 1 && ++recaptures_in_a_row_ >= options_.recapture_warning() && !warned_) {
     warned_ = true;
-    warn(graft::internal::str(
-        "function '", options_.name_, "' recaptured on ", recaptures_in_a_row_, " calls in a row; the last: ", line,
+    warn(graft::base::internal::str(
+        "function '", options_.name(), "' recaptured on ", recaptures_in_a_row_, " calls in a row; the last: ", line,
         "\n  help: every capture re-traces and re-optimises the step; keep input shapes fixed (pad or bucket "
         "sequence lengths) and grow the model less often"));
   }
 
-  graph.name = options_.name_;
-  entry->executor = std::make_unique<trace::Executor>(std::move(graph), options_.optimize_);
-  if (static_cast<int>(cache_.size()) >= options_.max_cached_graphs_) {
+  graph.name = options_.name();
+  entry->executor = std::make_unique<trace::Executor>(std::move(graph), trace::ExecutorOptions().optimize(options_.optimize()));
+  if (static_cast<int>(cache_.size()) >= options_.max_cached_graphs()) {
     auto oldest = std::min_element(cache_.begin(), cache_.end(),
                                    [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
     if (oldest->get() == last_) last_ = nullptr;
@@ -219,7 +219,7 @@ FunctionCore::Entry& FunctionCore::capture(const std::vector<Tensor>& args, cons
 }
 
 std::string FunctionCore::explain() const {
-  std::string out = graft::internal::str("function '", options_.name_, "': ", calls_, " calls, ", captures_, " captures, ",
+  std::string out = graft::base::internal::str("function '", options_.name(), "': ", calls_, " calls, ", captures_, " captures, ",
                                   cache_.size(), " cached graphs\n");
   for (const std::string& line : history_) out += "  " + line + "\n";
   return out;

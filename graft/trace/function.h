@@ -44,13 +44,8 @@
 
 namespace graft {
 
-struct FunctionOptions {
-  std::string name_ = "function";
-  bool strict_ = false;
-  int recapture_warning_ = 8;
-  bool optimize_ = true;
-  int max_cached_graphs_ = 32;
-
+class FunctionOptions {
+ public:
   // The name shown in messages, explain() and printed graphs.
   FunctionOptions& name(std::string n) { name_ = std::move(n); return *this; }
   // TensorFlow's rule: creating a variable on any capture but the first throws.
@@ -62,6 +57,19 @@ struct FunctionOptions {
   // Graphs kept per function (at least 1; a function throws ValueError when
   // made with fewer); the least recently used is dropped past this.
   FunctionOptions& max_cached_graphs(int n) { max_cached_graphs_ = n; return *this; }
+
+  const std::string& name() const { return name_; }
+  bool strict() const { return strict_; }
+  int recapture_warning() const { return recapture_warning_; }
+  bool optimize() const { return optimize_; }
+  int max_cached_graphs() const { return max_cached_graphs_; }
+
+ private:
+  std::string name_ = "function";
+  bool strict_ = false;
+  int recapture_warning_ = 8;
+  bool optimize_ = true;
+  int max_cached_graphs_ = 32;
 };
 
 namespace trace::internal {

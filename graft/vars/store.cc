@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "graft/base/warning.h"
+#include "graft/ops/ops.h"
 #include "graft/tensor/random.h"
 #include "graft/vars/internal/variable_impl.h"
 
@@ -18,7 +19,7 @@ std::atomic<uint64_t> g_next_variable_id{1};
 thread_local std::vector<Scope> t_scopes;
 thread_local vars::internal::CreateObserver* t_create_observer = nullptr;
 
-std::string location_text(const std::source_location& loc) { return internal::format_location(loc); }
+std::string location_text(const std::source_location& loc) { return base::internal::format_location(loc); }
 
 const char* reuse_name(Reuse reuse) {
   switch (reuse) {
@@ -30,7 +31,7 @@ const char* reuse_name(Reuse reuse) {
 }
 
 std::string audit_message(const vars::internal::SiteStats& stats) {
-  return internal::str(
+  return base::internal::str(
       "variable '", stats.name, "' is created again at ", stats.site, " each time that code runs, and the previous one "
       "is dropped (", stats.recreations, " re-creations so far): training would update weights that are thrown away",
       "\n  help: create it once by path with scope.variable(\"", stats.name, "\", shape, init) (get-or-create), "
@@ -108,7 +109,7 @@ void check_variable_path(std::string_view path, std::string_view what) {
     try {
       check_variable_name(part, what);
     } catch (Error& e) {
-      e.add_context(internal::str("in component ", component, " of path '", printable(path), "'"));
+      e.add_context(base::internal::str("in component ", component, " of path '", printable(path), "'"));
       throw;
     }
     if (slash == path.size()) return;
@@ -224,7 +225,7 @@ void VariableStore::retire(const Variable& v, std::string_view reason, std::sour
     state_->by_path.erase(it->second.path);
     state_->by_id.erase(it);
     ++state_->epoch;
-    impl.retirement = internal::str("retired by ", reason, " at ", location_text(location), " (store '", state_->name,
+    impl.retirement = base::internal::str("retired by ", reason, " at ", location_text(location), " (store '", state_->name,
                                     "' epoch ", state_->epoch, ")");
   }
 }
@@ -343,6 +344,7 @@ std::string Scope::path_of(std::string_view name) const { return join_path(path_
 Variable Scope::variable(std::string_view name, const Shape& shape, const Initializer& init,
                          const VariableOptions& options, std::source_location location) const {
   check_variable_name(name, "Scope::variable");
+  const DType dtype = options.dtype().value_or(DType::kFloat32);
   VariableStore::State& state = *store_->state_;
   const std::string path = path_of(name);
   std::shared_ptr<VariableImpl> impl;
@@ -364,19 +366,19 @@ Variable Scope::variable(std::string_view name, const Shape& shape, const Initia
       GRAFT_CHECK_AS(ShapeError, impl->value.shape() == shape, "variable '", path, "' exists with shape ",
                      impl->value.shape().to_string(), ", requested ", shape.to_string(), sites,
                      "\n  help: use another name, or retire the old layer before creating the new one");
-      GRAFT_CHECK_AS(DTypeError, impl->value.dtype() == options.dtype_, "variable '", path, "' exists with dtype ",
-                     dtype_name(impl->value.dtype()), ", requested ", dtype_name(options.dtype_), sites,
+      GRAFT_CHECK_AS(DTypeError, impl->value.dtype() == dtype, "variable '", path, "' exists with dtype ",
+                     dtype_name(impl->value.dtype()), ", requested ", dtype_name(dtype), sites,
                      "\n  help: use another name, or request the existing dtype");
     } else {
       GRAFT_CHECK_AS(NotFoundError, reuse_ != Reuse::kReuse, "variable '", path, "' does not exist (scope '", path_,
                      "' is in Reuse::kReuse)\n  requested at: ", location_text(location),
                      "\n  help: create it first, or use Reuse::kAutoReuse to get-or-create");
       auto fresh = std::make_shared<VariableImpl>();
-      fresh->value = Tensor::empty(shape, options.dtype_);
+      fresh->value = Tensor::empty(shape, dtype);
       init(fresh->value, derive_seed(state.seed, hash_string(path.c_str())));
       fresh->id = g_next_variable_id.fetch_add(1);
       fresh->path = path;
-      fresh->trainable = options.trainable_;
+      fresh->trainable = options.trainable();
       fresh->keyed = true;
       fresh->created_at = location;
       fresh->store = store_;
@@ -399,7 +401,8 @@ Variable Scope::variable(std::string_view name, const Shape& shape, const Initia
 
 // --- Unkeyed creation and the audit ------------------------------------------
 
-Variable::Variable(const Tensor& initial_value, std::string_view name, bool trainable, std::source_location location) {
+Variable::Variable(const Tensor& initial_value, std::string_view name, const VariableOptions& options,
+                   std::source_location location) {
   check_variable_name(name, "Variable");
   GRAFT_CHECK(initial_value.defined(), "Variable '", name, "': the initial value is an undefined tensor");
   GRAFT_CHECK(!initial_value.is_symbolic(), "Variable '", name, "' created at ", location_text(location),
@@ -410,6 +413,10 @@ Variable::Variable(const Tensor& initial_value, std::string_view name, bool trai
   VariableStore::State& state = *store.state_;
   const std::string site = location_text(location);
   const std::string site_key = site + "|" + std::string(name);
+  // Converted before the lock: cast() is an op, seen by tapes and observers.
+  // It makes a new tensor, so only an unconverted value needs a copy.
+  const bool convert = options.dtype().has_value() && *options.dtype() != initial_value.dtype();
+  Tensor value = convert ? cast(initial_value, *options.dtype()) : initial_value.clone();
   auto fresh = std::make_shared<VariableImpl>();
   std::vector<VariableStore::CreateListener> listeners;
   std::string warning;  // sent outside the lock: a handler may call back into the store
@@ -419,11 +426,11 @@ Variable::Variable(const Tensor& initial_value, std::string_view name, bool trai
     stats.site = site;
     stats.name = std::string(name);
     if (stats.last_id != 0 && !stats.last_alive) ++stats.recreations;
-    if (stats.recreations >= state.audit.threshold && !stats.reported) {
-      GRAFT_CHECK(!state.audit.strict, audit_message(stats));
+    if (stats.recreations >= state.audit.threshold() && !stats.reported) {
+      GRAFT_CHECK(!state.audit.strict(), audit_message(stats));
       stats.reported = true;
       state.reported_sites.push_back(site_key);
-      if (state.audit.print_warnings) warning = audit_message(stats);
+      if (state.audit.print_warnings()) warning = audit_message(stats);
     }
     fresh->id = g_next_variable_id.fetch_add(1);
     stats.last_id = fresh->id;
@@ -434,9 +441,9 @@ Variable::Variable(const Tensor& initial_value, std::string_view name, bool trai
     for (int suffix = 1; state.by_path.count(path) > 0; ++suffix) {
       path = scope.path_of(std::string(name) + "_" + std::to_string(suffix));
     }
-    fresh->value = initial_value.clone();
+    fresh->value = std::move(value);
     fresh->path = path;
-    fresh->trainable = trainable;
+    fresh->trainable = options.trainable();
     fresh->keyed = false;
     fresh->created_at = location;
     fresh->site_key = site_key;

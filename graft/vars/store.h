@@ -55,21 +55,24 @@ struct AuditReport {
   std::string message;
 };
 
-struct AuditOptions {
+class AuditOptions {
+ public:
   // Report a site once it has re-created a dropped variable this many times.
-  int threshold = 2;
+  AuditOptions& threshold(int n) { threshold_ = n; return *this; }
   // Throw ValueError from the creating call instead of warning.
-  bool strict = false;
+  AuditOptions& strict(bool on) { strict_ = on; return *this; }
   // Send each new report to graft::warn (graft/base/warning.h); reports are
   // always kept in audit_reports().
-  bool print_warnings = true;
-};
+  AuditOptions& print_warnings(bool on) { print_warnings_ = on; return *this; }
 
-struct VariableOptions {
-  DType dtype_ = DType::kFloat32;
-  bool trainable_ = true;
-  VariableOptions& dtype(DType d) { dtype_ = d; return *this; }
-  VariableOptions& trainable(bool t) { trainable_ = t; return *this; }
+  int threshold() const { return threshold_; }
+  bool strict() const { return strict_; }
+  bool print_warnings() const { return print_warnings_; }
+
+ private:
+  int threshold_ = 2;
+  bool strict_ = false;
+  bool print_warnings_ = true;
 };
 
 class Scope;

@@ -71,7 +71,7 @@ namespace {
 
 void check_live(const VariableImpl& impl, std::string_view action) {
   GRAFT_CHECK(impl.retirement.empty(), "cannot ", action, " variable '", impl.path, "': it was ", impl.retirement,
-              "\n  created at: ", internal::format_location(impl.created_at),
+              "\n  created at: ", base::internal::format_location(impl.created_at),
               "\n  help: a retired variable stays out of the model; use the live one at that path "
               "(scope.variable) or keep the layer");
 }

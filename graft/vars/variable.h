@@ -15,6 +15,7 @@
 //
 // Unkeyed creation, the tf.Variable of docs/seed-examples.md:
 //   Variable w(random_normal({10, 10}), "weights");
+//   Variable s(zeros({}), "scale", VariableOptions().trainable(false));
 // registers under the current scope (see VariableScope) with a unique name
 // (weights, weights_1, ...). Such a variable lives while a handle does; a
 // site that keeps making new ones while dropping the old is reported by the
@@ -26,6 +27,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <source_location>
 #include <string>
 #include <string_view>
@@ -39,12 +41,33 @@ namespace vars::internal {
 struct VariableImpl;
 }
 
+// How a variable is made: scope.variable("step", {}, init::zeros(),
+// VariableOptions().dtype(DType::kInt64).trainable(false)), or
+// Variable(value, "w", VariableOptions().trainable(false)).
+class VariableOptions {
+ public:
+  // The variable's dtype. Unset: float32 for scope.variable(), the initial
+  // value's dtype for Variable(value, ...); set there, the initial value is
+  // converted to it (tf.Variable's dtype).
+  VariableOptions& dtype(DType d) { dtype_ = d; return *this; }
+  // Whether tapes watch the variable and trainable_variables() lists it.
+  VariableOptions& trainable(bool on) { trainable_ = on; return *this; }
+
+  std::optional<DType> dtype() const { return dtype_; }
+  bool trainable() const { return trainable_; }
+
+ private:
+  std::optional<DType> dtype_;
+  bool trainable_ = true;
+};
+
 class Variable {
  public:
   // A null handle; any call but defined() throws.
   Variable() = default;
   // Unkeyed creation under the current scope: see the header comment.
-  explicit Variable(const Tensor& initial_value, std::string_view name = "Variable", bool trainable = true,
+  explicit Variable(const Tensor& initial_value, std::string_view name = "Variable",
+                    const VariableOptions& options = {},
                     std::source_location location = std::source_location::current());
 
   bool defined() const { return impl_ != nullptr; }

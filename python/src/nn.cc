@@ -151,7 +151,7 @@ void init_layers(py::module_& nn_module) {
       .def_property_readonly("kernel", &nn::Linear::kernel)
       .def_property_readonly("bias", &nn::Linear::bias)
       .def_property_readonly("in_features", &nn::Linear::in_features)
-      .def_property_readonly("out_features", [](const nn::Linear& l) { return l.options().out_features_; });
+      .def_property_readonly("out_features", [](const nn::Linear& l) { return l.options().out_features(); });
   nn_module.attr("Dense") = nn_module.attr("Linear");
 
   py::class_<nn::ReLU, nn::Module, std::shared_ptr<nn::ReLU>>(nn_module, "ReLU")

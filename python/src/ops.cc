@@ -206,15 +206,18 @@ void init_ops(py::module_& m) {
       [](py::handle a, py::handle b, bool transpose_a, bool transpose_b) {
         Tensor x = to_tensor(a), y = to_tensor(b);
         py::gil_scoped_release release;
-        return matmul(x, y, transpose_a, transpose_b);
+        return matmul(x, y, MatmulOptions().transpose_a(transpose_a).transpose_b(transpose_b));
       },
       py::arg("a"), py::arg("b"), py::kw_only(), py::arg("transpose_a") = false, py::arg("transpose_b") = false,
       "Matrix product (BLAS): rank 2 x rank 2, batched, or rank >= 3 x rank 2.");
 
-  using Reduce = Tensor (*)(const Tensor&, const Dims&, bool);
+  using Reduce = Tensor (*)(const Tensor&, const Dims&, const ReduceOptions&);
   auto def_reduce = [&](const char* name, Reduce f, const char* doc) {
     m.def(
-        name, [f](py::handle x, py::handle axis, bool keepdims) { return f(to_tensor(x), to_axes(axis), keepdims); },
+        name,
+        [f](py::handle x, py::handle axis, bool keepdims) {
+          return f(to_tensor(x), to_axes(axis), ReduceOptions().keepdims(keepdims));
+        },
         py::arg("x"), py::arg("axis") = py::none(), py::kw_only(), py::arg("keepdims") = false, doc);
   };
   def_reduce("sum", &sum, "The sum over `axis` (an int, a tuple, or None for every axis).");

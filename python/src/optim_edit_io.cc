@@ -14,17 +14,17 @@
 namespace graft::python {
 namespace {
 
-using OptimizerPtr = std::shared_ptr<Optimizer>;
+using OptimizerPtr = std::shared_ptr<optim::Optimizer>;
 
 void init_optim(py::module_& m) {
   py::module_ optim = m.def_submodule("optim", "Optimizers: slots keyed by variable identity.");
-  py::class_<Optimizer, OptimizerPtr>(optim, "Optimizer", R"doc(
+  py::class_<optim::Optimizer, OptimizerPtr>(optim, "Optimizer", R"doc(
 The base of the optimizers. Slots (momentum, Adam's m and v) are variables in
 the optimizer's own store, keyed by the variable they belong to: a variable
 added by growth gets its slots on its first update, a retired one loses them.)doc")
       .def(
           "apply_gradients",
-          [](Optimizer& o, py::iterable grads_and_vars) {
+          [](optim::Optimizer& o, py::iterable grads_and_vars) {
             std::vector<Variable> vars;
             std::vector<std::optional<Tensor>> grads;
             for (py::handle pair : grads_and_vars) {
@@ -39,31 +39,31 @@ added by growth gets its slots on its first update, a retired one loses them.)do
             o.apply_gradients(vars, grads, where);
           },
           py::arg("grads_and_vars"), "Updates each variable with its gradient (TensorFlow's zip(grads, vars)).")
-      .def_property_readonly("name", &Optimizer::name)
-      .def_property_readonly("iterations", &Optimizer::iterations)
-      .def_property_readonly("learning_rate", &Optimizer::learning_rate)
-      .def_property_readonly("store", py::overload_cast<>(&Optimizer::store), py::return_value_policy::reference_internal)
-      .def("slots_of", &Optimizer::slots_of, py::arg("variable"))
-      .def("diagnose", &Optimizer::diagnose, py::arg("trainable"), py::arg("min_updates") = 10,
+      .def_property_readonly("name", &optim::Optimizer::name)
+      .def_property_readonly("iterations", &optim::Optimizer::iterations)
+      .def_property_readonly("learning_rate", &optim::Optimizer::learning_rate)
+      .def_property_readonly("store", py::overload_cast<>(&optim::Optimizer::store), py::return_value_policy::reference_internal)
+      .def("slots_of", &optim::Optimizer::slots_of, py::arg("variable"))
+      .def("diagnose", &optim::Optimizer::diagnose, py::arg("trainable"), py::arg("min_updates") = 10,
            "One line per trainable variable never updated, or unchanged since its first update.");
 
-  py::class_<SGD, Optimizer, std::shared_ptr<SGD>>(optim, "SGD")
+  py::class_<optim::SGD, optim::Optimizer, std::shared_ptr<optim::SGD>>(optim, "SGD")
       .def(py::init([](double lr, double momentum, bool nesterov, double weight_decay, std::string name) {
-             return std::make_shared<SGD>(
-                 SGDOptions(lr).momentum(momentum).nesterov(nesterov).weight_decay(weight_decay).name(std::move(name)));
+             return std::make_shared<optim::SGD>(
+                 optim::SGDOptions(lr).momentum(momentum).nesterov(nesterov).weight_decay(weight_decay).name(std::move(name)));
            }),
            py::arg("learning_rate"), py::kw_only(), py::arg("momentum") = 0.0, py::arg("nesterov") = false,
            py::arg("weight_decay") = 0.0, py::arg("name") = "sgd");
   auto make_adam = [](double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
                       std::string name) {
-    return std::make_shared<Adam>(AdamOptions(lr)
+    return std::make_shared<optim::Adam>(optim::AdamOptions(lr)
                                       .betas(beta1, beta2)
                                       .eps(eps)
                                       .weight_decay(weight_decay)
                                       .decoupled(decoupled)
                                       .name(std::move(name)));
   };
-  py::class_<Adam, Optimizer, std::shared_ptr<Adam>>(optim, "Adam")
+  py::class_<optim::Adam, optim::Optimizer, std::shared_ptr<optim::Adam>>(optim, "Adam")
       .def(py::init([make_adam](double lr, double beta1, double beta2, double eps, double weight_decay,
                                 std::string name) { return make_adam(lr, beta1, beta2, eps, weight_decay, false, name); }),
            py::arg("learning_rate") = 1e-3, py::kw_only(), py::arg("beta1") = 0.9, py::arg("beta2") = 0.999,
@@ -80,15 +80,15 @@ added by growth gets its slots on its first update, a retired one loses them.)do
 
 edit::EditOptions edit_options(py::handle probe, double tolerance, OptimizerPtr optimizer, double noise, uint64_t seed,
                                const std::string& init) {
-  edit::EditOptions options;
-  if (!probe.is_none()) options.probe = to_tensor(probe);
-  options.tolerance = tolerance;
-  options.optimizer = optimizer.get();
-  options.noise = noise;
-  options.seed = seed;
   GRAFT_CHECK(init == "duplicate" || init == "zero_fanout", "widen: init must be \"duplicate\" or \"zero_fanout\", got \"",
               init, "\"");
-  options.init = init == "duplicate" ? edit::UnitInit::kDuplicate : edit::UnitInit::kZeroFanout;
+  edit::EditOptions options = edit::EditOptions()
+                                  .tolerance(tolerance)
+                                  .optimizer(optimizer.get())
+                                  .noise(noise)
+                                  .seed(seed)
+                                  .init(init == "duplicate" ? edit::UnitInit::kDuplicate : edit::UnitInit::kZeroFanout);
+  if (!probe.is_none()) options.probe(to_tensor(probe));
   return options;
 }
 
@@ -144,8 +144,8 @@ std::vector<VariableStore*> stores_of(py::iterable objects) {
   for (py::handle o : objects) {
     if (py::isinstance<nn::Module>(o)) {
       stores.push_back(&o.cast<nn::Module&>().store());
-    } else if (py::isinstance<Optimizer>(o)) {
-      stores.push_back(&o.cast<Optimizer&>().store());
+    } else if (py::isinstance<optim::Optimizer>(o)) {
+      stores.push_back(&o.cast<optim::Optimizer&>().store());
     } else if (py::isinstance<VariableStore>(o)) {
       stores.push_back(&o.cast<VariableStore&>());
     } else {

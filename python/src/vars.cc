@@ -86,7 +86,7 @@ scope.variable(name, shape, init) or graft.get_variable(...), get-or-create
 by path. Reading a trainable variable under a GradientTape watches it.)doc");
   variable
       .def(py::init([](py::handle initial_value, const std::string& name, bool trainable) {
-             return Variable(to_tensor(initial_value), name, trainable, caller_location());
+             return Variable(to_tensor(initial_value), name, VariableOptions().trainable(trainable), caller_location());
            }),
            py::arg("initial_value"), py::arg("name") = "Variable", py::kw_only(), py::arg("trainable") = true)
       .def_property_readonly("path", &Variable::path)
@@ -96,7 +96,7 @@ by path. Reading a trainable variable under a GradientTape watches it.)doc");
       .def_property_readonly("id", &Variable::id)
       .def_property("trainable", &Variable::trainable, &Variable::set_trainable)
       .def_property_readonly("created_at",
-                             [](const Variable& v) { return graft::internal::format_location(v.created_at()); },
+                             [](const Variable& v) { return graft::base::internal::format_location(v.created_at()); },
                              "Where the variable was created: 'model.py:12'.")
       .def_property_readonly("is_retired", &Variable::is_retired)
       .def_property_readonly("retirement", &Variable::retirement)
@@ -165,11 +165,7 @@ functions and optimizers compare epochs to notice a changed model.)doc")
       .def(
           "set_audit_options",
           [](VariableStore& s, int threshold, bool strict, bool warn) {
-            AuditOptions options;
-            options.threshold = threshold;
-            options.strict = strict;
-            options.print_warnings = warn;
-            s.set_audit_options(options);
+            s.set_audit_options(AuditOptions().threshold(threshold).strict(strict).print_warnings(warn));
           },
           py::kw_only(), py::arg("threshold") = 2, py::arg("strict") = false, py::arg("warn") = true,
           "The creation audit: report a site once it re-created a dropped variable `threshold` times; strict "
@@ -240,7 +236,7 @@ The tape records ops on this thread from its creation until the `with` block
 ends; trainable variables read meanwhile are watched. gradient() returns one
 tensor per source, None for a source the target does not depend on; a
 non-persistent tape answers once.)doc")
-      .def(py::init([](bool persistent) { return std::make_unique<GradientTape>(persistent); }), py::kw_only(),
+      .def(py::init([](bool persistent) { return std::make_unique<GradientTape>(GradientTapeOptions().persistent(persistent)); }), py::kw_only(),
            py::arg("persistent") = false)
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](GradientTape& t, py::args) { t.set_recording(false); })

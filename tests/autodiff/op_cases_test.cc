@@ -221,9 +221,9 @@ std::vector<OpCase> all_cases() {
     unary_case([](const Tensor& x) { return cast(x, DType::kFloat64); }, normal64({2, 3}, 51));
     // Through float32 and back: the step must dwarf float32's rounding.
     GradcheckOptions loose;
-    loose.eps = 1e-3;
-    loose.atol = 1e-3;
-    loose.rtol = 1e-3;
+    loose.eps(1e-3);
+    loose.atol(1e-3);
+    loose.rtol(1e-3);
     expect_gradients([](const std::vector<Tensor>& in) { return cast(weighted(cast(in[0], DType::kFloat32)), DType::kFloat64); },
                      {normal64({2, 3}, 52)}, loose);
   });
@@ -233,7 +233,9 @@ std::vector<OpCase> all_cases() {
     Tensor x = normal64({2, 3, 4}, 61);
     for (Dims axes : {Dims{}, Dims{0}, Dims{-1}, Dims{0, 2}, Dims{1, 2}}) {
       for (bool keep : {false, true}) {
-        expect_gradients([axes, keep](const std::vector<Tensor>& in) { return weighted(sum(in[0], axes, keep)); }, {x});
+        const ReduceOptions options = ReduceOptions().keepdims(keep);
+        expect_gradients([axes, options](const std::vector<Tensor>& in) { return weighted(sum(in[0], axes, options)); },
+                         {x});
       }
     }
   });
@@ -250,17 +252,20 @@ std::vector<OpCase> all_cases() {
       for (bool tb : {false, true}) {
         Tensor a = normal64(ta ? Shape{4, 3} : Shape{3, 4}, 71);
         Tensor b = normal64(tb ? Shape{2, 4} : Shape{4, 2}, 72);
-        expect_gradients([ta, tb](const std::vector<Tensor>& in) { return weighted(matmul(in[0], in[1], ta, tb)); },
+        const MatmulOptions options = MatmulOptions().transpose_a(ta).transpose_b(tb);
+        expect_gradients([options](const std::vector<Tensor>& in) { return weighted(matmul(in[0], in[1], options)); },
                          {a, b});
       }
     }
     // Batched, rank 3 x rank 3, and folded, rank 3 x rank 2.
     for (bool tb : {false, true}) {
-      Fn f = [tb](const std::vector<Tensor>& in) { return weighted(matmul(in[0], in[1], false, tb)); };
+      const MatmulOptions options = MatmulOptions().transpose_b(tb);
+      Fn f = [options](const std::vector<Tensor>& in) { return weighted(matmul(in[0], in[1], options)); };
       expect_gradients(f, {normal64({2, 3, 4}, 73), normal64(tb ? Shape{2, 2, 4} : Shape{2, 4, 2}, 74)});
       expect_gradients(f, {normal64({2, 3, 4}, 75), normal64(tb ? Shape{2, 4} : Shape{4, 2}, 76)});
     }
-    expect_gradients([](const std::vector<Tensor>& in) { return weighted(matmul(in[0], in[1], true, true)); },
+    const MatmulOptions both = MatmulOptions().transpose_a(true).transpose_b(true);
+    expect_gradients([both](const std::vector<Tensor>& in) { return weighted(matmul(in[0], in[1], both)); },
                      {normal64({2, 4, 3}, 77), normal64({2, 2, 4}, 78)});
   });
   add_case(K::kLinear, G, [] {

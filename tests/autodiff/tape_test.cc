@@ -46,13 +46,14 @@ TEST(GradientTapeTest, NonPersistentTapeAnswersOnceWithAHelpfulError) {
   } catch (const ValueError& e) {
     std::string what = e.what();
     EXPECT_NE(what.find("only be called once"), std::string::npos) << what;
-    EXPECT_NE(what.find("help: construct the tape with GradientTape(/*persistent=*/true)"), std::string::npos);
+    EXPECT_NE(what.find("help: construct the tape with GradientTape(GradientTapeOptions().persistent(true))"),
+              std::string::npos);
   }
 }
 
 TEST(GradientTapeTest, PersistentTapeAnswersManyTimes) {
   Tensor x = Tensor::from_vector<double>({3});
-  GradientTape tape(/*persistent=*/true);
+  GradientTape tape(GradientTapeOptions().persistent(true));
   tape.watch(x);
   Tensor y = x * x;
   Tensor z = y * x;

@@ -29,11 +29,8 @@ using dist_test::same_on_every_rank;
 using dist_test::same_text_on_every_rank;
 using test_util::error_text;
 
-edit::EditOptions edit_options(Optimizer* optimizer, uint64_t seed = 0) {
-  edit::EditOptions options;
-  options.optimizer = optimizer;
-  options.seed = seed;
-  return options;
+edit::EditOptions edit_options(optim::Optimizer* optimizer, uint64_t seed = 0) {
+  return edit::EditOptions().optimizer(optimizer).seed(seed);
 }
 
 constexpr int64_t kExamples = 64;
@@ -53,7 +50,7 @@ struct Data {
 // each global batch (the whole batch with 1 of 1).
 struct Trainer {
   nn::Sequential model{"mlp"};
-  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<optim::Optimizer> optimizer;
   io::BatchIterator batches;
   const Comm* comm;  // null: one process, no reduction
   GradientReducer* reducer;
@@ -64,9 +61,9 @@ struct Trainer {
                 io::BatchOptions(kGlobalBatch).seed(9).shard(c ? c->rank() : 0, c ? c->size() : 1).prefetch(false)),
         comm(c), reducer(r) {
     if (adam) {
-      optimizer = std::make_unique<Adam>(AdamOptions(0.01));
+      optimizer = std::make_unique<optim::Adam>(optim::AdamOptions(0.01));
     } else {
-      optimizer = std::make_unique<SGD>(SGDOptions(0.2));
+      optimizer = std::make_unique<optim::SGD>(optim::SGDOptions(0.2));
     }
     model.set_seed(init_seed);
     model.add(nn::Linear(nn::LinearOptions(5).activation(nn::Activation::kRelu)));

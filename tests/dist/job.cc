@@ -63,11 +63,8 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-void widen(nn::Sequential& model, Optimizer& adam) {
-  edit::EditOptions options;
-  options.optimizer = &adam;
-  options.seed = 4;
-  edit::widen(model, 0, 9, options);
+void widen(nn::Sequential& model, optim::Optimizer& adam) {
+  edit::widen(model, 0, 9, edit::EditOptions().optimizer(&adam).seed(4));
 }
 
 int run(const Args& args) {
@@ -85,7 +82,7 @@ int run(const Args& args) {
   model.add(nn::Linear(nn::LinearOptions(5).activation(nn::Activation::kRelu)));
   model.add(nn::Linear(nn::LinearOptions(3)));
   model.build({1, 6});
-  Adam adam(AdamOptions(0.01));
+  optim::Adam adam(optim::AdamOptions(0.01));
   dist::GradientReducer reducer(comm);
   const std::string checkpoint = args.dir + "/checkpoint.safetensors";
 

@@ -24,7 +24,7 @@ namespace {
 // conv(4) bn relu pool conv(6) bn relu flatten linear(5) on [8, 2, 8, 8].
 struct Cnn {
   nn::Sequential model{"cnn"};
-  Adam adam{AdamOptions(0.01)};
+  optim::Adam adam{optim::AdamOptions(0.01)};
   Tensor x = random_normal({8, 2, 8, 8}, 1);
   Tensor y = random_normal({8, 5}, 2);
 
@@ -66,7 +66,7 @@ TEST(ConvEditTest, WidenByDuplicateCarriesBatchNormAndTheNextConvExactly) {
   Cnn net;
   Tensor before = net.eval_output();
   std::vector<float> mean = net.at<nn::BatchNorm>(1)->moving_mean().raw_value().to_vector<float>();
-  EditReport r = widen(net.model, 0, 7, {.probe = net.x, .optimizer = &net.adam, .seed = 5});
+  EditReport r = widen(net.model, 0, 7, EditOptions().probe(net.x).optimizer(&net.adam).seed(5));
   EXPECT_TRUE(r.verified);
   EXPECT_LE(r.max_difference, 1e-5);
   EXPECT_LE(max_difference(before, net.eval_output()), 1e-5);
@@ -93,8 +93,7 @@ TEST(ConvEditTest, WidenThroughFlattenSpreadsEachChannelOverItsPixels) {
   Cnn net;
   Tensor before = net.eval_output();
   std::vector<float> k_old = net.at<nn::Linear>(8)->kernel().raw_value().to_vector<float>();  // [6*4*4, 5]
-  EditReport r = widen(net.model, 4, 9, {.probe = net.x, .optimizer = &net.adam, .seed = 1,
-                                         .init = UnitInit::kZeroFanout});
+  EditReport r = widen(net.model, 4, 9, EditOptions().probe(net.x).optimizer(&net.adam).seed(1).init(UnitInit::kZeroFanout));
   EXPECT_LE(r.max_difference, 1e-5);
   EXPECT_LE(max_difference(before, net.eval_output()), 1e-5);
   EXPECT_EQ(r.description, "widen of 'cnn/layer_4' to 9 channels (zero_fanout)");
@@ -127,7 +126,7 @@ TEST(ConvEditTest, ZeroFanoutWidensALinearExactlyWithoutCopies) {
   model.add(nn::Linear(nn::LinearOptions(3)));
   Tensor x = random_normal({5, 6}, 7);
   Tensor before = model(x);
-  EditReport r = widen(model, 0, 6, {.probe = x, .seed = 2, .init = UnitInit::kZeroFanout});
+  EditReport r = widen(model, 0, 6, EditOptions().probe(x).seed(2).init(UnitInit::kZeroFanout));
   EXPECT_EQ(r.max_difference, 0.0);
   auto l1 = std::dynamic_pointer_cast<nn::Linear>(model.at(0));
   auto l2 = std::dynamic_pointer_cast<nn::Linear>(model.at(1));
@@ -142,7 +141,7 @@ TEST(ConvEditTest, DeepenAfterAConvBlockIsExactInEvalMode) {
   auto step = function([&](const Tensor& x, const Tensor& y) { return net.train_step(x, y); });
   step(net.x, net.y);
   Tensor before = net.eval_output();
-  EditReport r = deepen(net.model, 0, {.probe = net.x, .optimizer = &net.adam});
+  EditReport r = deepen(net.model, 0, EditOptions().probe(net.x).optimizer(&net.adam));
   EXPECT_TRUE(r.verified);
   EXPECT_LE(r.max_difference, 1e-5);
   EXPECT_EQ(r.description, "deepen after 'cnn/layer_0' (identity Conv2d(4, 3x3) + BatchNorm + ReLU)");
@@ -168,7 +167,7 @@ TEST(ConvEditTest, PruneKeepsTheChannelsWithTheStrongestOutgoingWeights) {
       for (int k = 0; k < 9; ++k) norms[c] += std::pow(next[(o * 4 + c) * 9 + k], 2);
   const int weakest = static_cast<int>(std::min_element(norms.begin(), norms.end()) - norms.begin());
   std::vector<float> mean = net.at<nn::BatchNorm>(1)->moving_mean().raw_value().to_vector<float>();
-  EditReport r = prune(net.model, 0, 3, {.probe = {}, .optimizer = &net.adam});
+  EditReport r = prune(net.model, 0, 3, EditOptions().optimizer(&net.adam));
   EXPECT_FALSE(r.verified);
   EXPECT_EQ(net.at<nn::Conv2d>(0)->kernel().shape(), (Shape{3, 2, 3, 3}));
   EXPECT_EQ(net.at<nn::Conv2d>(4)->kernel().shape(), (Shape{6, 3, 3, 3}));
@@ -186,7 +185,7 @@ TEST(ConvEditTest, ImpossibleConvEditsAreClearErrors) {
   GRAFT_EXPECT_CONTAINS(test_util::error_text<ValueError>([&] { widen(net.model, 0, 3); }),
                         "has 4 channels; widening needs more, got 3");
   EditOptions noisy;
-  noisy.noise = 0.1;
+  noisy.noise(0.1);
   GRAFT_EXPECT_CONTAINS(test_util::error_text<ValueError>([&] { widen(net.model, 0, 6, noisy); }),
                         "noise applies to a Linear widened by duplicate");
   GRAFT_EXPECT_CONTAINS(test_util::error_text<ValueError>([&] { prune(net.model, 4, 6); }),

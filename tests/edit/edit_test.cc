@@ -20,7 +20,7 @@ Tensor batch(const Shape& shape, uint64_t seed) {
 
 struct Net {
   nn::Sequential model{"mlp"};
-  Adam adam{AdamOptions(0.01)};
+  optim::Adam adam{optim::AdamOptions(0.01)};
   Tensor x = batch({16, 6}, 1);
   Tensor y = batch({16, 3}, 2);
 
@@ -50,7 +50,7 @@ TEST(EditTest, WidenPreservesTheFunctionAndKeepsPaths) {
   Net net;
   for (int i = 0; i < 5; ++i) net.step();
   Tensor before = net.model(net.x);
-  EditReport r = widen(net.model, 0, 9, {.probe = net.x, .optimizer = &net.adam, .seed = 4});
+  EditReport r = widen(net.model, 0, 9, EditOptions().probe(net.x).optimizer(&net.adam).seed(4));
   EXPECT_TRUE(r.verified);
   EXPECT_LT(r.max_difference, 1e-5);
   EXPECT_LT(max_diff(before, net.model(net.x)), 1e-5);
@@ -76,7 +76,7 @@ TEST(EditTest, WidenCarriesAdamsMomentsOfUntouchedUnitsExactly) {
   std::vector<float> m1 = k1_slots[0].value().to_vector<float>();  // [6, 5]
   std::vector<float> v2 = k2_slots[1].value().to_vector<float>();  // [5, 3]
   float step1 = k1_slots[2].value().item<float>();
-  widen(net.model, 0, 7, {.probe = net.x, .optimizer = &net.adam, .seed = 9});
+  widen(net.model, 0, 7, EditOptions().probe(net.x).optimizer(&net.adam).seed(9));
   std::vector<Variable> new_k1 = net.adam.slots_of(net.linear(0)->kernel());
   std::vector<Variable> new_k2 = net.adam.slots_of(net.linear(1)->kernel());
   ASSERT_EQ(new_k1.size(), 3u);
@@ -115,7 +115,7 @@ TEST(EditTest, DeepenAfterReluIsExactAndACompiledStepRecaptures) {
   });
   for (int i = 0; i < 3; ++i) step(net.x, net.y);
   Tensor before = net.model(net.x);
-  EditReport r = deepen(net.model, 0, {.probe = net.x, .optimizer = &net.adam});
+  EditReport r = deepen(net.model, 0, EditOptions().probe(net.x).optimizer(&net.adam));
   EXPECT_LT(r.max_difference, 1e-6);
   EXPECT_EQ(net.model.size(), 3u);
   EXPECT_EQ(net.linear(1)->kernel().path(), "mlp/layer_2/kernel");
@@ -132,7 +132,7 @@ TEST(EditTest, AFailedVerificationRollsBack) {
   Tensor before = net.model(net.x);
   int64_t params = net.model.parameter_count();
   try {
-    deepen(net.model, 0, {.probe = net.x, .optimizer = &net.adam});
+    deepen(net.model, 0, EditOptions().probe(net.x).optimizer(&net.adam));
     FAIL() << "deepen after tanh passed verification";
   } catch (const ValueError& e) {
     std::string what = e.what();
@@ -148,7 +148,7 @@ TEST(EditTest, PruneKeepsTheStrongestUnitsAndTheirSlots) {
   Net net;
   for (int i = 0; i < 3; ++i) net.step();
   std::vector<float> k2 = net.linear(1)->kernel().value().to_vector<float>();
-  EditReport r = prune(net.model, 0, 2, {.probe = {}, .optimizer = &net.adam});
+  EditReport r = prune(net.model, 0, 2, EditOptions().optimizer(&net.adam));
   EXPECT_FALSE(r.verified);
   EXPECT_EQ(net.linear(0)->kernel().shape(), (Shape{6, 2}));
   EXPECT_EQ(net.linear(1)->kernel().shape(), (Shape{2, 3}));

@@ -42,7 +42,7 @@ Tensor batch_y(int64_t rows, int64_t classes) {
   return Tensor::from_vector(v, Shape{rows});
 }
 
-void train_steps(nn::Sequential& model, Optimizer& opt, int steps, int64_t in = 4, int64_t classes = 3) {
+void train_steps(nn::Sequential& model, optim::Optimizer& opt, int steps, int64_t in = 4, int64_t classes = 3) {
   for (int i = 0; i < steps; ++i) {
     GradientTape tape;
     Tensor loss = mean(sparse_softmax_cross_entropy(model(batch_x(8, in)), batch_y(8, classes)));
@@ -132,7 +132,7 @@ TEST(CheckpointTest, RestoresEveryVariableAndSlotByPathWhateverTheOrder) {
     return m;
   };
   auto model = make(false);
-  Adam adam(AdamOptions(0.01));
+  optim::Adam adam(optim::AdamOptions(0.01));
   train_steps(*model, adam, 3, 4, 4);
   save_checkpoint(path, {&model->store(), &adam.store()}, {{"train.iterations", std::to_string(adam.iterations())}});
   const auto saved_model = values_of(model->store());
@@ -142,7 +142,7 @@ TEST(CheckpointTest, RestoresEveryVariableAndSlotByPathWhateverTheOrder) {
   auto other = make(true);
   other->build(Shape{1, 4});
   ASSERT_EQ(other->variables()[0].path(), "mlp/layer_1/kernel");  // the order changed
-  Adam adam2(AdamOptions(0.01));
+  optim::Adam adam2(optim::AdamOptions(0.01));
   train_steps(*other, adam2, 1, 4, 4);
   ASSERT_NE(values_of(other->store()), saved_model);
 
@@ -217,7 +217,7 @@ TEST(CheckpointTest, TransformHookPadsAWidenedKernelAndItsAdamSlots) {
   nn::Sequential small("mlp");
   small.add(nn::Linear(nn::LinearOptions(3).activation(nn::Activation::kRelu)));
   small.add(nn::Linear(nn::LinearOptions(2)));
-  Adam adam(AdamOptions(0.01));
+  optim::Adam adam(optim::AdamOptions(0.01));
   train_steps(small, adam, 2, 4, 2);
   save_checkpoint(path, {&small.store(), &adam.store()});
   const auto saved = values_of(small.store());
@@ -227,7 +227,7 @@ TEST(CheckpointTest, TransformHookPadsAWidenedKernelAndItsAdamSlots) {
   big.add(nn::Linear(nn::LinearOptions(5).activation(nn::Activation::kRelu)));  // widened 3 -> 5
   big.add(nn::Linear(nn::LinearOptions(2)));
   big.build(Shape{1, 4});
-  Adam adam2(AdamOptions(0.01));
+  optim::Adam adam2(optim::AdamOptions(0.01));
   train_steps(big, adam2, 1, 4, 2);
 
   // Without the hook the widened tensors are mismatches, in strict mode an error.
@@ -266,14 +266,14 @@ TEST(CheckpointTest, RestoreBeforeBuildWaitsForTheVariablesAndTheSlots) {
     return m;
   };
   auto model = make();
-  Adam adam(AdamOptions(0.01));
+  optim::Adam adam(optim::AdamOptions(0.01));
   train_steps(*model, adam, 2);
   save_checkpoint(path, {&model->store(), &adam.store()});
   const auto saved = values_of(model->store());
 
   // Restore, then build: the same values as build, then restore.
   auto late = make();
-  Adam adam_late(AdamOptions(0.01));
+  optim::Adam adam_late(optim::AdamOptions(0.01));
   late->set_seed(5);
   CheckpointReport report = restore_checkpoint(path, {&late->store(), &adam_late.store()}, CheckpointOptions().strict(true));
   EXPECT_EQ(report.deferred.size(), saved.size() + 3 * saved.size());  // variables, then m, v, step of each
@@ -376,7 +376,7 @@ TEST(CheckpointTest, RestoringOnlyTheModelFromAModelAndOptimizerFileIsStrictClea
   const std::string path = dir.file("both.safetensors");
   nn::Sequential model("mlp");
   model.add(nn::Linear(nn::LinearOptions(3)));
-  Adam adam(AdamOptions(0.01));
+  optim::Adam adam(optim::AdamOptions(0.01));
   train_steps(model, adam, 2);
   save_checkpoint(path, {&model.store(), &adam.store()});
 

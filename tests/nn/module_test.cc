@@ -13,7 +13,7 @@ namespace graft::nn {
 namespace {
 
 std::string here_plus(int lines, std::source_location loc = std::source_location::current()) {
-  return graft::internal::str("module_test.cc:", loc.line() + lines);
+  return graft::base::internal::str("module_test.cc:", loc.line() + lines);
 }
 
 std::vector<std::string> paths_of(const std::vector<Variable>& vars) {

@@ -146,7 +146,7 @@ TYPED_TEST(MatMulTest, BatchedProductsMatchAPlainLoopForEveryTransposeFlag) {
     for (bool tb : {false, true}) {
       Tensor a = values_of<T>(ta ? Shape{batch, k, m} : Shape{batch, m, k}, 1);
       Tensor b = values_of<T>(tb ? Shape{batch, n, k} : Shape{batch, k, n}, 2);
-      Tensor c = matmul(a, b, ta, tb);
+      Tensor c = matmul(a, b, MatmulOptions().transpose_a(ta).transpose_b(tb));
       EXPECT_EQ(c.shape(), (Shape{batch, m, n}));
       this->expect_close(c, reference_matmul<T>(a, b, ta, tb, batch, m, n, k, true));
     }
@@ -163,7 +163,7 @@ TYPED_TEST(MatMulTest, Rank3TimesMatrixFoldsTheBatchIntoRows) {
   for (bool tb : {false, true}) {
     Tensor a = values_of<T>({batch, m, k}, 5);
     Tensor b = values_of<T>(tb ? Shape{n, k} : Shape{k, n}, 6);
-    Tensor c = matmul(a, b, false, tb);
+    Tensor c = matmul(a, b, MatmulOptions().transpose_b(tb));
     EXPECT_EQ(c.shape(), (Shape{batch, m, n}));
     this->expect_close(c, reference_matmul<T>(a, b, false, tb, batch, m, n, k, false));
   }
@@ -174,7 +174,7 @@ TEST(MatMulTest, ShapeErrorsNameBothShapes) {
   GRAFT_EXPECT_CONTAINS(what, "matmul: batch dimensions differ: a [2, 3, 4], b [3, 4, 5]");
   what = error_text<ShapeError>([] { matmul(zeros({3}), zeros({3, 2})); });
   GRAFT_EXPECT_CONTAINS(what, "matmul: expected operands of rank >= 2, got [3] and [3, 2]");
-  what = error_text<ShapeError>([] { matmul(zeros({2, 3, 4}), zeros({3, 5}), true, false); });
+  what = error_text<ShapeError>([] { matmul(zeros({2, 3, 4}), zeros({3, 5}), MatmulOptions().transpose_a(true)); });
   GRAFT_EXPECT_CONTAINS(what, "matmul: transpose_a is not supported for a batched a [2, 3, 4] with a matrix b [3, 5]");
   what = error_text<DTypeError>([] { matmul(zeros({2, 2}, DType::kInt64), zeros({2, 2}, DType::kInt64)); });
   GRAFT_EXPECT_CONTAINS(what, "matmul: input 0 must be float32 or float64, got int64");

@@ -42,7 +42,7 @@ TEST(OpsTest, SumOverAxesWithAndWithoutKeepdims) {
   Tensor x = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
   EXPECT_EQ(values(sum(x)), (std::vector<float>{21}));
   EXPECT_EQ(values(sum(x, {0})), (std::vector<float>{5, 7, 9}));
-  EXPECT_EQ(sum(x, {1}, true).shape(), (Shape{2, 1}));
+  EXPECT_EQ(sum(x, {1}, ReduceOptions().keepdims(true)).shape(), (Shape{2, 1}));
   EXPECT_EQ(values(sum(x, {-1})), (std::vector<float>{6, 15}));
   EXPECT_EQ(values(max(x, {1})), (std::vector<float>{3, 6}));
 }
@@ -60,7 +60,7 @@ TEST(OpsTest, MatMulMatchesAPlainLoopForEveryTransposeFlag) {
       for (int64_t p = 0; p < k; ++p) want[i * n + j] += av[i * k + p] * bv[p * n + j];
   for (bool ta : {false, true}) {
     for (bool tb : {false, true}) {
-      Tensor got = matmul(ta ? transpose(a) : a, tb ? transpose(b) : b, ta, tb);
+      Tensor got = matmul(ta ? transpose(a) : a, tb ? transpose(b) : b, MatmulOptions().transpose_a(ta).transpose_b(tb));
       std::vector<double> g = got.to_vector<double>();
       ASSERT_EQ(g.size(), want.size());
       for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], want[i], 1e-12) << ta << tb << i;

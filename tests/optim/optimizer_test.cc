@@ -11,7 +11,7 @@
 #include "graft/optim/sgd.h"
 #include "graft/trace/function.h"
 
-namespace graft {
+namespace graft::optim {
 namespace {
 
 struct GoldenStep {
@@ -268,4 +268,4 @@ TEST(ClipTest, ScalesToTheGlobalNormAndKeepsMissingGradients) {
 }
 
 }  // namespace
-}  // namespace graft
+}  // namespace graft::optim

@@ -4,7 +4,7 @@
 
 #include "graft/base/error.h"
 
-namespace graft {
+namespace graft::optim {
 namespace {
 
 TEST(ScheduleTest, ConstantStepCosineAndWarmup) {
@@ -31,4 +31,4 @@ TEST(ScheduleTest, BadArgumentsAreErrors) {
 }
 
 }  // namespace
-}  // namespace graft
+}  // namespace graft::optim

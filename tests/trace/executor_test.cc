@@ -71,7 +71,7 @@ TEST(ExecutorTest, ASteadyStateTrainingStepAllocatesNothing) {
 
 TEST(ExecutorTest, ElementwiseChainsFuseIntoOneLoopWithTheSameResults) {
   auto body = [](const Tensor& x, const Tensor& b) {
-    Tensor h = relu(matmul(x, x, false, true) + b);   // bias add + activation
+    Tensor h = relu(matmul(x, x, MatmulOptions().transpose_b(true)) + b);   // bias add + activation
     Tensor m = h * 0.9 + square(h) * 0.1;              // Adam-like moment updates
     Tensor out = m / (sqrt(m * 0.5 + 1.0) + 1e-8);
     return sum(out + tanh(m) * sigmoid(-m));

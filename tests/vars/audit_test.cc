@@ -19,7 +19,7 @@ Tensor faulty_model(Tensor x, int layers) {
 
 TEST(CreationAuditTest, ReportsASiteThatKeepsRecreatingDroppedVariables) {
   VariableStore store("faulty");
-  store.set_audit_options(AuditOptions{.threshold = 2, .strict = false, .print_warnings = false});
+  store.set_audit_options(AuditOptions().threshold(2).strict(false).print_warnings(false));
   VariableScope scope(store.root());
   for (int step = 0; step < 4; ++step) faulty_model(ones({1, 4}), 1);
   auto reports = store.audit_reports();
@@ -32,7 +32,7 @@ TEST(CreationAuditTest, ReportsASiteThatKeepsRecreatingDroppedVariables) {
 
 TEST(CreationAuditTest, StrictModeThrowsAtTheSite) {
   VariableStore store("faulty");
-  store.set_audit_options(AuditOptions{.threshold = 2, .strict = true, .print_warnings = false});
+  store.set_audit_options(AuditOptions().threshold(2).strict(true).print_warnings(false));
   VariableScope scope(store.root());
   try {
     for (int step = 0; step < 4; ++step) faulty_model(ones({1, 4}), 1);
@@ -46,7 +46,7 @@ TEST(CreationAuditTest, StrictModeThrowsAtTheSite) {
 
 TEST(CreationAuditTest, AGrowingModelThatKeepsItsVariablesIsNotReported) {
   VariableStore store("growing");
-  store.set_audit_options(AuditOptions{.threshold = 1, .strict = true, .print_warnings = false});
+  store.set_audit_options(AuditOptions().threshold(1).strict(true).print_warnings(false));
   VariableScope scope(store.root());
   std::vector<Variable> layers;
   for (int step = 0; step < 5; ++step) {
@@ -68,7 +68,7 @@ void scratch_then_kept(std::vector<Variable>& kept) {
 
 TEST(CreationAuditTest, ASiteThatDropsOneScratchVariableAndKeepsFiveIsNotReported) {
   VariableStore store("scratch");
-  store.set_audit_options(AuditOptions{.threshold = 2, .strict = false, .print_warnings = true});
+  store.set_audit_options(AuditOptions().threshold(2).strict(false).print_warnings(true));
   VariableScope scope(store.root());
   CapturedWarnings warnings;
   std::vector<Variable> kept;
@@ -80,7 +80,7 @@ TEST(CreationAuditTest, ASiteThatDropsOneScratchVariableAndKeepsFiveIsNotReporte
 
 TEST(CreationAuditTest, StrictModeDoesNotThrowForAScratchVariableAmongKeptOnes) {
   VariableStore store("scratch");
-  store.set_audit_options(AuditOptions{.threshold = 2, .strict = true, .print_warnings = false});
+  store.set_audit_options(AuditOptions().threshold(2).strict(true).print_warnings(false));
   VariableScope scope(store.root());
   std::vector<Variable> kept;
   EXPECT_NO_THROW(scratch_then_kept(kept));
@@ -89,7 +89,7 @@ TEST(CreationAuditTest, StrictModeDoesNotThrowForAScratchVariableAmongKeptOnes) 
 
 TEST(CreationAuditTest, TheReportedCountStaysCurrentAfterTheReport) {
   VariableStore store("faulty");
-  store.set_audit_options(AuditOptions{.threshold = 2, .strict = false, .print_warnings = true});
+  store.set_audit_options(AuditOptions().threshold(2).strict(false).print_warnings(true));
   VariableScope scope(store.root());
   CapturedWarnings warnings;
   for (int step = 0; step < 3; ++step) faulty_model(ones({1, 4}), 1);  // 2 re-creations
@@ -107,7 +107,7 @@ TEST(CreationAuditTest, TheReportedCountStaysCurrentAfterTheReport) {
 
 TEST(CreationAuditTest, KeyedCreationIsNeverReported) {
   VariableStore store("keyed");
-  store.set_audit_options(AuditOptions{.threshold = 1, .strict = true, .print_warnings = false});
+  store.set_audit_options(AuditOptions().threshold(1).strict(true).print_warnings(false));
   for (int step = 0; step < 5; ++step) {
     for (int i = 0; i < 3; ++i) store.root().child("layer_" + std::to_string(i)).variable("weights", {4, 4});
   }

@@ -13,7 +13,7 @@ namespace graft {
 namespace {
 
 std::string here_plus(int lines, std::source_location loc = std::source_location::current()) {
-  return internal::str("store_test.cc:", loc.line() + lines);
+  return base::internal::str("store_test.cc:", loc.line() + lines);
 }
 
 TEST(VariableStoreTest, GetOrCreateReturnsTheSameVariableForAPath) {
@@ -38,7 +38,7 @@ struct ReuseCase {
 
 std::string reuse_case_name(const ::testing::TestParamInfo<ReuseCase>& info) {
   static const char* const kModes[] = {"Create", "Reuse", "AutoReuse"};
-  return internal::str(kModes[static_cast<int>(info.param.mode)], info.param.exists ? "Exists" : "Missing",
+  return base::internal::str(kModes[static_cast<int>(info.param.mode)], info.param.exists ? "Exists" : "Missing",
                        info.param.same_shape ? "SameShape" : "OtherShape");
 }
 
@@ -291,6 +291,33 @@ TEST(VariableTapeTest, TrainableVariablesReadUnderATapeAreWatched) {
   ASSERT_TRUE(grads[0].has_value());
   EXPECT_EQ(grads[0]->to_vector<float>(), (std::vector<float>{6, 6}));
   EXPECT_FALSE(grads[1].has_value());
+}
+
+TEST(VariableOptionsTest, UnkeyedCreationTakesTrainableAndConvertsToTheRequestedDtype) {
+  VariableStore store("m");
+  VariableScope scope(store.root());
+  Tensor halves = Tensor::from_vector<double>({0.5, 1.5}, {2});
+  Variable kept(halves, "kept");
+  EXPECT_EQ(kept.dtype(), DType::kFloat64);  // no dtype asked: the value's
+  EXPECT_TRUE(kept.trainable());
+  Variable scale(halves, "scale", VariableOptions().dtype(DType::kFloat32).trainable(false));
+  EXPECT_EQ(scale.dtype(), DType::kFloat32);
+  EXPECT_EQ(scale.value().to_vector<float>(), (std::vector<float>{0.5f, 1.5f}));
+  EXPECT_FALSE(scale.trainable());
+  EXPECT_EQ(store.trainable_variables().size(), 1u);
+  GradientTape tape;
+  Tensor loss = sum(square(kept.value())) + sum(cast(scale.value(), DType::kFloat64));
+  auto grads = tape.gradient(loss, std::vector<Tensor>{kept.value(), scale.value()});
+  EXPECT_TRUE(grads[0].has_value());
+  EXPECT_FALSE(grads[1].has_value());  // not trainable: never watched
+}
+
+TEST(VariableOptionsTest, ScopeVariablesAreFloat32UnlessAskedOtherwise) {
+  VariableStore store("m");
+  EXPECT_EQ(store.root().variable("a", {1}).dtype(), DType::kFloat32);
+  EXPECT_EQ(store.root().variable("b", {1}, init::zeros(), VariableOptions().dtype(DType::kFloat64)).dtype(),
+            DType::kFloat64);
+  EXPECT_THROW(store.root().variable("b", {1}), DTypeError);  // exists as float64
 }
 
 TEST(VariableStoreTest, VariablesOutlivingTheirStoreReportIt) {

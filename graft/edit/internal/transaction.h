@@ -29,16 +29,16 @@ EditReport transaction(nn::Sequential& model, const EditOptions& options, std::s
   report.description = std::move(description);
   report.parameters_before = model.parameter_count();
   std::vector<Variable> before = model.variables();
-  Tensor f_old = verify && options.probe.defined() ? probe_output(model, options.probe) : Tensor();
+  Tensor f_old = verify && options.probe().defined() ? probe_output(model, options.probe()) : Tensor();
   apply();
   if (f_old.defined()) {
-    report.max_difference = max_difference(f_old, probe_output(model, options.probe));
+    report.max_difference = max_difference(f_old, probe_output(model, options.probe()));
     report.verified = true;
-    if (!(report.max_difference <= options.tolerance)) {
+    if (!(report.max_difference <= options.tolerance())) {
       undo();
-      graft::internal::throw_error<ValueError>(
+      graft::base::internal::throw_error<ValueError>(
           report.description, " changed the network's output by up to ", report.max_difference,
-          " on the probe batch (tolerance ", options.tolerance, "), so it was rolled back",
+          " on the probe batch (tolerance ", options.tolerance(), "), so it was rolled back",
           "\n  help: deepen preserves the function only after a relu (or no) activation; widen only without noise");
     }
   }
