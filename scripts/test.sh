@@ -25,9 +25,7 @@ if [ "$sanitize" = 1 ]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 elif [ "$tsan" = 1 ]; then
   dir="$GRAFT_ROOT/build/tsan"
-  build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRAFT_BUILD_BENCHMARKS=OFF \
-    "-DCMAKE_CXX_FLAGS=-fsanitize=thread -fno-omit-frame-pointer" \
-    -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread
+  build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRAFT_TSAN=ON -DGRAFT_BUILD_BENCHMARKS=OFF
   # A report makes the process exit 66, so the test fails.
   export TSAN_OPTIONS="suppressions=$GRAFT_ROOT/tools/tsan.supp:second_deadlock_stack=1:exitcode=66"
 else
