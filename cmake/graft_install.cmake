@@ -27,6 +27,11 @@ if(TARGET graft_dist)
   # graft/dist uses MPI's C API; FindMPI looks for it only with C enabled.
   string(APPEND GRAFT_CONFIG_DEPENDENCIES "\nget_property(_graft_languages GLOBAL PROPERTY ENABLED_LANGUAGES)\nif(NOT \"C\" IN_LIST _graft_languages)\n  enable_language(C)\nendif()\nfind_dependency(MPI COMPONENTS C)")
 endif()
+if(GRAFT_WITH_DNNL)
+  # The layers link DNNL::dnnl; the config defines it as the build did.
+  install(FILES cmake/graft_find_dnnl.cmake DESTINATION ${graft_cmake_dir})
+  string(APPEND GRAFT_CONFIG_DEPENDENCIES "\ninclude(\${CMAKE_CURRENT_LIST_DIR}/graft_find_dnnl.cmake)\nif(NOT GRAFT_DNNL_FOUND)\n  set(graft_FOUND FALSE)\n  set(graft_NOT_FOUND_MESSAGE \"graft was built with oneDNN, which was not found (oneapi/dnnl/dnnl.hpp, libdnnl); install libdnnl-dev\")\n  return()\nendif()")
+endif()
 configure_package_config_file(cmake/graftConfig.cmake.in ${PROJECT_BINARY_DIR}/graftConfig.cmake
   INSTALL_DESTINATION ${graft_cmake_dir})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/graftConfigVersion.cmake
@@ -42,6 +47,9 @@ foreach(layer IN LISTS graft_layers)
   string(APPEND GRAFT_PC_LIBS " -l${layer}")
 endforeach()
 set(GRAFT_PC_PRIVATE_LIBS "-lopenblas -lz -pthread")
+if(GRAFT_WITH_DNNL)
+  string(PREPEND GRAFT_PC_PRIVATE_LIBS "-ldnnl ")
+endif()
 # The prefix is found from the .pc file's own place, so the package can be
 # installed with `cmake --install --prefix` anywhere and still be right.
 file(RELATIVE_PATH GRAFT_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")

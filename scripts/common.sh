@@ -5,10 +5,12 @@ set -euo pipefail
 GRAFT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GRAFT_JOBS="${GRAFT_JOBS:-$(nproc)}"
 
-# Packages every build needs. bench.sh adds libtorch-dev.
+# Packages every build needs. bench.sh adds libtorch-dev. libdnnl-dev
+# (oneDNN) runs float32 convolutions; a build without it (or with
+# -DGRAFT_WITH_DNNL=OFF) runs them on im2col and OpenBLAS.
 GRAFT_PACKAGES=(build-essential cmake ninja-build libopenblas-dev libgtest-dev libgmock-dev
   libbenchmark-dev libcli11-dev zlib1g-dev dataset-fashion-mnist python3 python3-numpy openmpi-bin libopenmpi-dev
-  python3-dev pybind11-dev python3-pybind11 python3-pytest)
+  python3-dev pybind11-dev python3-pybind11 python3-pytest libdnnl-dev)
 
 # install_missing PKG...: apt-get installs the packages not yet installed.
 install_missing() {

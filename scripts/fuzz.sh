@@ -27,7 +27,7 @@ version="$(sed -n 's/^project(graft VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)"
 IFS=. read -r major minor patch <<<"$version"
 mkdir -p "$OUT/include/graft"
 sed -e "s/@PROJECT_VERSION@/$version/g" -e "s/@PROJECT_VERSION_MAJOR@/$major/" \
-  -e "s/@PROJECT_VERSION_MINOR@/$minor/" -e "s/@PROJECT_VERSION_PATCH@/$patch/" -e "s/@GRAFT_HAS_DIST@/0/" \
+  -e "s/@PROJECT_VERSION_MINOR@/$minor/" -e "s/@PROJECT_VERSION_PATCH@/$patch/" -e "s/@GRAFT_HAS_DIST@/0/" -e "s/@GRAFT_HAS_DNNL@/0/" \
   graft/base/version.h.in >"$OUT/include/graft/version.h"
 echo "graft: building build/fuzz/safetensors_fuzz with $CXX"
 "$CXX" -std=c++20 -O1 -g -fno-omit-frame-pointer \

@@ -9,10 +9,18 @@
 // im2col and col2im. Images are split across graft's threads, each running
 // single-threaded gemm on its own column buffer; a buffer holds at most
 // kColumnBudget elements (a tile of whole output rows), however large the image.
+//
+// In a build with oneDNN (GRAFT_HAS_DNNL), float32 convolutions run on it
+// instead (conv_dnnl.cc: its JIT kernels are about twice as fast as gemm on
+// these shapes), unless oneDNN refuses one or the backend is kIm2col.
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
+#include "graft/ops/internal/conv.h"
 #include "graft/ops/internal/kernels.h"
 #include "graft/ops/internal/window.h"
 #include "graft/ops/ops.h"
@@ -21,26 +29,6 @@
 
 namespace graft::ops::internal {
 namespace {
-
-// Column-buffer elements per thread: 1 Mi (4 MiB in float32).
-constexpr int64_t kColumnBudget = int64_t{1} << 20;
-
-struct ConvGeometry {
-  int64_t n, c, h, w;      // input
-  int64_t o, kh, kw;       // weight
-  int64_t oh, ow;          // output
-  int64_t groups, cg, og;  // groups, input and output channels per group
-  Window2d win;
-
-  int64_t k() const { return cg * kh * kw; }
-  int64_t p() const { return oh * ow; }
-  bool direct() const {  // col == x: no im2col needed
-    return kh == 1 && kw == 1 && win.stride[0] == 1 && win.stride[1] == 1 && win.pad_begin[0] == 0 &&
-           win.pad_begin[1] == 0 && win.pad_end[0] == 0 && win.pad_end[1] == 0;
-  }
-  // Output rows per tile so that a [K, rows * OW] column buffer fits the budget.
-  int64_t tile_rows() const { return std::clamp<int64_t>(kColumnBudget / std::max<int64_t>(1, k() * ow), 1, oh); }
-};
 
 // Checks x [N, C, H, W] against w [O, C/groups, KH, KW] under `win`; throws
 // ShapeError naming def's op and both shapes.
@@ -271,8 +259,34 @@ void conv_grad_weight(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
 }
 
 
+ConvBackend initial_backend() {
+  const char* env = std::getenv("GRAFT_CONV_BACKEND");
+  return env != nullptr && std::strcmp(env, "im2col") == 0 ? ConvBackend::kIm2col : ConvBackend::kAuto;
+}
+
+std::atomic<ConvBackend>& backend_setting() {
+  static std::atomic<ConvBackend> backend{initial_backend()};
+  return backend;
+}
+
+// Runs one of the three passes on in[0], in[1] into out: float32 on oneDNN
+// when the backend is kAuto and oneDNN takes the geometry, else im2col.
+using DnnlPass = bool (*)(const ConvGeometry&, const float*, const float*, float*);
+template <typename T>
+void run_conv(const ConvGeometry& g, std::span<const Tensor> in, const Tensor& out, DnnlPass dnnl,
+              void (*im2col)(const ConvGeometry&, const T*, const T*, T*)) {
+  const T *a = in[0].data<T>(), *b = in[1].data<T>();
+  T* y = out.data<T>();
+  if constexpr (std::is_same_v<T, float>) {
+    if (GRAFT_HAS_DNNL && conv_backend() == ConvBackend::kAuto && dnnl(g, a, b, y)) return;
+  }
+  im2col(g, a, b, y);
+}
 
 }  // namespace
+
+void set_conv_backend(ConvBackend backend) { backend_setting().store(backend, std::memory_order_relaxed); }
+ConvBackend conv_backend() { return backend_setting().load(std::memory_order_relaxed); }
 
 TensorMeta infer_conv2d(const OpDef& def, std::span<const Tensor> in, const OpAttrs& attrs) {
   check_floating(def, in[0], 0);
@@ -304,19 +318,18 @@ TensorMeta infer_conv2d_grad_weight(const OpDef& def, std::span<const Tensor> in
 
 void conv2d_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
   const ConvGeometry g = conv_geometry(op_def(OpKind::kConv2d), in[0].shape(), in[1].shape(), attrs.window);
-  visit_float(out.dtype(), [&]<typename T>(T) { conv_forward(g, in[0].data<T>(), in[1].data<T>(), out.data<T>()); });
+  visit_float(out.dtype(), [&]<typename T>(T) { run_conv<T>(g, in, out, dnnl_conv_forward, conv_forward<T>); });
 }
 
 void conv2d_grad_input_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
   const ConvGeometry g = conv_geometry(op_def(OpKind::kConv2dGradInput), out.shape(), in[1].shape(), attrs.window);
-  visit_float(out.dtype(),
-              [&]<typename T>(T) { conv_grad_input(g, in[0].data<T>(), in[1].data<T>(), out.data<T>()); });
+  visit_float(out.dtype(), [&]<typename T>(T) { run_conv<T>(g, in, out, dnnl_conv_grad_input, conv_grad_input<T>); });
 }
 
 void conv2d_grad_weight_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
   const ConvGeometry g = conv_geometry(op_def(OpKind::kConv2dGradWeight), in[0].shape(), out.shape(), attrs.window);
   visit_float(out.dtype(),
-              [&]<typename T>(T) { conv_grad_weight(g, in[0].data<T>(), in[1].data<T>(), out.data<T>()); });
+              [&]<typename T>(T) { run_conv<T>(g, in, out, dnnl_conv_grad_weight, conv_grad_weight<T>); });
 }
 
 // All three ops are bilinear and adjoint to each other:
