@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
                     "back to the checkpoint's step. Refuses a damaged checkpoint, naming the file and key")
       ->check(CLI::ExistingPath);
   train->add_flag("--allow-nonfinite", config.allow_nonfinite,
-                  "Resume even from a checkpoint holding NaN or Inf values (refused otherwise)");
+                  "Resume from a checkpoint holding NaN or Inf values, and train on when the loss is NaN or Inf "
+                  "(otherwise the first is refused and the second stops the run without saving)");
   train->add_option("--max-steps", config.max_steps,
                     "Stop after this many steps in all, with a checkpoint, as an interruption would (0: every epoch)")
       ->capture_default_str()

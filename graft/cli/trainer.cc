@@ -191,6 +191,29 @@ void check_finite(const io::SafetensorsFile& file) {
   }
 }
 
+// The path of the first variable in `stores` holding NaN or Inf, or "": a
+// step whose loss was still finite can leave the parameters it updated
+// infinite, and such a state must not replace the last checkpoint.
+std::string first_nonfinite(std::initializer_list<const VariableStore*> stores) {
+  for (const VariableStore* store : stores) {
+    for (const Variable& v : store->variables()) {
+      const Tensor value = v.value();
+      if (!is_floating(value.dtype())) continue;
+      const bool finite = visit_dtype(value.dtype(), [&]<typename T>(T) {
+        if constexpr (std::is_floating_point_v<T>) {
+          const T* p = value.data<T>();
+          for (int64_t i = 0, n = value.numel(); i < n; ++i) {
+            if (!std::isfinite(p[i])) return false;
+          }
+        }
+        return true;
+      });
+      if (!finite) return v.path();
+    }
+  }
+  return "";
+}
+
 // Temporary files of checkpoint saves whose process is gone
 // (checkpoint.safetensors.tmp.<pid>, graft/io/safetensors.h); a live
 // process's file is left alone. Returns how many were removed.
@@ -565,6 +588,13 @@ void Trainer::grow(const GrowthEvent& event) {
 }
 
 void Trainer::save() {
+  if (!config_.allow_nonfinite) {
+    const std::string bad = first_nonfinite({&model_->store(), &optimizer_->store()});
+    GRAFT_CHECK(bad.empty(), "graft train: variable '", bad, "' holds NaN or Inf after step ", step_,
+                ": training diverged, so it stops without saving over the last checkpoint",
+                "\n  help: lower --lr, set --clip-norm or a --warmup, then resume from the last checkpoint or start "
+                "again; --allow-nonfinite trains on regardless");
+  }
   TrainConfig as_run = config_;
   as_run.threads = num_threads();
   TrainProgress p{step_, batches_->position(), static_cast<int64_t>(next_event_), architecture(*model_),
@@ -617,6 +647,12 @@ void Trainer::check_pending_restores() {
 void Trainer::account(const io::Batch& batch, const std::vector<Tensor>& outs) {
   const int64_t epoch = (step_ - 1) / steps_per_epoch_ + 1;  // step_ counts the step just taken
   const double loss = outs[0].item<double>();
+  // A diverged run stops before it can save: its parameters are garbage now,
+  // and the checkpoint on disk is the last good state.
+  GRAFT_CHECK(std::isfinite(loss) || config_.allow_nonfinite, "graft train: the loss of step ", step_, " is ",
+              std::isnan(loss) ? "NaN" : "infinite", ": training diverged, so it stops without saving over the last checkpoint",
+              "\n  help: lower --lr, set --clip-norm or a --warmup, then resume from the last checkpoint or start "
+              "again; --allow-nonfinite trains on regardless");
   const double hits = static_cast<double>(correct(outs[1], batch.labels));
   const double n = static_cast<double>(batch.labels.numel());
   for (Sums* s : {&window_, &epoch_}) {

@@ -106,6 +106,15 @@ expect_failure nonfinite-weights "s_nan/checkpoint.safetensors: tensor 'mlp/laye
   train --resume "$tmp/s_nan"
 out=$("$graft" train --resume "$tmp/s_nan" --allow-nonfinite --max-steps 12 2>&1); status=$?
 check nonfinite-weights-allowed '[ "$status" -eq 0 ] && grep -q "stopped at step 12" <<<"$out"'
+# A run that diverges (SGD at a rate no network survives) stops with the
+# step and a way out, and its checkpoint keeps the last finite state: it
+# resumes without --allow-nonfinite.
+out=$("$graft" train "${small[@]}" --hidden 16 --grow "" --optimizer sgd --lr 1e30 --checkpoint-every 1 \
+      --run-dir "$tmp/diverge" 2>&1); status=$?
+check diverged-stops '[ "$status" -ne 0 ] && grep -q "training diverged, so it stops without saving" <<<"$out" \
+  && grep -q "help: lower --lr" <<<"$out"'
+out=$("$graft" train --resume "$tmp/diverge" --max-steps 100 2>&1)
+check diverged-keeps-finite-checkpoint '[ -e "$tmp/diverge/checkpoint.safetensors" ] && ! grep -q "NaN or Inf value" <<<"$out"'
 damage s_slot drop=adam/mlp/layer_0/kernel/m
 expect_failure missing-adam-slot "train.optimizer_tensors says" train --resume "$tmp/s_slot"
 
