@@ -45,10 +45,7 @@ LSTMState LSTMCell::step(const Tensor& x, const LSTMState& state) {
   ensure_built(x);
   check_input_dtype("LSTMCell", x, kernel_.dtype());
   const Shape state_shape{x.shape()[0], h};
-  GRAFT_CHECK_AS(ShapeError, x.shape()[1] == input_size_, "LSTMCell '", path(), "' expected a step of shape [",
-                 x.shape()[0], ", ", input_size_, "] (it was built for ", input_size_, " input features: kernel ",
-                 kernel_.shape().to_string(), "), received shape ", x.shape().to_string(),
-                 "\n  help: a cell's input size is fixed by its first step");
+  check_features(x.shape(), x.shape());
   GRAFT_CHECK_AS(ShapeError, state.h.defined() && state.c.defined() && state.h.shape() == state_shape &&
                                  state.c.shape() == state_shape,
                  "LSTMCell '", path(), "' expected a state h and c of shape ", state_shape.to_string(), ", received ",
@@ -65,6 +62,27 @@ LSTMState LSTMCell::step(const Tensor& x, const LSTMState& state) {
   Tensor o = sigmoid(internal::select(z, 1, 3));
   Tensor c = f * state.c + i * g;
   return {o * tanh(c), c};
+}
+
+void LSTMCell::check_features(const Shape& step, const Shape& input) const {
+  GRAFT_CHECK_AS(ShapeError, step[1] == input_size_, "LSTMCell '", path(), "' expected a step of shape [", step[0],
+                 ", ", input_size_, "] (it was built for ", input_size_, " input features: kernel ",
+                 kernel_.shape().to_string(), "), received shape ", step.to_string(),
+                 step == input ? std::string() : " (each step of the input " + input.to_string() + ")",
+                 "\n  help: a cell's input size is fixed by its first step");
+}
+
+Tensor LSTMCell::sequence(const Tensor& x) {
+  GRAFT_CHECK_AS(ShapeError, x.rank() == 3 && x.shape()[1] > 0, "LSTMCell '", path(),
+                 "' expected a sequence of shape [batch, time, features] with time >= 1, received shape ",
+                 x.shape().to_string());
+  ensure_built(x);
+  check_input_dtype("LSTMCell", x, kernel_.dtype());
+  check_features(Shape{x.shape()[0], x.shape()[2]}, x.shape());
+  // Every step's input projection (bias included) in one product, time-major
+  // so that each step's rows are contiguous for the recurrence.
+  Tensor xp = linear(permute(x, {1, 0, 2}), kernel_, bias_);
+  return lstm_sequence(xp, recurrent_kernel_);
 }
 
 LSTMState LSTMCell::zero_state(int64_t batch, DType dtype) const {
@@ -107,11 +125,12 @@ Tensor LSTM::forward(const Tensor& x) {
   GRAFT_CHECK_AS(ShapeError, x.rank() == 3 && x.shape()[1] > 0, "LSTM '", path(),
                  "' expected an input of shape [batch, time, features] with time >= 1, received shape ",
                  x.shape().to_string(), "\n  help: for a list of [batch, features] steps, call unroll()");
-  std::vector<Tensor> steps;
-  steps.reserve(static_cast<size_t>(x.shape()[1]));
-  for (int64_t t = 0; t < x.shape()[1]; ++t) steps.push_back(internal::select(x, 1, t));
-  LSTMSequence r = unroll(steps);
-  return options_.return_sequences() ? internal::stack(r.outputs, 1) : r.state.h;
+  ensure_built(x);
+  // y [time, batch, 7h]: h is its last h columns (graft/ops/ops.h).
+  Tensor y = cell_->sequence(x);
+  const int64_t steps = x.shape()[1], batch = x.shape()[0], h = options_.hidden_size();
+  if (options_.return_sequences()) return permute(slice(y, {0, 0, 6 * h}, {steps, batch, 7 * h}), {1, 0, 2});
+  return reshape(slice(y, {steps - 1, 0, 6 * h}, {steps, batch, 7 * h}), {batch, h});
 }
 
 std::string LSTM::describe() const {

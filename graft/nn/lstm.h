@@ -53,6 +53,13 @@ class LSTMCell : public Module {
   // One step: x [batch, in], state h and c [batch, hidden]. ShapeError naming
   // the cell's path for other shapes.
   LSTMState step(const Tensor& x, const LSTMState& state);
+  // A whole sequence x [batch, time, in] (time >= 1) from the zero state, in
+  // two ops: every step's input projection as one product (linear), then
+  // the recurrence (lstm_sequence, whose gradient is one backward sweep and
+  // one product per weight). Returns lstm_sequence's y [time, batch, 7h]
+  // (graft/ops/ops.h); its last h columns are h. The same values as step()
+  // run over the steps. ShapeError / DTypeError as step().
+  Tensor sequence(const Tensor& x);
   // Zeros for h and c.
   LSTMState zero_state(int64_t batch, DType dtype = DType::kFloat32) const;
   // One step from the zero state; returns h.
@@ -67,6 +74,10 @@ class LSTMCell : public Module {
   void on_build(const Shape& input_shape, DType dtype) override;
 
  private:
+  // ShapeError unless a step's feature count (step [batch, features]) is the
+  // built input size; `input` is the tensor the step came from.
+  void check_features(const Shape& step, const Shape& input) const;
+
   LSTMCellOptions options_;
   int64_t input_size_ = 0;
   Variable kernel_;
@@ -101,8 +112,12 @@ class LSTM : public Module {
 
   // x [batch, time, features] (time >= 1). Returns the last h [batch,
   // hidden], or every h as [batch, time, hidden] with return_sequences(true).
+  // Runs the fused sequence (LSTMCell::sequence): O(time) forward and
+  // backward, weight gradients as one product each over all steps.
   Tensor forward(const Tensor& x) override;
-  // Steps [batch, features] each, from `initial` (zeros when absent).
+  // Steps [batch, features] each, from `initial` (zeros when absent), one
+  // LSTMCell::step() per step, built from basic ops (so any order of
+  // derivative works); the same values as forward().
   LSTMSequence unroll(const std::vector<Tensor>& steps, const std::optional<LSTMState>& initial = std::nullopt);
   std::string describe() const override;
 

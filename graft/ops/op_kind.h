@@ -68,6 +68,11 @@ enum class OpKind : uint16_t {
   kSoftmax,
   kLogSoftmax,
   kSparseSoftmaxCrossEntropy,
+  // A whole LSTM sequence (lstm_ops.cc): the recurrence over every time step
+  // in one op, its backward sweep in another, so that the input projections
+  // and weight gradients run as single products outside the loop.
+  kLstmSequence,
+  kLstmSequenceGrad,
   // Convolution and pooling over NCHW (conv.cc, pool.cc). The gradient ops
   // are each other's VJPs, so second derivatives stay inside the table.
   kConv2d,

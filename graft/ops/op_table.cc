@@ -60,6 +60,10 @@ constexpr std::array<OpDef, static_cast<size_t>(OpKind::kCount)> kOpTable = {{
     {OpKind::kLogSoftmax, "log_softmax", 1, infer_softmax, log_softmax_forward, log_softmax_vjp},  // axis
     {OpKind::kSparseSoftmaxCrossEntropy, "sparse_softmax_cross_entropy", 2, infer_sparse_softmax_cross_entropy,
      sparse_softmax_cross_entropy_forward, sparse_softmax_cross_entropy_vjp},
+    // Inputs (xp [T, B, 4h], u [h, 4h]) -> y [T, B, 7h]; (y, u, grad_y) -> grad of the gates' pre-activations.
+    {OpKind::kLstmSequence, "lstm_sequence", 2, infer_lstm_sequence, lstm_sequence_forward, lstm_sequence_vjp},
+    {OpKind::kLstmSequenceGrad, "lstm_sequence_grad", 3, infer_lstm_sequence_grad, lstm_sequence_grad_forward,
+     lstm_sequence_grad_vjp},
     // Inputs (x, w) -> y; (grad_y, w) -> grad_x; (x, grad_y) -> grad_w. All read window; the gradients, shape.
     {OpKind::kConv2d, "conv2d", 2, infer_conv2d, conv2d_forward, conv2d_vjp},
     {OpKind::kConv2dGradInput, "conv2d_grad_input", 2, infer_conv2d_grad_input, conv2d_grad_input_forward,

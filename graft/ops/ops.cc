@@ -305,6 +305,12 @@ Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels) 
   return apply(OpKind::kSparseSoftmaxCrossEntropy, {logits, labels});
 }
 
+Tensor lstm_sequence(const Tensor& xp, const Tensor& u) { return apply(OpKind::kLstmSequence, {xp, u}); }
+
+Tensor lstm_sequence_grad(const Tensor& y, const Tensor& u, const Tensor& grad_y) {
+  return apply(OpKind::kLstmSequenceGrad, {y, u, grad_y});
+}
+
 Tensor mse_loss(const Tensor& prediction, const Tensor& target) {
   GRAFT_CHECK_AS(ShapeError, prediction.shape() == target.shape(), "mse_loss: prediction has shape ",
                  prediction.shape().to_string(), " but target has shape ", target.shape().to_string(),

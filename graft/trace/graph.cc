@@ -117,7 +117,9 @@ std::string attrs_text(const Node& node) {
     case OpKind::kSquare:
     case OpKind::kSign:
     case OpKind::kStopGradient:
-    case OpKind::kSparseSoftmaxCrossEntropy: break;
+    case OpKind::kSparseSoftmaxCrossEntropy:
+    case OpKind::kLstmSequence:
+    case OpKind::kLstmSequenceGrad: break;
     case OpKind::kCount:
       GRAFT_INTERNAL_ASSERT(false, "an op node of kind kCount (not an op)");
   }

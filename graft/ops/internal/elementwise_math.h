@@ -171,6 +171,8 @@ constexpr bool visit_elementwise(OpKind kind, F&& f) {
     case OpKind::kSoftmax:
     case OpKind::kLogSoftmax:
     case OpKind::kSparseSoftmaxCrossEntropy:
+    case OpKind::kLstmSequence:
+    case OpKind::kLstmSequenceGrad:
     case OpKind::kConv2d:
     case OpKind::kConv2dGradInput:
     case OpKind::kConv2dGradWeight:

@@ -1,0 +1,217 @@
+// lstm_sequence and lstm_sequence_grad: an LSTM's whole recurrence as one op
+// and its backward sweep as another, the way cuDNN and LibTorch run it.
+//
+// Per step the forward does one product (h_{t-1} u, added onto the step's
+// precomputed input projection in place, beta = 1) and one pass over the
+// gates; the backward does one pass and one product (dz_t u^T) per step. The
+// products that do not depend on the recurrence (x kernel, and the gradients
+// of kernel, recurrent_kernel and bias) are left to the caller, one each over
+// all steps (nn::LSTM, and lstm_sequence_vjp below). Slicing one big
+// projection per step with the generic slice op would instead give a
+// backward of O(T^2): every slice's VJP pads to the full tensor.
+//
+// Layout: time-major, so a step's rows are contiguous. y's row of one step
+// and example is [i | f | g | o | c | tanh(c) | h], each h wide (the
+// activations, not the pre-activations): everything the backward reads, so
+// it evaluates no exp or tanh.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "graft/ops/internal/elementwise_math.h"
+#include "graft/ops/internal/kernels.h"
+#include "graft/ops/ops.h"
+#include "graft/tensor/blas.h"
+#include "graft/tensor/parallel.h"
+
+namespace graft::ops::internal {
+namespace {
+
+constexpr int64_t kGates = 4;    // i, f, g, o
+constexpr int64_t kColumns = 7;  // the gates, c, tanh(c), h
+
+struct LstmDims {
+  int64_t steps, batch, hidden;
+};
+
+LstmDims lstm_dims(const Shape& seq, const Shape& u) { return {seq[0], seq[1], u[0]}; }
+
+// Rows of one step are split across the pool above the usual grain; a row
+// is about 7h values.
+int64_t row_grain(int64_t hidden) { return std::max<int64_t>(1, kParallelGrain / (kColumns * hidden)); }
+
+// One step's gates for rows [first, last): r holds z_t in its first 4h
+// columns on entry; prev is step t-1's rows (null at t = 0, c_{-1} = 0).
+template <typename T>
+void gates_forward(T* y, const T* prev, int64_t first, int64_t last, int64_t h) {
+  const SigmoidMath sigmoid;
+  const TanhMath tanh_math;
+  const int64_t w = kColumns * h;
+  for (int64_t b = first; b < last; ++b) {
+    T* r = y + b * w;
+    const T* c_prev = prev != nullptr ? prev + b * w + 4 * h : nullptr;
+    for (int64_t j = 0; j < h; ++j) {
+      const T i = sigmoid(r[j]);
+      const T f = sigmoid(r[h + j]);
+      const T g = tanh_math(r[2 * h + j]);
+      const T o = sigmoid(r[3 * h + j]);
+      const T c = c_prev != nullptr ? f * c_prev[j] + i * g : i * g;
+      const T tc = tanh_math(c);
+      r[j] = i;
+      r[h + j] = f;
+      r[2 * h + j] = g;
+      r[3 * h + j] = o;
+      r[4 * h + j] = c;
+      r[5 * h + j] = tc;
+      r[6 * h + j] = o * tc;
+    }
+  }
+}
+
+template <typename T>
+void lstm_forward_kernel(const T* xp, const T* u, T* y, const LstmDims& d) {
+  const int64_t h = d.hidden, g4 = kGates * h, w = kColumns * h;
+  const int64_t step_rows = d.batch;
+  for (int64_t t = 0; t < d.steps; ++t) {
+    T* yt = y + t * step_rows * w;
+    const T* xt = xp + t * step_rows * g4;
+    const T* prev = t > 0 ? yt - step_rows * w : nullptr;
+    for (int64_t b = 0; b < step_rows; ++b) std::memcpy(yt + b * w, xt + b * g4, sizeof(T) * g4);
+    // z_t = xp_t + h_{t-1} u, accumulated onto the copy (h_{-1} = 0 adds nothing).
+    if (prev != nullptr && h > 0) {
+      blas::gemm(false, false, step_rows, g4, h, T(1), prev + 6 * h, w, u, g4, T(1), yt, w);
+    }
+    parallel_for(0, step_rows, row_grain(h),
+                 [=](int64_t first, int64_t last) { gates_forward(yt, prev, first, last, h); });
+  }
+}
+
+// One step of the backward sweep for rows [first, last). dh holds the
+// gradient reaching h_t through step t+1's product (dz_{t+1} u^T), dc the
+// gradient reaching c_t through c_{t+1} = f c_t + ...; dc is replaced by
+// what reaches c_{t-1}. With dh' = gy_h + dh (h's total gradient):
+//   d tanh(c) = gy_tanh(c) + dh' o;   dc' = gy_c + dc + d tanh(c) (1 - tanh(c)^2)
+//   di = gy_i + dc' g,  df = gy_f + dc' c_{t-1},  dg = gy_g + dc' i,  do = gy_o + dh' tanh(c)
+//   dz = [di i(1-i) | df f(1-f) | dg (1-g^2) | do o(1-o)],  dc_{t-1} = dc' f.
+template <typename T>
+void gates_backward(const T* y, const T* prev, const T* gy, T* dz, const T* dh, T* dc, int64_t first, int64_t last,
+                    int64_t h) {
+  const int64_t w = kColumns * h, g4 = kGates * h;
+  for (int64_t b = first; b < last; ++b) {
+    const T* r = y + b * w;
+    const T* gr = gy + b * w;
+    const T* c_prev = prev != nullptr ? prev + b * w + 4 * h : nullptr;
+    T* dzr = dz + b * g4;
+    const T* dhr = dh + b * h;
+    T* dcr = dc + b * h;
+    for (int64_t j = 0; j < h; ++j) {
+      const T i = r[j], f = r[h + j], g = r[2 * h + j], o = r[3 * h + j], tc = r[5 * h + j];
+      const T dh_total = gr[6 * h + j] + dhr[j];
+      const T dtc = gr[5 * h + j] + dh_total * o;
+      const T dc_total = gr[4 * h + j] + dcr[j] + dtc * (T(1) - tc * tc);
+      const T di = gr[j] + dc_total * g;
+      const T df = gr[h + j] + (c_prev != nullptr ? dc_total * c_prev[j] : T(0));
+      const T dg = gr[2 * h + j] + dc_total * i;
+      const T d_o = gr[3 * h + j] + dh_total * tc;
+      dzr[j] = di * i * (T(1) - i);
+      dzr[h + j] = df * f * (T(1) - f);
+      dzr[2 * h + j] = dg * (T(1) - g * g);
+      dzr[3 * h + j] = d_o * o * (T(1) - o);
+      dcr[j] = dc_total * f;
+    }
+  }
+}
+
+template <typename T>
+void lstm_backward_kernel(const T* y, const T* u, const T* gy, T* dz, const LstmDims& d) {
+  const int64_t h = d.hidden, g4 = kGates * h, w = kColumns * h;
+  const int64_t rows = d.batch;
+  std::vector<T> dh(static_cast<size_t>(rows * h), T(0));
+  std::vector<T> dc(static_cast<size_t>(rows * h), T(0));
+  for (int64_t t = d.steps; t-- > 0;) {
+    const T* yt = y + t * rows * w;
+    const T* prev = t > 0 ? yt - rows * w : nullptr;
+    const T* gyt = gy + t * rows * w;
+    T* dzt = dz + t * rows * g4;
+    T* dh_data = dh.data();
+    T* dc_data = dc.data();
+    parallel_for(0, rows, row_grain(h), [=](int64_t first, int64_t last) {
+      gates_backward(yt, prev, gyt, dzt, dh_data, dc_data, first, last, h);
+    });
+    // What reaches h_{t-1} through z_t = xp_t + h_{t-1} u: dz_t u^T.
+    if (t > 0 && h > 0) blas::gemm(false, true, rows, h, g4, T(1), dzt, g4, u, g4, T(0), dh_data, h);
+  }
+}
+
+void check_recurrent_kernel(const OpDef& def, const Shape& seq, const Shape& u, int64_t columns,
+                            const char* seq_name) {
+  GRAFT_CHECK_AS(ShapeError, u.rank() == 2 && u[0] > 0 && u[1] == kGates * u[0], def.name,
+                 ": expected a recurrent kernel u of shape [h, 4h] (h >= 1), got ", u.to_string());
+  GRAFT_CHECK_AS(ShapeError, seq.rank() == 3 && seq[0] >= 1 && seq[2] == columns * u[0], def.name, ": expected ",
+                 seq_name, " of shape [time, batch, ", columns * u[0], "] (time >= 1; ", columns, " x h for u ",
+                 u.to_string(), "), got ", seq.to_string(),
+                 "\n  help: the sequence is time-major; permute a [batch, time, ...] tensor with {1, 0, 2}");
+}
+
+}  // namespace
+
+TensorMeta infer_lstm_sequence(const OpDef& def, std::span<const Tensor> in, const OpAttrs&) {
+  check_floating(def, in[0], 0);
+  check_same_dtype(def, in);
+  const Shape& xp = in[0].shape();
+  check_recurrent_kernel(def, xp, in[1].shape(), kGates, "projections xp");
+  return {Shape{xp[0], xp[1], kColumns * in[1].dim(0)}, in[0].dtype()};
+}
+
+void lstm_sequence_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  const LstmDims d = lstm_dims(in[0].shape(), in[1].shape());
+  visit_floating(out.dtype(), op_name(OpKind::kLstmSequence), [&]<typename T>(T) {
+    lstm_forward_kernel(in[0].data<T>(), in[1].data<T>(), out.data<T>(), d);
+  });
+}
+
+// xp's gradient is dz; u's sums h_{t-1}^T dz_t over the steps, one product
+// over all of them: the h columns of steps 0..T-2 after a step of zeros
+// (h_{-1} = 0), [T B, h]^T [T B, 4h].
+void lstm_sequence_vjp(const VjpContext& c, std::span<Tensor> grad) {
+  const Tensor& y = c.output;
+  const Tensor& u = c.inputs[1];
+  Tensor dz = lstm_sequence_grad(y, u, c.grad_output);
+  if (c.needs(1)) {
+    const int64_t steps = y.dim(0), batch = y.dim(1), h = u.dim(0);
+    if (steps == 1) {
+      grad[1] = zeros_like(u);
+    } else {
+      Tensor h_prev = pad(slice(y, {0, 0, 6 * h}, {steps - 1, batch, kColumns * h}), {1, 0, 0}, {0, 0, 0});
+      grad[1] = matmul(reshape(h_prev, {steps * batch, h}), reshape(dz, {steps * batch, kGates * h}), true, false);
+    }
+  }
+  if (c.needs(0)) grad[0] = std::move(dz);
+}
+
+TensorMeta infer_lstm_sequence_grad(const OpDef& def, std::span<const Tensor> in, const OpAttrs&) {
+  check_floating(def, in[0], 0);
+  check_same_dtype(def, in);
+  const Shape& y = in[0].shape();
+  check_recurrent_kernel(def, y, in[1].shape(), kColumns, "lstm_sequence's output y");
+  GRAFT_CHECK_AS(ShapeError, in[2].shape() == y, def.name, ": expected grad_y of y's shape ", y.to_string(),
+                 ", got ", in[2].shape().to_string());
+  return {Shape{y[0], y[1], kGates * in[1].dim(0)}, in[0].dtype()};
+}
+
+void lstm_sequence_grad_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
+  const LstmDims d = lstm_dims(in[0].shape(), in[1].shape());
+  visit_floating(out.dtype(), op_name(OpKind::kLstmSequenceGrad), [&]<typename T>(T) {
+    lstm_backward_kernel(in[0].data<T>(), in[1].data<T>(), in[2].data<T>(), out.data<T>(), d);
+  });
+}
+
+// A second derivative through the sweep would need its own backward
+// recurrence; refusing is better than the silent zero of a missing VJP.
+void lstm_sequence_grad_vjp(const VjpContext&, std::span<Tensor>) {
+  GRAFT_CHECK_AS(ValueError, false, op_name(OpKind::kLstmSequenceGrad),
+                 ": second derivatives through an LSTM sequence are not supported\n"
+                 "  help: differentiate the per-step nn::LSTM::unroll() (built from basic ops) instead");
+}
+
+}  // namespace graft::ops::internal
