@@ -288,7 +288,8 @@ void lstm_sequence_vjp(const VjpContext& c, std::span<Tensor> grad) {
       grad[1] = zeros_like(u);
     } else {
       Tensor h_prev = pad(slice(y, {0, 0, 6 * h}, {steps - 1, batch, kColumns * h}), {1, 0, 0}, {0, 0, 0});
-      grad[1] = matmul(reshape(h_prev, {steps * batch, h}), reshape(dz, {steps * batch, kGates * h}), true, false);
+      grad[1] = matmul(reshape(h_prev, {steps * batch, h}), reshape(dz, {steps * batch, kGates * h}),
+                       MatmulOptions().transpose_a(true));
     }
   }
   if (c.needs(0)) grad[0] = std::move(dz);
