@@ -93,10 +93,10 @@ TEST(LSTMSequenceTest, ValuesAndGradientsMatchTheStepByStepUnroll) {
         std::vector<Tensor> reference = output_and_gradients(lstm, x, false, sequences);
         ASSERT_EQ(fused.size(), 5u);
         for (size_t k = 0; k < fused.size(); ++k) {
-          expect_close(fused[k], reference[k], tolerance,
-                       std::string(kNames[k]) + " (" + std::string(dtype_name(dtype)) + ", batch " + std::to_string(c.batch) +
-                           ", time " + std::to_string(c.time) + ", hidden " + std::to_string(c.hidden) +
-                           (sequences ? ", return_sequences)" : ")"));
+          const std::string where = " (" + std::string(dtype_name(dtype)) + ", batch " + std::to_string(c.batch) +
+                                    ", time " + std::to_string(c.time) + ", hidden " + std::to_string(c.hidden) +
+                                    (sequences ? ", return_sequences)" : ")");
+          expect_close(fused[k], reference[k], tolerance, kNames[k] + where);
         }
       }
     }
