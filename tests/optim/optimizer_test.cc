@@ -235,6 +235,28 @@ TEST(OptimizerTest, DiagnosesVariablesThatNeverMove) {
   EXPECT_NE(report[1].find("variable 'm/dead' has not changed in 12 updates"), std::string::npos) << report[1];
 }
 
+// The "has not changed" diagnosis hashes a variable's bytes a word at a time
+// and its tail byte by byte: a change in the first, the middle or the last
+// element of a 3-element (12-byte) variable is seen, and no change is too.
+TEST(OptimizerTest, DiagnosisSeesAChangeInAnyElement) {
+  for (int64_t changed : {-1, 0, 1, 2}) {
+    VariableStore store("m", 1);
+    Variable w = store.root().variable("w", {3}, init::ones());
+    SGD sgd(SGDOptions(0.5));
+    std::vector<float> g(3, 0.0f);
+    if (changed >= 0) g[static_cast<size_t>(changed)] = 1.0f;
+    std::vector<Variable> vars{w};
+    sgd.apply_gradients(vars, {Tensor::from_vector<float>(g, {3})});
+    std::vector<std::string> report = sgd.diagnose(vars, 1);
+    if (changed < 0) {
+      ASSERT_EQ(report.size(), 1u);
+      EXPECT_NE(report[0].find("variable 'm/w' has not changed in 1 updates"), std::string::npos) << report[0];
+    } else {
+      EXPECT_TRUE(report.empty()) << "element " << changed << " changed: " << report[0];
+    }
+  }
+}
+
 TEST(OptimizerTest, BadArgumentsAreClearErrors) {
   VariableStore store("m");
   Variable w = store.root().variable("w", {2});
