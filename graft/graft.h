@@ -38,6 +38,8 @@
 #include "graft/vars/store.h"
 #include "graft/vars/variable.h"
 
+#include "graft/nn/batch_norm.h"
+#include "graft/nn/conv.h"
 #include "graft/nn/layers.h"
 #include "graft/nn/lstm.h"
 #include "graft/nn/module.h"
@@ -52,9 +54,11 @@
 
 #include "graft/edit/edit.h"
 
+#include "graft/io/augment.h"
 #include "graft/io/batches.h"
 #include "graft/io/checkpoint.h"
 #include "graft/io/fashion_mnist.h"
+#include "graft/io/image_bytes.h"
 #include "graft/io/restore.h"
 #include "graft/io/safetensors.h"
 

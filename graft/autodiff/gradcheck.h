@@ -19,6 +19,7 @@
 
 namespace graft {
 
+// How check_gradients() compares: the difference step and the tolerances.
 class GradcheckOptions {
  public:
   // The central-difference step.
@@ -27,6 +28,7 @@ class GradcheckOptions {
   GradcheckOptions& atol(double a) { atol_ = a; return *this; }
   GradcheckOptions& rtol(double r) { rtol_ = r; return *this; }
 
+  // The values set above, or their defaults (1e-6, 1e-5, 1e-4).
   double eps() const { return eps_; }
   double atol() const { return atol_; }
   double rtol() const { return rtol_; }
@@ -37,14 +39,18 @@ class GradcheckOptions {
   double rtol_ = 1e-4;
 };
 
+// What check_gradients() found.
 struct GradcheckResult {
-  bool ok = true;
-  double max_abs_error = 0.0;
+  bool ok = true;                // every Jacobian entry within tolerance
+  double max_abs_error = 0.0;    // the largest |numeric - analytic| seen
   std::string report;  // the worst mismatch, when !ok
 };
 
+// The function under test: inputs to one output tensor.
 using GradcheckFn = std::function<Tensor(const std::vector<Tensor>&)>;
 
+// Compares the tape's Jacobian of f at `inputs` with central differences
+// (header comment). Inputs should be float64 for the default tolerances.
 GradcheckResult check_gradients(const GradcheckFn& f, const std::vector<Tensor>& inputs,
                                 const GradcheckOptions& options = {});
 

@@ -40,8 +40,10 @@ class GradientTapeOptions {
   bool persistent_ = false;
 };
 
+// Records ops for reverse-mode gradients (header comment).
 class GradientTape : private ops::internal::OpObserver {
  public:
+  // Starts recording on this thread; the tape stops when destroyed.
   explicit GradientTape(const GradientTapeOptions& options = {});
   ~GradientTape() override;
   GradientTape(const GradientTape&) = delete;

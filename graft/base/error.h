@@ -19,8 +19,10 @@
 
 namespace graft {
 
+// The base of every error graft throws; catch it to catch them all.
 class Error : public std::exception {
  public:
+  // An error of kind "graft::Error" with `message`.
   explicit Error(std::string message) : Error("graft::Error", std::move(message)) {}
 
   // The full text: "<kind>: <message>" followed by one "  while ..." line per
@@ -29,12 +31,15 @@ class Error : public std::exception {
 
   // The message alone, without the kind prefix or context.
   const std::string& message() const noexcept { return message_; }
+  // "graft::ShapeError" and so on: the class's qualified name.
   const char* kind() const noexcept { return kind_; }
 
   // Appends a line of context ("while restoring run3.safetensors").
   Error& add_context(const std::string& context);
 
  protected:
+  // For subclasses: `kind` names the class and must outlive the error (a
+  // string literal).
   Error(const char* kind, std::string message);
 
  private:
@@ -43,6 +48,7 @@ class Error : public std::exception {
   std::string text_;
 };
 
+// Defines one subclass of Error (undefined again below).
 #define GRAFT_DEFINE_ERROR(Name)                                              \
   class Name : public Error {                                                 \
    public:                                                                    \

@@ -30,14 +30,18 @@
 
 namespace graft {
 
+// One warning, as a handler receives it.
 struct Warning {
   std::string message;            // without the "graft: warning: " prefix
   std::source_location location;  // the library code that warned
 };
 
+// Receives the warnings graft gives (replace the default, which prints to
+// stderr, with set_warning_handler or ScopedWarningHandler).
 class WarningHandler {
  public:
   virtual ~WarningHandler() = default;
+  // Called once per warning, possibly from several threads at once.
   virtual void on_warning(const Warning& warning) = 0;
 };
 
@@ -53,6 +57,7 @@ WarningHandler* warning_handler();  // the installed one, nullptr for the defaul
 // RAII: installs a handler while alive and puts the previous one back.
 class ScopedWarningHandler {
  public:
+  // Installs `handler` until this object is destroyed.
   explicit ScopedWarningHandler(WarningHandler* handler) : previous_(set_warning_handler(handler)) {}
   ~ScopedWarningHandler() { set_warning_handler(previous_); }
   ScopedWarningHandler(const ScopedWarningHandler&) = delete;
@@ -71,6 +76,7 @@ class CapturedWarnings : public WarningHandler {
   CapturedWarnings(const CapturedWarnings&) = delete;
   CapturedWarnings& operator=(const CapturedWarnings&) = delete;
 
+  // Keeps the message (thread-safe).
   void on_warning(const Warning& warning) override;
   // The messages so far, in order.
   std::vector<std::string> messages() const;

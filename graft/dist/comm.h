@@ -27,6 +27,7 @@
 
 namespace graft::dist {
 
+// The processes of an MPI job (header comment): ranks, collectives.
 class Comm {
  public:
   // The job's processes; MPI starts on the first call. Throws ValueError
@@ -37,10 +38,13 @@ class Comm {
   Comm& operator=(const Comm&) = delete;
   ~Comm();
 
+  // This process's rank in [0, size()), the number of processes, and
+  // whether this is rank 0.
   int rank() const { return rank_; }
   int size() const { return size_; }
   bool is_root() const { return rank_ == 0; }
 
+  // Returns once every rank has called it.
   void barrier() const;
   // Copies `bytes` bytes at `data` on rank `root` to `data` on every rank.
   void broadcast(void* data, size_t bytes, int root = 0) const;

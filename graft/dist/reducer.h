@@ -42,12 +42,16 @@
 
 namespace graft::dist {
 
+// GradientReducer's settings.
 class ReducerOptions {
  public:
+  // Gradients are packed into buckets of about this many bytes, each summed
+  // in one allreduce (default 4 MiB).
   ReducerOptions& bucket_bytes(size_t bytes) { bucket_bytes_ = bytes; return *this; }
   // The reducer's store name (the first component of its bucket variables).
   ReducerOptions& name(std::string n) { name_ = std::move(n); return *this; }
 
+  // The values set above, or their defaults.
   size_t bucket_bytes() const { return bucket_bytes_; }
   const std::string& name() const { return name_; }
 
@@ -56,6 +60,7 @@ class ReducerOptions {
   std::string name_ = "dist_reducer";
 };
 
+// Averages gradients over the ranks of a Comm, bucketed (header comment).
 class GradientReducer {
  public:
   // `comm` must outlive the reducer and every graph captured through it.

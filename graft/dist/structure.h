@@ -41,8 +41,9 @@ class StructureError : public ValueError {
   using ValueError::ValueError;
 };
 
+// One variable as the structure check compares it.
 struct StructureEntry {
-  std::string path;
+  std::string path;  // the variable's path
   std::string description;  // "[784, 512] float32 trainable"
   friend bool operator==(const StructureEntry&, const StructureEntry&) = default;
 };

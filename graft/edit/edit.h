@@ -61,6 +61,7 @@ enum class UnitInit { kDuplicate, kZeroFanout };
 // "duplicate" or "zero_fanout".
 const char* unit_init_name(UnitInit init);
 
+// How an edit runs: verification, optimizer slots, new units.
 class EditOptions {
  public:
   // A batch to verify the edit on (the model's output before and after must
@@ -78,6 +79,7 @@ class EditOptions {
   // widen: how new units start.
   EditOptions& init(UnitInit i) { init_ = i; return *this; }
 
+  // The values set above, or their defaults.
   const Tensor& probe() const { return probe_; }
   double tolerance() const { return tolerance_; }
   optim::Optimizer* optimizer() const { return optimizer_; }
@@ -94,16 +96,24 @@ class EditOptions {
   UnitInit init_ = UnitInit::kDuplicate;
 };
 
+// What an edit did.
 struct EditReport {
-  std::string description;
-  int64_t parameters_before = 0;
-  int64_t parameters_after = 0;
-  std::vector<std::string> created;  // variable paths
-  std::vector<std::string> retired;
+  std::string description;           // "widen of 'mlp/layer_0' to 512 units"
+  int64_t parameters_before = 0;     // the model's parameter count before
+  int64_t parameters_after = 0;      // and after the edit
+  std::vector<std::string> created;  // paths of the variables made
+  std::vector<std::string> retired;  // paths of the variables retired
   double max_difference = 0.0;       // |f_new - f_old| on the probe
-  bool verified = false;
+  bool verified = false;             // checked on a probe and within tolerance
 };
 
+// widen: the layer at `index` (a Linear or Conv2d) to `units` units, more
+// than it has. deepen: an identity layer after the one at `index`. prune:
+// the layer at `index` down to `units` units (1 <= units < its width). Each
+// is a transaction (header comment): when it fails the model and the
+// optimizer's slots are as before. ValueError for a position out of range or
+// not a built Linear or Conv2d, a unit count that does not widen or prune,
+// or a failed probe check.
 EditReport widen(nn::Sequential& model, size_t index, int64_t units, const EditOptions& options = {});
 EditReport deepen(nn::Sequential& model, size_t index, const EditOptions& options = {});
 EditReport prune(nn::Sequential& model, size_t index, int64_t units, const EditOptions& options = {});

@@ -17,13 +17,19 @@
 
 namespace graft::io {
 
+// shift_and_flip's settings.
 class ShiftFlipOptions {
  public:
+  // Square images of `side` x `side` pixels.
   explicit ShiftFlipOptions(int64_t side) : side_(side) {}
+  // The largest shift along each axis, in pixels (2 by default).
   ShiftFlipOptions& max_shift(int64_t s) { max_shift_ = s; return *this; }
+  // Mirror half the images left to right (on by default).
   ShiftFlipOptions& flip(bool on) { flip_ = on; return *this; }
+  // The value of pixels shifted in from outside (0 by default).
   ShiftFlipOptions& fill(float value) { fill_ = value; return *this; }
 
+  // The values set above, or their defaults.
   int64_t side() const { return side_; }
   int64_t max_shift() const { return max_shift_; }
   bool flip() const { return flip_; }
@@ -36,7 +42,8 @@ class ShiftFlipOptions {
   float fill_ = 0.0f;
 };
 
-// A new tensor of the same shape; `images` is only read.
+// `images` shifted and flipped as the header comment says: a new tensor of
+// the same shape; `images` is only read.
 Tensor shift_and_flip(const Tensor& images, const ShiftFlipOptions& options, uint64_t seed);
 
 }  // namespace graft::io

@@ -43,17 +43,23 @@
 
 namespace graft::io {
 
+// How a BatchIterator cuts and orders batches.
 class BatchOptions {
  public:
+  // Batches of `batch_size` examples (>= 1, checked by the iterator).
   explicit BatchOptions(int64_t batch_size) : batch_size_(batch_size) {}
+  // Visit the examples in a new seeded order every epoch (on by default).
   BatchOptions& shuffle(bool on) { shuffle_ = on; return *this; }
+  // The shuffle's seed: epoch e's order depends only on (seed, e).
   BatchOptions& seed(uint64_t s) { seed_ = s; return *this; }
+  // Leave out the last batch of an epoch when it is short (off by default).
   BatchOptions& drop_last(bool on) { drop_last_ = on; return *this; }
   // Prepare the next batch on a background thread while the caller works.
   BatchOptions& prefetch(bool on) { prefetch_ = on; return *this; }
   // Yield only shard `index` of `count` of every batch (header comment).
   BatchOptions& shard(int index, int count) { shard_index_ = index; shard_count_ = count; return *this; }
 
+  // The values set above, or their defaults.
   int64_t batch_size() const { return batch_size_; }
   bool shuffle() const { return shuffle_; }
   uint64_t seed() const { return seed_; }
@@ -75,17 +81,20 @@ class BatchOptions {
 // Where an iterator stands: the next batch next() returns is batch `batch`
 // of epoch `epoch`.
 struct BatchPosition {
-  int64_t epoch = 0;
-  int64_t batch = 0;
+  int64_t epoch = 0;  // the epoch, from 0
+  int64_t batch = 0;  // the batch within the epoch, from 0
   friend bool operator==(const BatchPosition&, const BatchPosition&) = default;
 };
 
+// One batch from a BatchIterator.
 struct Batch {
   Tensor inputs;  // [b, ...] rows of the inputs
   Tensor labels;  // [b, ...] rows of the labels
   BatchPosition position;  // which batch this is
 };
 
+// Cuts inputs and labels into batches, epoch after epoch, reproducibly
+// (header comment).
 class BatchIterator {
  public:
   // `inputs` and `labels` share their first dimension N (the examples).
@@ -107,6 +116,7 @@ class BatchIterator {
   // in [0, batches_per_epoch()).
   void seek(BatchPosition p);
 
+  // Batches in one epoch, and examples in the data set.
   int64_t batches_per_epoch() const { return batches_per_epoch_; }
   int64_t size() const { return size_; }
   // The order in which epoch `epoch` visits the examples.

@@ -55,6 +55,7 @@
 
 namespace graft::io {
 
+// The graft.format_version this build writes and reads.
 inline constexpr int kCheckpointFormatVersion = 1;
 
 // Saves every live variable of `stores` (raw values: no tape, no capture) and
@@ -64,14 +65,17 @@ inline constexpr int kCheckpointFormatVersion = 1;
 void save_checkpoint(const std::string& path, const std::vector<const VariableStore*>& stores,
                      const Metadata& metadata = {});
 
+// How restore_checkpoint() restores: RestoreOptions plus deferral.
 class CheckpointOptions {
  public:
+  // As RestoreOptions::strict, transform and key_map (graft/io/restore.h).
   CheckpointOptions& strict(bool on) { restore_.strict(on); return *this; }
   CheckpointOptions& transform(TransformHook hook) { restore_.transform(std::move(hook)); return *this; }
   CheckpointOptions& key_map(KeyMap map) { restore_.key_map(std::move(map)); return *this; }
   // Keep keys whose variables do not exist yet for when they are created.
   CheckpointOptions& defer(bool on) { defer_ = on; return *this; }
 
+  // The values set above, or their defaults (defer on).
   const RestoreOptions& restore() const { return restore_; }
   bool defer() const { return defer_; }
 
@@ -80,6 +84,7 @@ class CheckpointOptions {
   bool defer_ = true;
 };
 
+// What restore_checkpoint() did.
 struct CheckpointReport {
   RestoreReport restore;              // what happened to each key now
   std::vector<std::string> deferred;  // keys waiting for their variables

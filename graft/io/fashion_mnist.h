@@ -34,14 +34,18 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 inline constexpr float kFashionMnistMean = 0.2860f;
 inline constexpr float kFashionMnistStd = 0.3530f;
 
+// Which file set: the 60,000 training images or the 10,000 test images.
 enum class Split { kTrain, kTest };
 
+// Where load_fashion_mnist() reads from and how it scales the pixels.
 class FashionMnistOptions {
  public:
+  // The folder holding the .gz files (default kFashionMnistDir).
   FashionMnistOptions& data_dir(std::string dir) { data_dir_ = std::move(dir); return *this; }
   // Maps each pixel p in [0, 1] to (p - kFashionMnistMean) / kFashionMnistStd.
   FashionMnistOptions& normalize(bool on) { normalize_ = on; return *this; }
 
+  // The values set above, or their defaults.
   const std::string& data_dir() const { return data_dir_; }
   bool normalize() const { return normalize_; }
 
@@ -50,9 +54,11 @@ class FashionMnistOptions {
   bool normalize_ = false;
 };
 
+// One split of the data set.
 struct Dataset {
   ImageBytes images;  // [N, 784] uint8, converted to float32 per batch
   Tensor labels;  // int64 [N]
+  // N, the number of examples (0 for an empty Dataset).
   int64_t size() const { return labels.defined() ? labels.numel() : 0; }
 };
 

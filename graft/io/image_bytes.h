@@ -23,16 +23,21 @@
 
 namespace graft::io {
 
+// Images kept as uint8 rows and converted to float32 per batch (header
+// comment); copies share the bytes.
 class ImageBytes {
  public:
+  // No images (defined() is false).
   ImageBytes() = default;
   // `bytes` holds `count` rows of `row_size` pixels (ValueError otherwise).
   ImageBytes(std::vector<uint8_t> bytes, int64_t count, int64_t row_size);
 
+  // The number of rows (images), and pixels per row.
   int64_t size() const { return count_; }
   int64_t row_size() const { return row_size_; }
   // The float32 tensor's shape: [size(), row_size()].
   Shape shape() const { return Shape{count_, row_size_}; }
+  // Whether there are bytes (false for a default-constructed one).
   bool defined() const { return bytes_ != nullptr; }
 
   // The same bytes, converted with (x - mean) / std after scaling to [0, 1].

@@ -34,6 +34,7 @@
 
 namespace graft::io {
 
+// What happened to one key or target (kCount: the number of statuses).
 enum class RestoreStatus { kMatched, kMissing, kUnexpected, kShapeMismatch, kDTypeMismatch, kCount };
 
 // "matched", "missing", "unexpected", "shape mismatch", "dtype mismatch".
@@ -42,8 +43,8 @@ std::string_view restore_status_name(RestoreStatus status);
 // Where a key of the file goes: a target name, and whether to transpose a 2-D
 // tensor on the way ([out, in] -> [in, out]).
 struct MappedKey {
-  std::string name;
-  bool transpose = false;
+  std::string name;        // the target's name
+  bool transpose = false;  // transpose a 2-D tensor on the way
 };
 
 // Maps a key of the file onto a target; nullopt makes the key unexpected.
@@ -57,12 +58,17 @@ using KeyMap = std::function<std::optional<MappedKey>(std::string_view key)>;
 using TransformHook = std::function<std::optional<Tensor>(std::string_view target_name, const Tensor& saved,
                                                           const Tensor& target)>;
 
+// How restore_tensors() maps and checks keys.
 class RestoreOptions {
  public:
+  // Strict: anything but a full match throws IoError and writes nothing.
   RestoreOptions& strict(bool on) { strict_ = on; return *this; }
+  // Maps the file's keys onto target names (identity when unset).
   RestoreOptions& key_map(KeyMap map) { key_map_ = std::move(map); return *this; }
+  // Resolves shape and dtype mismatches (none when unset).
   RestoreOptions& transform(TransformHook hook) { transform_ = std::move(hook); return *this; }
 
+  // The values set above, or their defaults.
   bool strict() const { return strict_; }
   const KeyMap& key_map() const { return key_map_; }
   const TransformHook& transform() const { return transform_; }
@@ -75,24 +81,27 @@ class RestoreOptions {
 
 // The fate of one key or target.
 struct RestoreEntry {
-  RestoreStatus status = RestoreStatus::kMatched;
+  RestoreStatus status = RestoreStatus::kMatched;  // what happened
   std::string key;     // the file's key; empty for kMissing
   std::string target;  // the target's name; empty for kUnexpected
   std::vector<int64_t> file_shape;    // as stored (before any transpose)
   std::vector<int64_t> target_shape;  // empty for kUnexpected
   std::string file_dtype;    // "F32", ...; empty for kMissing
   std::string target_dtype;  // "F32", ...; empty for kUnexpected
-  bool transposed = false;
+  bool transposed = false;   // transposed on the way in
   bool transformed = false;  // the transform hook produced the value
   std::string detail;        // why, for mismatches
 };
 
+// What restore_tensors() did, key by key.
 struct RestoreReport {
   std::string file;  // the file's name
   // File keys in header order, then the missing targets in target order.
   std::vector<RestoreEntry> entries;
 
+  // Entries with `status`.
   size_t count(RestoreStatus status) const;
+  // Whether every entry is kMatched.
   bool all_matched() const { return count(RestoreStatus::kMatched) == entries.size(); }
   // A summary line, then one line per entry.
   std::string to_string() const;
@@ -107,9 +116,9 @@ RestoreReport restore_tensors(const SafetensorsFile& file, const NamedTensors& t
 
 // A target's name, shape and dtype, for diffs without tensors.
 struct NamedShape {
-  std::string name;
-  std::vector<int64_t> shape;
-  DType dtype = DType::kFloat32;
+  std::string name;              // the target's name
+  std::vector<int64_t> shape;    // its shape
+  DType dtype = DType::kFloat32;  // its dtype
 };
 
 // The report restore_tensors would give, without loading or writing anything.

@@ -83,18 +83,21 @@ std::optional<DType> loaded_dtype(FileDType d);
 
 // One tensor as the header describes it.
 struct TensorEntry {
-  std::string key;
-  FileDType dtype = FileDType::kF32;
+  std::string key;                    // the tensor's name in the file
+  FileDType dtype = FileDType::kF32;  // as stored
   std::vector<int64_t> shape;  // any rank; load() needs rank <= kMaxRank
   uint64_t begin = 0;          // byte range [begin, end) in the data section
-  uint64_t end = 0;
+  uint64_t end = 0;            // one past the last byte
 
+  // The number of values (the product of the shape), and the stored bytes.
   int64_t numel() const;
   uint64_t nbytes() const { return end - begin; }
   std::string shape_string() const;  // "[784, 10]"
 };
 
+// Tensors with their keys, in file order.
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+// The header's __metadata__ entries (string to string).
 using Metadata = std::map<std::string, std::string>;
 
 // A validated safetensors file held in memory. Immutable after construction;
@@ -107,13 +110,16 @@ class SafetensorsFile {
   // messages. Throws IoError.
   static SafetensorsFile parse(std::string bytes, std::string name);
 
+  // The file's name in messages (its path, or the name given to parse()).
   const std::string& name() const { return name_; }
   // Entries in the order the header lists them.
   const std::vector<TensorEntry>& entries() const { return entries_; }
+  // The header's metadata, the file's size, and the JSON header's size.
   const Metadata& metadata() const { return metadata_; }
   uint64_t file_size() const { return bytes_->size(); }
   uint64_t header_size() const { return data_start_ - 8; }
 
+  // Whether the file holds a tensor named `key`.
   bool contains(std::string_view key) const { return index_.contains(std::string(key)); }
   // Throws NotFoundError naming the file and the key.
   const TensorEntry& entry(std::string_view key) const;
@@ -144,12 +150,13 @@ SafetensorsFile parse_safetensors(std::string_view bytes, std::string name);
 NamedTensors load_safetensors(const std::string& path, Metadata* metadata = nullptr);
 
 // Writes `tensors` (in this order) and `metadata` to `path` atomically: the
-// bytes go to `path.tmp.<pid>` in the same folder, which is fsynced, renamed
-// over `path`, and the folder fsynced. A crash at any point leaves either the
-// old file or the new one at `path`, never a mix (a crash may leave the
-// temporary file behind). Throws ValueError for an empty, duplicate or
-// non-UTF-8 key, the reserved key "__metadata__", or an undefined or symbolic
-// tensor; IoError when the file system fails (the old file is then intact).
+// bytes go to `path`.tmp.PID (PID: the process id) in the same folder, which
+// is fsynced, renamed over `path`, and the folder fsynced. A crash at any
+// point leaves either the old file or the new one at `path`, never a mix (a
+// crash may leave the temporary file behind). Throws ValueError for an empty,
+// duplicate or non-UTF-8 key, the reserved key "__metadata__", or an
+// undefined or symbolic tensor; IoError when the file system fails (the old
+// file is then intact).
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const Metadata& metadata = {});
 

@@ -41,6 +41,7 @@
 
 namespace graft::nn {
 
+// A BatchNorm layer's settings.
 class BatchNormOptions {
  public:
   // Weight of the newest batch in the running statistics, in (0, 1].
@@ -51,6 +52,7 @@ class BatchNormOptions {
   // normalises.
   BatchNormOptions& affine(bool on) { affine_ = on; return *this; }
 
+  // The values set above, or their defaults (0.1, 1e-5, on).
   double momentum() const { return momentum_; }
   double eps() const { return eps_; }
   bool affine() const { return affine_; }
@@ -61,12 +63,15 @@ class BatchNormOptions {
   bool affine_ = true;
 };
 
+// Batch normalisation over the channel axis (header comment).
 class BatchNorm : public Module {
  public:
+  // Throws ValueError for momentum outside (0, 1] or eps <= 0.
   explicit BatchNorm(BatchNormOptions options = {}, std::source_location location = std::source_location::current());
 
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
+  // The layer's settings.
   const BatchNormOptions& options() const { return options_; }
 
   // The channel count, 0 until built; the input rank (2 or 4), 0 until built.

@@ -41,13 +41,16 @@
 
 namespace graft::nn {
 
+// A Conv2d layer's settings: Conv2dOptions(32, 3).padding(Padding::kSame).
 class Conv2dOptions {
  public:
+  // `out_channels` filters of `kernel` x `kernel`, or `kernel_h` x `kernel_w`
+  // (all > 0, checked by Conv2d).
   Conv2dOptions(int64_t out_channels, int64_t kernel) : Conv2dOptions(out_channels, kernel, kernel) {}
   Conv2dOptions(int64_t out_channels, int64_t kernel_h, int64_t kernel_w)
       : out_channels_(out_channels), kernel_{kernel_h, kernel_w} {}
 
-  // Geometry, as the conv2d op takes it.
+  // Geometry, as the conv2d op takes it (graft::Conv2dOptions).
   Conv2dOptions& stride(int64_t s) { geometry_.stride(s); return *this; }
   Conv2dOptions& stride(int64_t h, int64_t w) { geometry_.stride(h, w); return *this; }
   Conv2dOptions& padding(int64_t p) { geometry_.padding(p); return *this; }
@@ -56,11 +59,13 @@ class Conv2dOptions {
   Conv2dOptions& dilation(int64_t d) { geometry_.dilation(d); return *this; }
   Conv2dOptions& dilation(int64_t h, int64_t w) { geometry_.dilation(h, w); return *this; }
   Conv2dOptions& groups(int64_t g) { geometry_.groups(g); return *this; }
-  // Parameters.
+  // Parameters: a bias (on by default), how the kernel [out, in / groups,
+  // kh, kw] and the bias start.
   Conv2dOptions& bias(bool on) { bias_ = on; return *this; }
   Conv2dOptions& kernel_init(Initializer init) { kernel_init_ = std::move(init); return *this; }
   Conv2dOptions& bias_init(Initializer init) { bias_init_ = std::move(init); return *this; }
 
+  // The values set above, or their defaults.
   int64_t out_channels() const { return out_channels_; }
   const std::array<int64_t, 2>& kernel_size() const { return kernel_; }
   const graft::Conv2dOptions& geometry() const { return geometry_; }
@@ -79,12 +84,17 @@ class Conv2dOptions {
   Initializer bias_init_ = init::zeros();
 };
 
+// A 2-D convolution over NCHW inputs plus a bias; the input channels come
+// from the first input (the layer builds then).
 class Conv2d : public Module {
  public:
+  // Throws ValueError for non-positive channels or kernel sizes, or output
+  // channels that do not divide into the groups.
   explicit Conv2d(Conv2dOptions options, std::source_location location = std::source_location::current());
 
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
+  // The layer's settings.
   const Conv2dOptions& options() const { return options_; }
   // Null handles until built.
   const Variable& kernel() const { return kernel_; }
@@ -111,40 +121,50 @@ class Conv2d : public Module {
   Variable bias_;
 };
 
+// max_pool2d as a layer, without variables.
 class MaxPool2d : public Module {
  public:
+  // `location`: where the layer was defined, for summaries and errors.
   explicit MaxPool2d(Pool2dOptions options, std::source_location location = std::source_location::current())
       : Module("max_pool", location), options_(options) {}
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
+  // The window, stride and padding.
   const Pool2dOptions& options() const { return options_; }
 
  private:
   Pool2dOptions options_;
 };
 
+// avg_pool2d as a layer, without variables.
 class AvgPool2d : public Module {
  public:
+  // `location`: where the layer was defined, for summaries and errors.
   explicit AvgPool2d(Pool2dOptions options, std::source_location location = std::source_location::current())
       : Module("avg_pool", location), options_(options) {}
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
+  // The window, stride and padding.
   const Pool2dOptions& options() const { return options_; }
 
  private:
   Pool2dOptions options_;
 };
 
+// global_avg_pool2d as a layer: [N, C, H, W] -> [N, C].
 class GlobalAvgPool : public Module {
  public:
+  // `location`: where the layer was defined, for summaries and errors.
   explicit GlobalAvgPool(std::source_location location = std::source_location::current())
       : Module("global_avg_pool", location) {}
   Tensor forward(const Tensor& x) override;
   std::string describe() const override { return "GlobalAvgPool"; }
 };
 
+// [N, ...] -> [N, product of the rest], without variables.
 class Flatten : public Module {
  public:
+  // `location`: where the layer was defined, for summaries and errors.
   explicit Flatten(std::source_location location = std::source_location::current()) : Module("flatten", location) {}
   Tensor forward(const Tensor& x) override;
   std::string describe() const override { return "Flatten"; }

@@ -20,21 +20,32 @@
 
 namespace graft::nn {
 
+// The activation a Linear applies to its output (kNone: the identity).
 enum class Activation { kNone, kRelu, kTanh, kSigmoid };
 
 // "relu", "tanh", "sigmoid" or "none".
 const char* activation_name(Activation activation);
+// activation(x): relu(x), tanh(x), sigmoid(x) or x itself. Throws ValueError
+// for a value that is not an Activation.
 Tensor apply_activation(Activation activation, const Tensor& x);
 
+// A Linear layer's settings: LinearOptions(10).activation(Activation::kRelu).
 class LinearOptions {
  public:
+  // `out_features` outputs (> 0, checked by Linear).
   explicit LinearOptions(int64_t out_features) : out_features_(out_features) {}
+  // The number of outputs.
   LinearOptions& out_features(int64_t n) { out_features_ = n; return *this; }
+  // Whether the layer adds a bias (on by default).
   LinearOptions& bias(bool on) { bias_ = on; return *this; }
+  // The activation applied to the output (none by default).
   LinearOptions& activation(Activation a) { activation_ = a; return *this; }
+  // How the kernel [in, out] starts (Glorot uniform by default).
   LinearOptions& kernel_init(Initializer init) { kernel_init_ = std::move(init); return *this; }
+  // How the bias starts (zeros by default).
   LinearOptions& bias_init(Initializer init) { bias_init_ = std::move(init); return *this; }
 
+  // The values set above, or their defaults.
   int64_t out_features() const { return out_features_; }
   bool bias() const { return bias_; }
   Activation activation() const { return activation_; }
@@ -49,12 +60,17 @@ class LinearOptions {
   Initializer bias_init_ = init::zeros();
 };
 
+// activation(x kernel + bias) over the last axis of x; the kernel's input
+// size comes from the first input (the layer builds then).
 class Linear : public Module {
  public:
+  // Throws ValueError when out_features is not positive. `location` is where
+  // the layer was defined (its variables' creation site).
   explicit Linear(LinearOptions options, std::source_location location = std::source_location::current());
 
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
+  // The layer's settings (out_features follows replace_weights).
   const LinearOptions& options() const { return options_; }
   // Null handles until built.
   const Variable& kernel() const { return kernel_; }
@@ -83,34 +99,43 @@ class Linear : public Module {
 using Dense = Linear;
 using DenseOptions = LinearOptions;
 
-// Elementwise activations, without variables.
+// Elementwise activations, without variables: max(x, 0).
 class ReLU : public Module {
  public:
+  // `location`: where the layer was defined, for summaries and errors.
   explicit ReLU(std::source_location location = std::source_location::current()) : Module("relu", location) {}
   Tensor forward(const Tensor& x) override;
   std::string describe() const override { return "ReLU"; }
 };
 
+// tanh(x), elementwise.
 class Tanh : public Module {
  public:
+  // `location`: where the layer was defined, for summaries and errors.
   explicit Tanh(std::source_location location = std::source_location::current()) : Module("tanh", location) {}
   Tensor forward(const Tensor& x) override;
   std::string describe() const override { return "Tanh"; }
 };
 
+// sigmoid(x), elementwise.
 class Sigmoid : public Module {
  public:
+  // `location`: where the layer was defined, for summaries and errors.
   explicit Sigmoid(std::source_location location = std::source_location::current())
       : Module("sigmoid", location) {}
   Tensor forward(const Tensor& x) override;
   std::string describe() const override { return "Sigmoid"; }
 };
 
+// Dropout's settings.
 class DropoutOptions {
  public:
+  // The probability of zeroing an element, in [0, 1) (checked by Dropout).
   explicit DropoutOptions(double rate) : rate_(rate) {}
+  // Seeds the masks (with the layer's path and the call number).
   DropoutOptions& seed(uint64_t s) { seed_ = s; return *this; }
 
+  // The values set above, or their defaults.
   double rate() const { return rate_; }
   uint64_t seed() const { return seed_; }
 
@@ -126,6 +151,7 @@ class DropoutOptions {
 // host_call fills the mask, so every replay draws the next one.
 class Dropout : public Module {
  public:
+  // Throws ValueError for a rate outside [0, 1).
   explicit Dropout(DropoutOptions options, std::source_location location = std::source_location::current());
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;

@@ -28,16 +28,21 @@
 
 namespace graft::nn {
 
+// An LSTM's state between steps.
 struct LSTMState {
   Tensor h;  // [batch, hidden]
   Tensor c;  // [batch, hidden]
 };
 
+// An LSTMCell's settings.
 class LSTMCellOptions {
  public:
+  // `hidden_size` units (> 0, checked by LSTMCell).
   explicit LSTMCellOptions(int64_t hidden_size) : hidden_size_(hidden_size) {}
+  // The forget gate's initial bias (1 by default, as Keras' unit_forget_bias).
   LSTMCellOptions& forget_bias(double b) { forget_bias_ = b; return *this; }
 
+  // The values set above, or their defaults.
   int64_t hidden_size() const { return hidden_size_; }
   double forget_bias() const { return forget_bias_; }
 
@@ -46,8 +51,10 @@ class LSTMCellOptions {
   double forget_bias_ = 1.0;
 };
 
+// One LSTM step (header comment); builds from its first input.
 class LSTMCell : public Module {
  public:
+  // Throws ValueError when hidden_size is not positive.
   explicit LSTMCell(LSTMCellOptions options, std::source_location location = std::source_location::current());
 
   // One step: x [batch, in], state h and c [batch, hidden]. ShapeError naming
@@ -66,8 +73,9 @@ class LSTMCell : public Module {
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
 
+  // The number of units.
   int64_t hidden_size() const { return options_.hidden_size(); }
-  // 0 until built.
+  // The input feature size, 0 until built.
   int64_t input_size() const { return input_size_; }
 
  protected:
@@ -85,12 +93,17 @@ class LSTMCell : public Module {
   Variable bias_;
 };
 
+// An LSTM's settings.
 class LSTMOptions {
  public:
+  // `hidden_size` units (> 0, checked by the cell).
   explicit LSTMOptions(int64_t hidden_size) : hidden_size_(hidden_size) {}
+  // forward() returns every step's h, not only the last (off by default).
   LSTMOptions& return_sequences(bool on) { return_sequences_ = on; return *this; }
+  // The forget gate's initial bias (1 by default).
   LSTMOptions& forget_bias(double b) { forget_bias_ = b; return *this; }
 
+  // The values set above, or their defaults.
   int64_t hidden_size() const { return hidden_size_; }
   bool return_sequences() const { return return_sequences_; }
   double forget_bias() const { return forget_bias_; }
@@ -101,13 +114,16 @@ class LSTMOptions {
   double forget_bias_ = 1.0;
 };
 
+// What LSTM::unroll() returns.
 struct LSTMSequence {
   std::vector<Tensor> outputs;  // h at every step, [batch, hidden] each
   LSTMState state;              // after the last step
 };
 
+// An LSTMCell unrolled over a sequence, one set of weights for every step.
 class LSTM : public Module {
  public:
+  // Throws ValueError when hidden_size is not positive.
   explicit LSTM(LSTMOptions options, std::source_location location = std::source_location::current());
 
   // x [batch, time, features] (time >= 1). Returns the last h [batch,
@@ -121,6 +137,7 @@ class LSTM : public Module {
   LSTMSequence unroll(const std::vector<Tensor>& steps, const std::optional<LSTMState>& initial = std::nullopt);
   std::string describe() const override;
 
+  // The cell, the child "cell".
   LSTMCell& cell() { return *cell_; }
 
  private:

@@ -50,8 +50,12 @@
 
 namespace graft::nn {
 
+// The base of every layer and model (header comment): a scope, variables by
+// path, children, training mode.
 class Module {
  public:
+  // A module named `name` (a path component; ValueError otherwise), defined
+  // at `location`.
   explicit Module(std::string name, std::source_location location = std::source_location::current());
   virtual ~Module();
   // Moving is for placing a fresh module (not yet registered) into a parent:
@@ -172,6 +176,7 @@ class Module {
   // detaches it and moves the store's epoch.
   void remove_child(size_t index, std::string_view reason, const std::source_location& location);
 
+  // Where the module was defined (its variables' creation site).
   const std::source_location& defined_at() const { return defined_at_; }
 
  private:

@@ -25,8 +25,11 @@
 
 namespace graft::nn {
 
+// Layers run in order, added, inserted and removed while the model trains
+// (header comment).
 class Sequential : public Module {
  public:
+  // An empty chain named `name`, defined at `location`.
   explicit Sequential(std::string name = "sequential",
                       std::source_location location = std::source_location::current());
 
@@ -58,6 +61,7 @@ class Sequential : public Module {
   // index out of range.
   void remove(size_t index, std::source_location location = std::source_location::current());
 
+  // The number of layers, and whether there are none.
   size_t size() const { return children().size(); }
   bool empty() const { return children().empty(); }
   // The layer at `index`; ValueError out of range.

@@ -21,7 +21,8 @@
 
 namespace graft {
 
-// Creation.
+// Creation: a new tensor of `shape` and `dtype` holding `value`, zeros or
+// ones; the _like forms take the shape and dtype of `like`.
 Tensor full(const Shape& shape, double value, DType dtype = DType::kFloat32);
 Tensor zeros(const Shape& shape, DType dtype = DType::kFloat32);
 Tensor ones(const Shape& shape, DType dtype = DType::kFloat32);
@@ -49,7 +50,8 @@ Tensor random_normal(const Shape& shape, uint64_t seed, double mean = 0.0, doubl
 Tensor truncated_normal(const Shape& shape, uint64_t seed, double mean = 0.0, double stddev = 1.0,
                         DType dtype = DType::kFloat32);
 
-// Elementwise binary (broadcasting).
+// Elementwise binary: a op b per element, the shapes broadcast as in NumPy;
+// a and b share a dtype (DTypeError otherwise).
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
@@ -67,7 +69,7 @@ Tensor greater_equal(const Tensor& a, const Tensor& b);
 // a where cond is non-zero, else b (all three broadcast; a and b share a dtype).
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
-// Elementwise unary.
+// Elementwise unary: f(x) per element, in x's shape and dtype.
 Tensor neg(const Tensor& x);
 Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
@@ -105,8 +107,10 @@ Tensor max(const Tensor& x, const Dims& axes = {}, const ReduceOptions& options 
 // folded into the BLAS call; no copy is made.
 class MatmulOptions {
  public:
+  // Use a's (b's) transpose over its last two axes; both off by default.
   MatmulOptions& transpose_a(bool on) { transpose_a_ = on; return *this; }
   MatmulOptions& transpose_b(bool on) { transpose_b_ = on; return *this; }
+  // The values set above.
   bool transpose_a() const { return transpose_a_; }
   bool transpose_b() const { return transpose_b_; }
 
@@ -221,20 +225,24 @@ enum class Padding {
 // the layer adds its bias). Defaults: stride 1, no padding, dilation 1, one group.
 class Conv2dOptions {
  public:
+  // The step between windows: one for both axes, or (height, width).
   Conv2dOptions& stride(int64_t s) { return stride(s, s); }
   Conv2dOptions& stride(int64_t h, int64_t w) { stride_ = {h, w}; return *this; }
   // Explicit zero padding on both sides of each axis.
   Conv2dOptions& padding(int64_t p) { return padding(p, p); }
   Conv2dOptions& padding(int64_t h, int64_t w) { padding_ = {h, w}; mode_ = Padding::kExplicit; return *this; }
   Conv2dOptions& padding(Padding mode) { padding_ = {0, 0}; mode_ = mode; return *this; }
+  // The spacing between kernel taps: one for both axes, or (height, width).
   Conv2dOptions& dilation(int64_t d) { return dilation(d, d); }
   Conv2dOptions& dilation(int64_t h, int64_t w) { dilation_ = {h, w}; return *this; }
   // Input and output channels split into `g` groups; channel group i of the
   // output sees only channel group i of the input (g = C: depthwise).
   Conv2dOptions& groups(int64_t g) { groups_ = g; return *this; }
 
+  // The values set above as (height, width), or their defaults; padding()
+  // is the explicit amounts, {0, 0} unless padding_mode() is kExplicit.
   std::array<int64_t, 2> stride() const { return stride_; }
-  std::array<int64_t, 2> padding() const { return padding_; }  // explicit amounts; {0, 0} unless kExplicit
+  std::array<int64_t, 2> padding() const { return padding_; }
   Padding padding_mode() const { return mode_; }
   std::array<int64_t, 2> dilation() const { return dilation_; }
   int64_t groups() const { return groups_; }
@@ -251,14 +259,19 @@ class Conv2dOptions {
 // defaults to the window (non-overlapping windows).
 class Pool2dOptions {
  public:
+  // A `kernel` x `kernel` window, or `h` x `w`; the stride starts equal to it.
   explicit Pool2dOptions(int64_t kernel) : Pool2dOptions(kernel, kernel) {}
   Pool2dOptions(int64_t h, int64_t w) : kernel_{h, w}, stride_{h, w} {}
+  // The step between windows: one for both axes, or (height, width).
   Pool2dOptions& stride(int64_t s) { return stride(s, s); }
   Pool2dOptions& stride(int64_t h, int64_t w) { stride_ = {h, w}; return *this; }
+  // Padding on both sides of each axis, or a Padding mode; padded positions
+  // never win a max and are not counted in an average.
   Pool2dOptions& padding(int64_t p) { return padding(p, p); }
   Pool2dOptions& padding(int64_t h, int64_t w) { padding_ = {h, w}; mode_ = Padding::kExplicit; return *this; }
   Pool2dOptions& padding(Padding mode) { padding_ = {0, 0}; mode_ = mode; return *this; }
 
+  // The values set above as (height, width), or their defaults.
   std::array<int64_t, 2> kernel() const { return kernel_; }
   std::array<int64_t, 2> stride() const { return stride_; }
   std::array<int64_t, 2> padding() const { return padding_; }
@@ -326,7 +339,8 @@ Tensor sgd_update(const Tensor& p, const Tensor& g, const Tensor& lr, const Tens
 Tensor adam_update(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, const Tensor& lr,
                    const Tensor& bias1, const Tensor& bias2, const UpdateAttrs& attrs);
 
-// Operators.
+// Operators for the functions above; a double operand takes the tensor's
+// dtype (a 0-d tensor of it).
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }

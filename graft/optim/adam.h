@@ -17,17 +17,26 @@
 
 namespace graft::optim {
 
+// Adam's settings; Adam's constructor checks them (ValueError for betas
+// outside [0, 1) or eps <= 0).
 class AdamOptions {
  public:
+  // A constant learning rate `lr`; schedule() replaces it.
   explicit AdamOptions(double lr = 1e-3) : schedule_(schedule::constant(lr)) {}
+  // The learning rate as a function of the step (graft/optim/schedule.h).
   AdamOptions& schedule(LearningRateSchedule s) { schedule_ = std::move(s); return *this; }
+  // The decay rates of the first and second moment estimates, each in [0, 1).
   AdamOptions& betas(double b1, double b2) { beta1_ = b1; beta2_ = b2; return *this; }
+  // Added to the denominator for numerical stability (> 0).
   AdamOptions& eps(double e) { eps_ = e; return *this; }
+  // The weight decay: an L2 penalty, or decoupled (AdamW) with decoupled().
   AdamOptions& weight_decay(double w) { weight_decay_ = w; return *this; }
   // AdamW: weight decay applied to the weights, not added to the gradient.
   AdamOptions& decoupled(bool d) { decoupled_ = d; return *this; }
+  // The optimizer's name: its store's name and its slots' first path component.
   AdamOptions& name(std::string n) { name_ = std::move(n); return *this; }
 
+  // The values set above, or their defaults.
   const LearningRateSchedule& schedule() const { return schedule_; }
   double beta1() const { return beta1_; }
   double beta2() const { return beta2_; }
@@ -46,8 +55,10 @@ class AdamOptions {
   std::string name_ = "adam";
 };
 
+// Adam and AdamW (header comment); slots m, v and step per variable.
 class Adam : public Optimizer {
  public:
+  // Throws ValueError for invalid options (AdamOptions).
   explicit Adam(const AdamOptions& options);
 
  protected:

@@ -36,6 +36,8 @@
 
 namespace graft::optim {
 
+// The base of the optimizers (header comment): slots in a store of its own,
+// keyed by variable identity; a learning-rate schedule.
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -48,6 +50,7 @@ class Optimizer {
   void apply_gradients(const std::vector<Variable>& vars, const std::vector<std::optional<Tensor>>& grads,
                        std::source_location location = std::source_location::current());
 
+  // The optimizer's name, its store's name ("adam").
   const std::string& name() const { return store_.name(); }
   // The store that holds the slots, the learning rate and nothing else.
   VariableStore& store() { return store_; }
@@ -56,6 +59,7 @@ class Optimizer {
   int64_t iterations() const { return iterations_; }
   // Continues the count from a checkpoint (the schedule follows it).
   void set_iterations(int64_t iterations) { iterations_ = iterations; }
+  // The schedule's learning rate at iterations(), and a new schedule.
   double learning_rate() const { return schedule_(iterations_); }
   void set_schedule(LearningRateSchedule schedule) { schedule_ = std::move(schedule); }
 
@@ -78,6 +82,7 @@ class Optimizer {
   std::vector<std::string> diagnose(const std::vector<Variable>& trainable, int64_t min_updates = 10) const;
 
  protected:
+  // An optimizer whose store and slots are named `name`.
   Optimizer(std::string name, LearningRateSchedule schedule);
 
   // Gets or creates slot `slot` of `v` (v's shape unless given).
@@ -110,14 +115,16 @@ class Optimizer {
   std::unordered_map<uint64_t, Entry> entries_;
 };
 
+// What clip_by_global_norm() returns.
+struct ClippedGradients {
+  std::vector<std::optional<Tensor>> gradients;  // clipped, one per input
+  Tensor global_norm;                            // the norm before clipping
+};
+
 // Scales gradients so their global L2 norm is at most max_norm (TensorFlow's
 // clip_by_global_norm): g * max_norm / max(norm, max_norm). Missing
 // gradients stay missing. Returns the clipped gradients and the norm before
 // clipping.
-struct ClippedGradients {
-  std::vector<std::optional<Tensor>> gradients;
-  Tensor global_norm;
-};
 ClippedGradients clip_by_global_norm(const std::vector<std::optional<Tensor>>& grads, double max_norm);
 
 }  // namespace graft::optim

@@ -11,10 +11,14 @@
 
 namespace graft::optim {
 
+// The learning rate as a function of the optimizer's iteration count.
 using LearningRateSchedule = std::function<double(int64_t step)>;
 
+// Ready-made schedules. They throw ValueError for a negative learning rate
+// or warmup, or a period (every, total_steps) below 1.
 namespace schedule {
 
+// lr at every step.
 LearningRateSchedule constant(double lr);
 // lr * gamma^(step / every).
 LearningRateSchedule step_decay(double lr, int64_t every, double gamma);

@@ -10,6 +10,7 @@
 
 namespace graft {
 
+// The element type of a tensor (kCount: the number of dtypes, not a dtype).
 enum class DType : uint8_t { kFloat32, kFloat64, kInt64, kCount };
 
 // Throws InternalError for a value outside the enum (a corrupted or
@@ -18,6 +19,7 @@ enum class DType : uint8_t { kFloat32, kFloat64, kInt64, kCount };
 // float32.
 [[noreturn]] void throw_invalid_dtype(DType d, const char* where);
 
+// Bytes per element; throws InternalError for a value outside the enum.
 constexpr size_t dtype_size(DType d) {
   switch (d) {
     case DType::kFloat32: return 4;
@@ -40,8 +42,10 @@ constexpr std::string_view dtype_name(DType d) {
   return "invalid";
 }
 
+// float32 or float64.
 constexpr bool is_floating(DType d) { return d == DType::kFloat32 || d == DType::kFloat64; }
 
+// The DType of C++ type T: float, double or int64_t.
 template <typename T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::kFloat32; }
 template <> constexpr DType dtype_of<double>() { return DType::kFloat64; }

@@ -20,13 +20,17 @@
 
 namespace graft {
 
+// The largest rank a Shape holds.
 inline constexpr int kMaxRank = 8;
 
 // A list of small integers (axes, offsets) stored inline.
 using Dims = InlineVector<int64_t, kMaxRank>;
 
+// A tensor's dimensions (rank 0 to kMaxRank), checked on construction.
 class Shape {
  public:
+  // The shape of a scalar (rank 0), or the given dimensions (checked as the
+  // span constructor does).
   Shape() = default;
   Shape(std::initializer_list<int64_t> dims) : Shape(std::span<const int64_t>(dims.begin(), dims.size())) {}
   // Throws ShapeError for a negative dimension, a rank above kMaxRank, or
@@ -34,6 +38,8 @@ class Shape {
   explicit Shape(std::span<const int64_t> dims);
   explicit Shape(const Dims& dims) : Shape(dims.span()) {}
 
+  // The number of dimensions, and dimension `axis` (0 <= axis < rank(),
+  // unchecked).
   int rank() const { return dims_.size(); }
   int64_t operator[](int axis) const { return dims_[axis]; }
   // Sets one dimension; throws ShapeError as the constructor does (the shape
@@ -56,6 +62,7 @@ class Shape {
   Dims dims_;
 };
 
+// Writes shape.to_string().
 std::ostream& operator<<(std::ostream& out, const Shape& shape);
 
 // Normalises a possibly negative axis (-1 is the last) and checks its range.

@@ -33,11 +33,14 @@ namespace graft {
 // A buffer from the caching allocator, shared by a tensor and its views.
 class Storage {
  public:
+  // `nbytes` uninitialised bytes from the allocator, returned to it on
+  // destruction.
   explicit Storage(size_t nbytes);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
+  // The buffer and its size in bytes.
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
 
@@ -45,6 +48,7 @@ class Storage {
   // Wraps a buffer the derived class owns (Tensor::empty's inline buffer for
   // tiny tensors); the destructor leaves it alone.
   struct Borrowed {};
+  // Wraps `nbytes` at `data` without owning them.
   Storage(Borrowed, void* data, size_t nbytes) : data_(data), nbytes_(nbytes), owned_(false) {}
 
  private:
@@ -53,11 +57,13 @@ class Storage {
   bool owned_ = true;
 };
 
+// What a Tensor handle points at: a buffer, where the values start in it,
+// the shape and dtype, and the identity tapes and captures key on.
 struct TensorImpl {
   std::shared_ptr<Storage> storage;  // null for a symbolic tensor
-  size_t offset_bytes = 0;
-  Shape shape;
-  DType dtype = DType::kFloat32;
+  size_t offset_bytes = 0;           // where the values start in the storage
+  Shape shape;                       // the dimensions
+  DType dtype = DType::kFloat32;     // the element type
   uint64_t id = 0;       // unique for the life of the process, never reused
   uint64_t version = 0;  // moves on every in-place write
 };
@@ -65,6 +71,8 @@ struct TensorImpl {
 // A fresh id for a tensor impl.
 uint64_t next_tensor_id();
 
+// A handle to an n-dimensional array of one dtype (header comment): copies
+// share the values; clone() copies them.
 class Tensor {
  public:
   // An undefined tensor: defined() is false and any other call throws.
@@ -80,14 +88,19 @@ class Tensor {
   // Copies `values` into a new tensor of `shape` (a 1-D shape when omitted).
   template <typename T>
   static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
+  // Copies `values` into a new 1-D tensor.
   template <typename T>
   static Tensor from_vector(const std::vector<T>& values) {
     return from_vector(values, Shape{static_cast<int64_t>(values.size())});
   }
+  // A 0-d tensor holding `value`.
   template <typename T>
   static Tensor scalar(T value) { return from_vector<T>({value}, Shape{}); }
 
+  // Whether the handle points at a tensor; every other accessor throws
+  // ValueError for an undefined one.
   bool defined() const { return impl_ != nullptr; }
+  // The shape, dtype, rank and number of elements.
   const Shape& shape() const { return checked().shape; }
   DType dtype() const { return checked().dtype; }
   int rank() const { return shape().rank(); }
@@ -108,6 +121,7 @@ class Tensor {
     check_dtype(dtype_of<T>());
     return static_cast<T*>(raw_data());
   }
+  // The first value's address, untyped; ValueError for a symbolic tensor.
   void* raw_data() const;
 
   // The single value of a one-element tensor, converted to T.
@@ -117,12 +131,15 @@ class Tensor {
   template <typename T>
   std::vector<T> to_vector() const;
 
+  // A new tensor with its own copy of the values.
   Tensor clone() const;
   // Copies `src` (same shape and dtype) into this tensor's buffer in place.
   void copy_from(const Tensor& src) const;
   // Marks an in-place write (tapes use it to detect stale saved tensors).
   void bump_version() const { ++checked().version; }
 
+  // "Tensor([[1, 2], [3, 4]], shape=[2, 2], dtype=float32)", for printing;
+  // "Tensor(undefined)" for an undefined one.
   std::string to_string() const;
 
  private:
@@ -136,6 +153,7 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
+// Writes t.to_string().
 std::ostream& operator<<(std::ostream& out, const Tensor& t);
 
 // The bytes a tensor of `shape` and `dtype` holds. Throws ShapeError naming

@@ -44,6 +44,7 @@
 
 namespace graft {
 
+// How a graft::function captures and caches.
 class FunctionOptions {
  public:
   // The name shown in messages, explain() and printed graphs.
@@ -58,6 +59,7 @@ class FunctionOptions {
   // made with fewer); the least recently used is dropped past this.
   FunctionOptions& max_cached_graphs(int n) { max_cached_graphs_ = n; return *this; }
 
+  // The values set above, or their defaults ("function", off, 8, on, 32).
   const std::string& name() const { return name_; }
   bool strict() const { return strict_; }
   int recapture_warning() const { return recapture_warning_; }
@@ -138,8 +140,13 @@ inline constexpr bool kIsTensorArgument = std::is_convertible_v<const T&, Tensor
 template <typename F>
 class Function {
  public:
+  // Compiles `f` lazily: nothing is captured before the first call. Throws
+  // ValueError for max_cached_graphs below 1.
   Function(F f, FunctionOptions options) : f_(std::move(f)), core_(std::move(options)) {}
 
+  // Runs f on `args`: replays the graph cached for their signature and the
+  // stores' epochs, or captures one first (header comment). Returns what f
+  // returns.
   template <typename... Args>
   auto operator()(const Args&... args) {
     using R = std::invoke_result_t<F&, const std::conditional_t<kIsTensorArgument<Args>, Tensor, Args>&...>;
@@ -160,11 +167,16 @@ class Function {
     }
   }
 
+  // Why each capture happened, one line each.
   std::string explain() const { return core_.explain(); }
+  // Captures and calls so far.
   int captures() const { return core_.captures(); }
   int calls() const { return core_.calls(); }
+  // The graph the last call ran, as text or Graphviz dot; empty before the
+  // first call.
   std::string graph_text() const { return core_.graph_text(); }
   std::string graph_dot() const { return core_.graph_dot(); }
+  // Statistics of the last call's executor.
   trace::ExecutorStats stats() const { return core_.stats(); }
 
  private:
@@ -209,6 +221,8 @@ class Function {
   trace::internal::FunctionCore core_;
 };
 
+// The compiled form of `f` (header comment): graft::function(f), as
+// tf.function(f).
 template <typename F>
 Function<F> function(F f, FunctionOptions options = {}) {
   return Function<F>(std::move(f), std::move(options));

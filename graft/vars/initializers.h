@@ -17,13 +17,17 @@
 
 namespace graft {
 
+// A named way to fill a new variable (header comment); the init:: functions
+// make the usual ones.
 class Initializer {
  public:
   // Fills `out` (already allocated with the variable's shape and dtype).
   using Fn = std::function<void(const Tensor& out, uint64_t seed)>;
 
+  // An initializer called `name` (shown in summaries) that runs `fn`.
   Initializer(std::string name, Fn fn) : name_(std::move(name)), fn_(std::move(fn)) {}
 
+  // The name, and the fill: `seed` is the store's seed mixed with the path.
   const std::string& name() const { return name_; }
   void operator()(const Tensor& out, uint64_t seed) const { fn_(out, seed); }
 
@@ -34,6 +38,7 @@ class Initializer {
 
 namespace init {
 
+// Every element 0, 1, or `value`.
 Initializer zeros();
 Initializer ones();
 Initializer constant(double value);

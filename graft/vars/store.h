@@ -41,6 +41,7 @@
 
 namespace graft {
 
+// How scope.variable() treats an existing path (header comment).
 enum class Reuse { kCreate, kReuse, kAutoReuse };
 
 // What the creation audit saw at one site (file:line + name). A creation is
@@ -52,9 +53,10 @@ struct AuditReport {
   std::string site;  // "model.cc:42"
   std::string name;  // the requested name, "weights"
   int recreations = 0;  // re-creations at the site so far
-  std::string message;
+  std::string message;  // the warning's text, with a help: line
 };
 
+// The creation audit's settings (VariableStore::set_audit_options).
 class AuditOptions {
  public:
   // Report a site once it has re-created a dropped variable this many times.
@@ -65,6 +67,7 @@ class AuditOptions {
   // always kept in audit_reports().
   AuditOptions& print_warnings(bool on) { print_warnings_ = on; return *this; }
 
+  // The values set above, or their defaults (2, off, on).
   int threshold() const { return threshold_; }
   bool strict() const { return strict_; }
   bool print_warnings() const { return print_warnings_; }
@@ -81,9 +84,13 @@ class Scope;
 // gone (alive() turns false). Compiled functions hold one per store they read.
 class StoreWatch {
  public:
+  // The store's structure epoch (its last value once the store is gone).
   uint64_t epoch() const;
+  // Whether the store still exists.
   bool alive() const;
+  // The store's name.
   const std::string& name() const;
+  // Whether both watch the same store.
   bool operator==(const StoreWatch& other) const { return state_ == other.state_; }
 
  private:
@@ -91,6 +98,7 @@ class StoreWatch {
   std::shared_ptr<const struct VariableStoreState> state_;
 };
 
+// Where variables live and are found by path (header comment).
 class VariableStore {
  public:
   // `name` is the first path component of every variable ("" for none);
@@ -100,6 +108,7 @@ class VariableStore {
   VariableStore(const VariableStore&) = delete;
   VariableStore& operator=(const VariableStore&) = delete;
 
+  // The name and seed given to the constructor.
   const std::string& name() const;
   uint64_t seed() const;
   // The scope at the store's root, in Reuse::kAutoReuse mode.
@@ -135,9 +144,11 @@ class VariableStore {
   // layer adds one to restore a variable the moment a lazily built module
   // creates it (graft/io/checkpoint.h).
   using CreateListener = std::function<void(const Variable&)>;
+  // Names one listener, for remove_create_listener.
   struct ListenerId {
     uint64_t value = 0;  // 0: none
   };
+  // Adds `listener`; returns its id.
   ListenerId add_create_listener(CreateListener listener);
   // Removes the listener `id` names; false when it is not (or no longer) there.
   bool remove_create_listener(ListenerId id);
@@ -154,11 +165,14 @@ class VariableStore {
   std::shared_ptr<T> find_attachment() const {
     return std::static_pointer_cast<T>(find_attachment_of(typeid(T)));
   }
+  // Removes the attachment of type T, if any.
   template <typename T>
   void detach() {
     detach_of(typeid(T));
   }
 
+  // The creation audit's settings, and its reports so far (one per reported
+  // site, counts current).
   void set_audit_options(const AuditOptions& options);
   std::vector<AuditReport> audit_reports() const;
 
@@ -176,6 +190,8 @@ class VariableStore {
   std::shared_ptr<State> state_;
 };
 
+// A path in a store, with a reuse mode: where variables are made and found
+// (header comment).
 class Scope {
  public:
   // The scope at `path` in `store`. Throws ValueError unless `path` is the
@@ -184,6 +200,7 @@ class Scope {
   // valid name (check_variable_name): no "s//double", "/lead", "a/./b".
   Scope(VariableStore& store, std::string path, Reuse reuse);
 
+  // The scope's path, reuse mode and store.
   const std::string& path() const { return path_; }
   Reuse reuse() const { return reuse_; }
   VariableStore& store() const { return *store_; }
@@ -216,6 +233,8 @@ class Scope {
 //   { VariableScope s("layer_1"); Variable w(t, "weights"); }  // layer_1/weights
 class VariableScope {
  public:
+  // Makes current_scope().child(name) (with `reuse`, or the parent's mode)
+  // current. Throws ValueError for an invalid name.
   explicit VariableScope(std::string_view name);
   VariableScope(std::string_view name, Reuse reuse);
   // Makes `scope` itself current.
@@ -224,6 +243,7 @@ class VariableScope {
   VariableScope(const VariableScope&) = delete;
   VariableScope& operator=(const VariableScope&) = delete;
 
+  // The scope this object made current.
   const Scope& scope() const;
 };
 

@@ -53,6 +53,8 @@ class VariableOptions {
   // Whether tapes watch the variable and trainable_variables() lists it.
   VariableOptions& trainable(bool on) { trainable_ = on; return *this; }
 
+  // The values set above: dtype() is empty unless set; trainable() is true
+  // unless set false.
   std::optional<DType> dtype() const { return dtype_; }
   bool trainable() const { return trainable_; }
 
@@ -61,6 +63,8 @@ class VariableOptions {
   bool trainable_ = true;
 };
 
+// A mutable, named tensor whose identity is its path (header comment); a
+// handle: copies refer to the same variable.
 class Variable {
  public:
   // A null handle; any call but defined() throws.
@@ -70,13 +74,18 @@ class Variable {
                     const VariableOptions& options = {},
                     std::source_location location = std::source_location::current());
 
+  // Whether the handle refers to a variable.
   bool defined() const { return impl_ != nullptr; }
+  // The process-wide identity (never reused) and the full path.
   uint64_t id() const;
   const std::string& path() const;
   // The last component of the path.
   std::string_view name() const;
+  // The fixed shape and dtype.
   const Shape& shape() const;
   DType dtype() const;
+  // Whether tapes watch it and trainable_variables() lists it; changing it
+  // moves the store's epoch.
   bool trainable() const;
   void set_trainable(bool trainable);
   // Where the variable was created.
@@ -100,6 +109,7 @@ class Variable {
   void assign_add(const Tensor& delta) const;
   void assign_sub(const Tensor& delta) const;
 
+  // Whether the variable was retired (header comment).
   bool is_retired() const;
   // "retired by Sequential::remove(1) at model.cc:88 (store epoch 7)", or "".
   std::string retirement() const;
