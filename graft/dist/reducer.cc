@@ -34,23 +34,6 @@ void scale(void* data, int64_t count, DType dtype, double factor) {
   }
 }
 
-// Sums `count` elements across ranks into `recv` (`send` may be `recv`) and
-// divides by the rank count, a chunk at a time: each chunk is divided while
-// the reduction has just left it in the core's cache, so the division costs
-// a pass over cache rather than a second pass over memory.
-void allreduce_mean(const Comm& comm, const void* send, void* recv, int64_t count, DType dtype) {
-  constexpr int64_t kChunkBytes = int64_t{1} << 20;
-  const int64_t width = static_cast<int64_t>(dtype_size(dtype));
-  const int64_t chunk = kChunkBytes / width;
-  for (int64_t done = 0; done < count; done += chunk) {
-    const int64_t n = std::min(chunk, count - done);
-    void* out = static_cast<char*>(recv) + done * width;
-    const void* in = send == recv ? out : static_cast<const char*>(send) + done * width;
-    comm.allreduce_sum(in, out, n, dtype);
-    scale(out, n, dtype, 1.0 / comm.size());
-  }
-}
-
 }  // namespace
 
 struct GradientReducer::Bucket {
@@ -165,7 +148,8 @@ void GradientReducer::reduce_eager(Bucket& bucket, const std::vector<std::option
   if (!sum.defined() || sum.impl_ptr().use_count() > 1 || sum.impl()->storage.use_count() > 1) {
     sum = Tensor::empty({bucket.numel}, bucket.dtype);
   }
-  allreduce_mean(comm_, send, sum.raw_data(), bucket.numel, bucket.dtype);
+  comm_.allreduce_sum(send, sum.raw_data(), bucket.numel, bucket.dtype);
+  scale(sum.raw_data(), bucket.numel, bucket.dtype, 1.0 / comm_.size());
   for (const Bucket::Item& item : bucket.items) {
     out[item.index] = view_at(sum, static_cast<size_t>(item.offset) * width, item.shape);
   }
@@ -186,7 +170,8 @@ void GradientReducer::reduce_captured(Bucket& bucket, const std::vector<std::opt
   // reads below (the executor keeps host calls and assigns in program order).
   host_call("allreduce " + bucket.buffer.path(),
             [&comm = comm_, buffer = bucket.buffer.raw_value(), numel = bucket.numel, dtype = bucket.dtype] {
-              allreduce_mean(comm, buffer.raw_data(), buffer.raw_data(), numel, dtype);
+              comm.allreduce_sum(buffer.raw_data(), buffer.raw_data(), numel, dtype);
+              scale(buffer.raw_data(), numel, dtype, 1.0 / comm.size());
               buffer.bump_version();
             });
   Tensor reduced = bucket.buffer.value();
