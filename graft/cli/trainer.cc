@@ -191,6 +191,12 @@ void check_finite(const io::SafetensorsFile& file) {
   }
 }
 
+// How a diverged run ends (Trainer::account and Trainer::save).
+constexpr const char* kDiverged =
+    ": training diverged, so it stops without saving over the last checkpoint"
+    "\n  help: lower --lr, set --clip-norm or a --warmup, then resume from the last checkpoint or start again; "
+    "--allow-nonfinite trains on regardless";
+
 // The path of the first variable in `stores` holding NaN or Inf, or "": a
 // step whose loss was still finite can leave the parameters it updated
 // infinite, and such a state must not replace the last checkpoint.
@@ -590,10 +596,7 @@ void Trainer::grow(const GrowthEvent& event) {
 void Trainer::save() {
   if (!config_.allow_nonfinite) {
     const std::string bad = first_nonfinite({&model_->store(), &optimizer_->store()});
-    GRAFT_CHECK(bad.empty(), "graft train: variable '", bad, "' holds NaN or Inf after step ", step_,
-                ": training diverged, so it stops without saving over the last checkpoint",
-                "\n  help: lower --lr, set --clip-norm or a --warmup, then resume from the last checkpoint or start "
-                "again; --allow-nonfinite trains on regardless");
+    GRAFT_CHECK(bad.empty(), "graft train: variable '", bad, "' holds NaN or Inf after step ", step_, kDiverged);
   }
   TrainConfig as_run = config_;
   as_run.threads = num_threads();
@@ -650,9 +653,7 @@ void Trainer::account(const io::Batch& batch, const std::vector<Tensor>& outs) {
   // A diverged run stops before it can save: its parameters are garbage now,
   // and the checkpoint on disk is the last good state.
   GRAFT_CHECK(std::isfinite(loss) || config_.allow_nonfinite, "graft train: the loss of step ", step_, " is ",
-              std::isnan(loss) ? "NaN" : "infinite", ": training diverged, so it stops without saving over the last checkpoint",
-              "\n  help: lower --lr, set --clip-norm or a --warmup, then resume from the last checkpoint or start "
-              "again; --allow-nonfinite trains on regardless");
+              std::isnan(loss) ? "NaN" : "infinite", kDiverged);
   const double hits = static_cast<double>(correct(outs[1], batch.labels));
   const double n = static_cast<double>(batch.labels.numel());
   for (Sums* s : {&window_, &epoch_}) {
