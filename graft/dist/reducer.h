@@ -10,16 +10,17 @@
 // Buckets: the gradients are ordered by their variables' paths (never by
 // creation order, list order or address, so every rank builds the same plan)
 // and packed into buckets of at most bucket_bytes (a larger gradient is a
-// bucket of its own); each bucket is one MPI_Allreduce, then divided by the
-// number of ranks. The plan is rebuilt when the list of variables, their
+// bucket of its own); each bucket is one MPI_Allreduce of the gradients
+// divided by the number of ranks. The plan is rebuilt when the list of variables, their
 // shapes or which of them have gradients changes (a growth event); each
 // rebuild first checks that every rank has the same gradient list
 // (dist::StructureError otherwise, graft/dist/structure.h), so mismatched
 // buckets never reach MPI.
 //
-// Eager code: a bucket of one gradient is reduced straight from the
-// gradient's buffer into the result; smaller gradients are packed into one
-// buffer first. The results are views of the reduced bucket (no copy out).
+// Eager code: one pass copies each gradient, divided by the number of ranks,
+// into the bucket's buffer, which MPI sums in place (the same work as a raw
+// MPI_Allreduce of separate buffers, which copies its input to its output
+// first); the results are views of the reduced bucket (no copy out).
 // Inside graft::function: each bucket is a non-trainable variable of this
 // reducer's store; the captured step packs the gradients into it, a host call
 // (graft/ops/dispatch.h) reduces it in place at every replay, and the step
@@ -98,7 +99,6 @@ class GradientReducer {
   VariableStore store_;
   std::unique_ptr<Plan> plan_;
   int plans_built_ = 0;
-  std::vector<char> staging_;  // packs small gradients in eager code
 };
 
 }  // namespace graft::dist

@@ -101,6 +101,48 @@ TEST(GradientReducerTest, AResultStillHeldIsNeverOverwrittenByTheNextReduction) 
   }
 }
 
+TEST(GradientReducerTest, AveragesAreExactInBothDTypesAndLeaveTheGradientsAlone) {
+  // The gradients are divided by the rank count on their way into the bucket,
+  // then summed: with a power-of-two rank count that is exactly the sum's
+  // average (bit for bit with 2 ranks, where the sum has one order), the same
+  // on every rank, and the caller's gradients are never written.
+  Comm& comm = Comm::world();
+  VariableStore store("m");
+  std::vector<Variable> vars = {store.root().variable("f", {7}),
+                                store.root().variable("d", {3, 2}, init::zeros(), VariableOptions().dtype(DType::kFloat64)),
+                                store.root().variable("e", {4}, init::zeros(), VariableOptions().dtype(DType::kFloat64))};
+  // Rank r's gradient: a seeded normal draw times (r + 1), so the average is the draw times (ranks + 1) / 2.
+  auto draw = [&](size_t k, int rank) {
+    Tensor t = dist_test::normal(vars[k].shape(), 10 + k) * (rank + 1.0);
+    return vars[k].dtype() == DType::kFloat64 ? cast(t, DType::kFloat64) : t;
+  };
+  std::vector<std::optional<Tensor>> grads;
+  std::vector<uint64_t> before;
+  for (size_t k = 0; k < vars.size(); ++k) {
+    grads.emplace_back(draw(k, comm.rank()));
+    before.push_back(dist_test::bytes_hash(*grads[k]));
+  }
+  GradientReducer reducer(comm);
+  std::vector<std::optional<Tensor>> out = reducer.average(vars, grads);
+  for (size_t k = 0; k < vars.size(); ++k) {
+    Tensor sum = draw(k, 0);
+    for (int r = 1; r < comm.size(); ++r) sum = sum + draw(k, r);
+    Tensor expected = sum * (1.0 / comm.size());
+    ASSERT_EQ(out[k]->dtype(), vars[k].dtype()) << vars[k].path();
+    if (comm.size() <= 2) {
+      EXPECT_EQ(dist_test::bytes_hash(*out[k]), dist_test::bytes_hash(expected)) << vars[k].path();
+    } else {
+      std::vector<double> got = out[k]->to_vector<double>(), want = expected.to_vector<double>();
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << vars[k].path() << " " << i;
+    }
+    EXPECT_TRUE(dist_test::same_on_every_rank(comm, *out[k])) << vars[k].path();
+    EXPECT_EQ(dist_test::bytes_hash(*grads[k]), before[k]) << vars[k].path() << " was written";
+  }
+  if (comm.size() > 1) {
+    EXPECT_EQ(reducer.describe(), "bucket 0: 80 bytes float64: m/d m/e\nbucket 1: 28 bytes float32: m/f\n");
+  }
+}
+
 TEST(GradientReducerTest, ACompiledStepAveragesAtEveryReplayAndRecapturesForANewPlan) {
   Comm& comm = Comm::world();
   Grads g(comm.rank());
