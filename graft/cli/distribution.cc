@@ -90,6 +90,12 @@ void Distribution::grow(VariableStore& model, optim::Optimizer* optimizer, std::
   edit();
 }
 
+void Distribution::average_statistics(VariableStore& model, std::string_view when) {
+#if GRAFT_WITH_DIST
+  if (state_) dist::average_statistics(*state_->comm, model, when);
+#endif
+}
+
 void Distribution::save(const std::string& path, const std::vector<const VariableStore*>& stores,
                         const io::Metadata& metadata) {
 #if GRAFT_WITH_DIST

@@ -6,6 +6,7 @@
 //   dist.sync(model.store(), optimizer, "at start");
 //   grads = dist.average(vars, grads);            // inside the (compiled) step
 //   dist.grow(model.store(), &optimizer, "at growth event 1", [&] { edit(...); });
+//   dist.average_statistics(model.store(), "before evaluation");  // and before saving
 //   dist.save(path, stores, metadata);            // rank 0 writes
 //
 // detect() starts MPI only when an MPI launcher started this process (it
@@ -55,6 +56,9 @@ class Distribution {
                                              const std::vector<std::optional<Tensor>>& grads);
   // dist::collective_growth (just `edit` alone).
   void grow(VariableStore& model, optim::Optimizer* optimizer, std::string_view when, const std::function<void()>& edit);
+  // dist::average_statistics: a BatchNorm's running statistics (each rank's
+  // follow its own shard) averaged over the ranks (nothing alone).
+  void average_statistics(VariableStore& model, std::string_view when);
   // dist::save_checkpoint (io::save_checkpoint alone).
   void save(const std::string& path, const std::vector<const VariableStore*>& stores, const io::Metadata& metadata);
   // Whether `flag` is true on any rank (an interrupt seen by one rank stops all).

@@ -552,6 +552,8 @@ Trainer::Evaluation Trainer::evaluate(const io::Dataset& data) {
   const int64_t chunk = 1000;
   Evaluation e;
   int64_t hits = 0;
+  // Every rank evaluates with the same running statistics, those of all ranks.
+  dist_.average_statistics(model_->store(), "before evaluation");
   model_->eval();
   for (int64_t begin = 0; begin < data.size(); begin += chunk) {
     int64_t end = std::min(data.size(), begin + chunk);
@@ -594,6 +596,8 @@ void Trainer::grow(const GrowthEvent& event) {
 }
 
 void Trainer::save() {
+  // The checkpoint holds every rank's running statistics, averaged, not rank 0's alone.
+  dist_.average_statistics(model_->store(), "before saving a checkpoint");
   if (!config_.allow_nonfinite) {
     const std::string bad = first_nonfinite({&model_->store(), &optimizer_->store()});
     GRAFT_CHECK(bad.empty(), "graft train: variable '", bad, "' holds NaN or Inf after step ", step_, kDiverged);

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <exception>
+#include <functional>
+#include <string>
 #include <unordered_set>
 
 #include "graft/dist/structure.h"
 #include "graft/io/checkpoint.h"
+#include "graft/ops/ops.h"
 
 namespace graft::dist {
 namespace {
@@ -91,6 +94,40 @@ std::vector<std::string> collective_growth(const Comm& comm, VariableStore& mode
   for (const Variable& v : created) paths.push_back(v.path());
   std::sort(paths.begin(), paths.end());
   return paths;
+}
+
+size_t average_statistics(const Comm& comm, VariableStore& model, std::string_view when) {
+  std::vector<Variable> stats;
+  for (const Variable& v : model.variables()) {
+    if (!v.trainable() && (v.dtype() == DType::kFloat32 || v.dtype() == DType::kFloat64)) stats.push_back(v);
+  }
+  check_structure(comm, structure_of_variables(stats), when);
+  if (comm.size() == 1) return 0;
+  std::sort(stats.begin(), stats.end(), [](const Variable& a, const Variable& b) { return a.path() < b.path(); });
+  // Which of them differ: one allgather of every rank's value hashes.
+  std::string hashes;
+  for (const Variable& v : stats) {
+    Tensor value = v.raw_value();
+    const uint64_t h = std::hash<std::string_view>{}(
+        std::string_view(static_cast<const char*>(value.raw_data()), value.nbytes()));
+    hashes.append(reinterpret_cast<const char*>(&h), sizeof h);
+  }
+  const std::vector<std::string> all = comm.allgather(hashes);
+  size_t averaged = 0;
+  for (size_t i = 0; i < stats.size(); ++i) {
+    const auto differs = [&](const std::string& rank_hashes) {
+      return rank_hashes.compare(i * sizeof(uint64_t), sizeof(uint64_t), all[0], i * sizeof(uint64_t),
+                                 sizeof(uint64_t)) != 0;
+    };
+    if (std::none_of(all.begin(), all.end(), differs)) continue;
+    Tensor value = stats[i].raw_value();
+    // Each rank's share, summed into the variable's own buffer.
+    const Tensor share = value * (1.0 / comm.size());
+    comm.allreduce_sum(share.raw_data(), value.raw_data(), value.numel(), value.dtype());
+    value.bump_version();
+    ++averaged;
+  }
+  return averaged;
 }
 
 void save_checkpoint(const Comm& comm, const std::string& path, const std::vector<const VariableStore*>& stores,

@@ -8,6 +8,7 @@
 //   dist::collective_growth(comm, model.store(), &adam, "at growth event 1", [&] {
 //     edit::widen(model, 0, 512, {.optimizer = &adam, .seed = dist::shared_seed(comm, seed)});
 //   });
+//   dist::average_statistics(comm, model.store(), "before evaluation");  // BatchNorm's running stats
 //   dist::save_checkpoint(comm, path, {&model.store(), &adam.store()}, metadata);  // rank 0 writes
 //
 // sync: checks the structure of the model and the optimizer's slots
@@ -23,6 +24,17 @@
 // and their optimizer slots) are broadcast from rank 0. Gradient buckets
 // rebuild on the next GradientReducer::average, and compiled steps recapture
 // on their own (the stores' epochs moved).
+//
+// average_statistics: the gradient averaging keeps trainable variables equal
+// on every rank, but not what a layer updates from its own batch: a
+// BatchNorm's moving_mean and moving_variance follow each rank's shard. So
+// before evaluating and before saving, every non-trainable float variable
+// that differs between ranks is replaced by its average over the ranks (what
+// timm's distribute_bn does for DDP without SyncBatchNorm): the moving mean
+// becomes the running mean of the whole global batch stream, the moving
+// variance the mean of the ranks' (within-shard) variances. Variables equal on
+// every rank (frozen weights) are left alone bit for bit, and training itself
+// never reads the running statistics, so the steps are unchanged.
 //
 // save_checkpoint: rank 0 writes the file (graft/io/checkpoint.h: atomic)
 // with `metadata` plus dist.world_size; every rank learns whether that
@@ -61,6 +73,12 @@ uint64_t shared_seed(const Comm& comm, uint64_t seed);
 // the paths broadcast from rank 0, sorted.
 std::vector<std::string> collective_growth(const Comm& comm, VariableStore& model, optim::Optimizer* optimizer,
                                            std::string_view when, const std::function<void()>& edit);
+
+// Replaces each non-trainable float32/float64 variable of `model` whose value
+// differs between ranks by its average over the ranks (header comment).
+// StructureError when the ranks hold different variables. Returns how many
+// were averaged (0 with one rank).
+size_t average_statistics(const Comm& comm, VariableStore& model, std::string_view when);
 
 // Rank 0 saves `stores` to `path` with `metadata` and kWorldSizeKey; throws
 // on every rank when saving failed (IoError on rank 0, ValueError elsewhere).

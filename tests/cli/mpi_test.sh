@@ -2,7 +2,9 @@
 # `graft train` under mpirun: two ranks train, grow and finish with one
 # test_accuracy line; ranks started with different --hidden or --grow
 # (MPMD) all stop with the first differing variable path, never hang; a
-# two-rank run stopped early resumes on one rank.
+# two-rank run stopped early resumes on one rank; the CNN's BatchNorm
+# statistics (each rank's follow its own shard) are averaged, so every rank
+# evaluates the same model.
 #   mpi_test.sh PATH/TO/graft MPIEXEC NUMPROC_FLAG [LAUNCHER_FLAGS...]
 set -u
 graft="$1"
@@ -69,6 +71,21 @@ elif ! grep -q "at step 20" <<<"$out" || ! grep -q '^test_accuracy=' <<<"$out"; 
   fail "resume-on-one-rank: did not continue from step 20 to the end" "$out"
 else
   echo "ok   resume-on-one-rank"
+fi
+
+# The CNN on two ranks: rank 1 logs to rank_1/, and its per-epoch test loss
+# is rank 0's only if both evaluated with the same BatchNorm statistics.
+out=$(timeout 120 "$mpiexec" "$np" 2 "${flags[@]}" "$graft" train --model cnn --channels 4 --hidden 16 --grow '' --epochs 2 \
+  --limit 512 --batch-size 64 --threads 1 --no-progress --log-every 4 --run-dir "$tmp/cnn" 2>&1)
+status=$?
+test_losses() { grep -o '"test_loss":[^,]*' "$1/metrics.jsonl" | tr '\n' ' '; }
+if [ "$status" -ne 0 ]; then
+  fail "cnn-statistics: exit $status" "$out"
+elif [ "$(test_losses "$tmp/cnn" | wc -w)" -ne 2 ] || [ "$(test_losses "$tmp/cnn")" != "$(test_losses "$tmp/cnn/rank_1")" ]; then
+  fail "cnn-statistics: the ranks evaluated different models" "rank 0: $(test_losses "$tmp/cnn")" \
+    "rank 1: $(test_losses "$tmp/cnn/rank_1")"
+else
+  echo "ok   cnn-statistics"
 fi
 
 [ "$failures" -eq 0 ] || { echo "$failures failed"; exit 1; }
