@@ -2,7 +2,8 @@
 // instruction counts can be compared run to run on a busy machine:
 //   valgrind --tool=callgrind build/bin/graft_steps compiled_mlp784_b256 20
 // Workloads: mlp784_b256 (eager, bench/graft_workloads.h),
-// compiled_mlp784_b256, compiled_mlp16_b8, lstm_h128_t32_b16 (compiled),
+// compiled_mlp784_b256, compiled_mlp16_b8, eager_mlp784_b256 (the same
+// nn::Sequential step run eagerly), lstm_h128_t32_b16 (compiled),
 // fmnist_step (the fmnist_train step: compiled Adam, batch 128, on one
 // random batch), growth_event (events on fresh models, setup included).
 // Threads: 1 (GRAFT_NUM_THREADS is honoured).
@@ -29,12 +30,16 @@ int main(int argc, char** argv) {
     auto g = std::make_shared<GraftMlp>(std::vector<int64_t>{784, 256, 256, 10}, 256);
     fn = [g] { (void)g->step(); };
     state = g;
-  } else if (name == "compiled_mlp784_b256" || name == "compiled_mlp16_b8") {
-    const bool big = name == "compiled_mlp784_b256";
+  } else if (name == "compiled_mlp784_b256" || name == "compiled_mlp16_b8" || name == "eager_mlp784_b256") {
+    const bool big = name != "compiled_mlp16_b8";
     auto g = std::make_shared<CompiledMlp>(big ? std::vector<int64_t>{784, 256, 256, 10}
                                                : std::vector<int64_t>{16, 32, 32, 4},
                                            big ? 256 : 8);
-    fn = [g] { (void)g->compiled_step(); };
+    if (name == "eager_mlp784_b256") {
+      fn = [g] { (void)g->eager_step(); };
+    } else {
+      fn = [g] { (void)g->compiled_step(); };
+    }
     state = g;
   } else if (name == "lstm_h128_t32_b16") {
     auto g = std::make_shared<LstmGrad>(64, 128, 32, 16);

@@ -6,9 +6,11 @@
 //   });
 //
 // Ranges shorter than two grains run inline on the calling thread, so small
-// tensors pay nothing. Workers sleep on a condition variable (no spinning that
-// would fight OpenBLAS's threads on a small machine). The pool has
-// num_threads() - 1 workers; the caller takes a share too.
+// tensors pay nothing. Between regions a worker spins briefly (a fraction of
+// a millisecond) and then sleeps on a condition variable, so the many short
+// regions of a training step do not each pay a kernel wake-up, and an idle
+// pool uses no CPU. The pool has num_threads() - 1 workers; the caller takes
+// a share too.
 #pragma once
 
 #include <cstdint>

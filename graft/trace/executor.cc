@@ -48,7 +48,9 @@ void Executor::bind(const MemoryPlan& memory) {
   for (PlannedStep planned : memory.schedule) {
     for (int out : step_outputs(graph_, fusion_, planned)) {
       const TensorMeta& meta = graph_.values[out].meta;
-      if (memory.returned[out]) {
+      if (memory.external_of[out] >= 0) {
+        slots_[out] = graph_.externals[static_cast<size_t>(memory.external_of[out])];
+      } else if (memory.returned[out]) {
         slots_[out] = Tensor::empty(meta.shape, meta.dtype);
         output_buffers_.push_back({out, {}});
       } else {

@@ -273,6 +273,73 @@ std::vector<int> step_outputs(const Graph& graph, const FusionPlan& fusion, Plan
   return {};
 }
 
+namespace {
+
+// An optimizer update writes each element of the variable's new value after
+// reading that element of every input (graft/ops/update_ops.cc), so its output
+// may share the variable's buffer. Binding it there turns `variable <- update`
+// from a copy of every parameter per step into nothing. That is safe only
+// when nothing reads the variable's old value after the update runs: every
+// other step reading the variable (or a view of it) comes before the update,
+// no other assign writes it, and no host call runs in between.
+//
+// Sets plan->external_of for each update bound in place and returns, by
+// schedule position, the assigns that became no-ops.
+std::vector<bool> write_updates_in_place(const Graph& graph, const FusionPlan& fusion, MemoryPlan* plan,
+                                         ExecutorStats* stats) {
+  const std::vector<PlannedStep>& schedule = plan->schedule;
+  const size_t num_values = graph.values.size();
+  plan->external_of.assign(num_values, -1);
+  std::vector<bool> elided(schedule.size(), false);
+
+  // Where each node output is produced; the last read of each buffer that is
+  // not an assign's target; assigns per target; host calls so far.
+  std::vector<int> produced_at(num_values, -1);
+  std::vector<int> last_read(num_values, -1);
+  std::vector<int> assigns_to(num_values, 0);
+  std::vector<int> hosts_before(schedule.size() + 1, 0);
+  for (size_t pos = 0; pos < schedule.size(); ++pos) {
+    const PlannedStep step = schedule[pos];
+    const int at = static_cast<int>(pos);
+    hosts_before[pos + 1] = hosts_before[pos] + (step.kind == StepKind::kHost ? 1 : 0);
+    for (int out : step_outputs(graph, fusion, step)) produced_at[out] = at;
+    std::vector<int> ins = step_inputs(graph, fusion, step);
+    for (size_t i = 0; i < ins.size(); ++i) {
+      if (step.kind == StepKind::kAssign && i == 0) {
+        ++assigns_to[plan->base[ins[0]]];
+        continue;
+      }
+      int& last = last_read[plan->base[ins[i]]];
+      last = std::max(last, at);
+    }
+  }
+
+  for (size_t pos = 0; pos < schedule.size(); ++pos) {
+    if (schedule[pos].kind != StepKind::kAssign) continue;
+    const Node& assign = graph.nodes[schedule[pos].index];
+    const int target = assign.inputs[0], update = assign.inputs[1];
+    const Value& target_value = graph.values[target];
+    if (target_value.source != ValueSource::kExternal || assigns_to[target] != 1) continue;
+    if (graph.values[update].source != ValueSource::kNode || plan->returned[update]) continue;
+    if (plan->base[update] != update || plan->external_of[update] >= 0) continue;
+    const int at = produced_at[update];
+    if (at < 0 || schedule[at].kind != StepKind::kKernel) continue;
+    const Node& producer = graph.nodes[schedule[at].index];
+    if (producer.kind != OpKind::kSgdUpdate && producer.kind != OpKind::kAdamUpdate) continue;
+    const TensorMeta& meta = graph.values[update].meta;
+    if (plan->base[producer.inputs[0]] != target || target_value.meta.shape != meta.shape) continue;
+    if (target_value.meta.dtype != meta.dtype) continue;
+    if (last_read[target] > at || hosts_before[pos] != hosts_before[at]) continue;
+    // The update's own read of the variable at `at` is element by element.
+    plan->external_of[update] = target_value.index;
+    elided[pos] = true;
+    ++stats->in_place_updates;
+  }
+  return elided;
+}
+
+}  // namespace
+
 MemoryPlan plan_memory(const Graph& graph, const FusionPlan& fusion, ExecutorStats* stats) {
   const size_t num_values = graph.values.size();
   MemoryPlan plan;
@@ -313,6 +380,8 @@ MemoryPlan plan_memory(const Graph& graph, const FusionPlan& fusion, ExecutorSta
     for (int out : step_outputs(graph, fusion, plan.schedule[pos])) last[out] = std::max(last[out], at);
   }
 
+  std::vector<bool> elided = write_updates_in_place(graph, fusion, &plan, stats);
+
   // Offsets in the arena, greedily by lifetime.
   ArenaPlanner arena;
   plan.in_arena.assign(num_values, false);
@@ -324,7 +393,7 @@ MemoryPlan plan_memory(const Graph& graph, const FusionPlan& fusion, ExecutorSta
       for (int v : ending[released]) arena.release(plan.offset[v], bytes_of(graph.values[v].meta));
     }
     for (int out : step_outputs(graph, fusion, plan.schedule[pos])) {
-      if (plan.returned[out]) continue;
+      if (plan.returned[out] || plan.external_of[out] >= 0) continue;
       size_t size = bytes_of(graph.values[out].meta);
       plan.offset[out] = arena.allocate(size);
       plan.in_arena[out] = true;
@@ -335,6 +404,12 @@ MemoryPlan plan_memory(const Graph& graph, const FusionPlan& fusion, ExecutorSta
   }
   plan.arena_bytes = arena.size();
   stats->arena_bytes = plan.arena_bytes;
+  // The assigns of updates written in place have nothing left to copy.
+  std::vector<PlannedStep> kept;
+  for (size_t pos = 0; pos < plan.schedule.size(); ++pos) {
+    if (!elided[pos]) kept.push_back(plan.schedule[pos]);
+  }
+  plan.schedule = std::move(kept);
   return plan;
 }
 

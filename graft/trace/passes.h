@@ -34,6 +34,7 @@ struct ExecutorStats {
   size_t arena_bytes = 0;     // one buffer for every planned intermediate
   size_t planned_buffers = 0;
   size_t unplanned_bytes = 0;  // sum of planned sizes without reuse, for comparison
+  size_t in_place_updates = 0;  // optimizer updates written straight into their variable
 };
 
 // Removes the nodes that reach neither an output nor an assign or host call.
@@ -66,6 +67,9 @@ struct MemoryPlan {
   std::vector<bool> returned;         // by value: a returned buffer, allocated on its own
   std::vector<bool> in_arena;         // by value: has a slice of the arena
   std::vector<size_t> offset;         // by value: where that slice starts
+  // By value: an optimizer update written straight into this external's
+  // buffer (its assign is dropped from the schedule), or -1.
+  std::vector<int> external_of;
   size_t arena_bytes = 0;
 };
 

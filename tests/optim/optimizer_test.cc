@@ -100,6 +100,8 @@ TEST_P(GoldenTrajectoryTest, MatchesPyTorchEagerAndCompiled) {
     }
     if (compiled) {
       EXPECT_EQ(step.captures(), 1);
+      // Both updates wrote straight into w and b, with no copy per step.
+      EXPECT_EQ(step.stats().in_place_updates, 2u);
     }
   }
 }

@@ -4,6 +4,7 @@
 
 #include "graft/autodiff/tape.h"
 #include "graft/ops/ops.h"
+#include "graft/optim/sgd.h"
 #include "graft/tensor/allocator.h"
 #include "graft/trace/function.h"
 #include "graft/vars/store.h"
@@ -111,6 +112,35 @@ TEST(ExecutorTest, FusionKeepsValuesReadOutsideTheGroupAndRespectsAssigns) {
     EXPECT_NEAR(got[i], got_m[i] + got_v[i], 1e-5);
   }
   EXPECT_EQ(step.stats().fused_groups, 2u);
+}
+
+// An update is written into its variable only when nothing reads the old
+// value afterwards; here the step reads w after its update (and b's update is
+// read by nothing), so w's update is copied and b's is written in place.
+TEST(ExecutorTest, AnUpdateIsWrittenInPlaceOnlyWhenTheOldValueIsDead) {
+  auto run = [](bool compiled) {
+    VariableStore store("m");
+    Variable w = store.root().variable("w", {3}, init::constant(1.0));
+    Variable b = store.root().variable("b", {3}, init::constant(0.5));
+    optim::SGD sgd(optim::SGDOptions(0.1).momentum(0.9));
+    auto body = [&](const Tensor& x) {
+      GradientTape tape;
+      Tensor loss = sum(square(w.value() * x + b));
+      std::vector<Variable> vars{w, b};
+      Tensor w_before = w.value() * 1.0;
+      sgd.apply_gradients(vars, tape.gradient(loss, vars));
+      return w_before + w.value();  // reads w after its update
+    };
+    auto step = function(body);
+    Tensor x = Tensor::from_vector<float>({1, 2, 3});
+    std::vector<float> out;
+    for (int i = 0; i < 3; ++i) out = (compiled ? step(x) : body(x)).to_vector<float>();
+    for (float v : w.value().to_vector<float>()) out.push_back(v);
+    for (float v : b.value().to_vector<float>()) out.push_back(v);
+    if (compiled) EXPECT_EQ(step.stats().in_place_updates, 1u);
+    return out;
+  };
+  EXPECT_EQ(run(true), run(false));
 }
 
 TEST(ExecutorTest, AResultTheCallerKeepsIsNotOverwritten) {
