@@ -8,14 +8,32 @@ Sequential::Sequential(std::string name, std::source_location location) : Module
 
 std::string Sequential::next_name() { return "layer_" + std::to_string(next_index_++); }
 
+namespace {
+
+// "1 layer", "3 layers".
+std::string layers(size_t n) { return graft::base::internal::str(n, n == 1 ? " layer" : " layers"); }
+
+}  // namespace
+
+void Sequential::check_index(const char* call, size_t index) const {
+  if (index < size()) return;
+  if (empty()) {
+    graft::base::internal::throw_error<ValueError>("Sequential::", call, "(", index, ") on '", path(),
+                                                   "': it has no layers\n  help: add a layer first");
+  }
+  graft::base::internal::throw_error<ValueError>("Sequential::", call, "(", index, ") on '", path(), "': it has ",
+                                                 layers(size()), ", at positions 0 to ", size() - 1,
+                                                 "\n  help: the last layer is at size() - 1");
+}
+
 void Sequential::remove(size_t index, std::source_location location) {
-  GRAFT_CHECK(index < size(), "Sequential::remove(", index, ") on '", path(), "': it has ", size(), " layers");
+  check_index("remove", index);
   const std::string reason = graft::base::internal::str("Sequential::remove(", index, ") of layer '", at(index)->path(), "'");
   remove_child(index, reason, location);
 }
 
 std::shared_ptr<Module> Sequential::at(size_t index) const {
-  GRAFT_CHECK(index < size(), "Sequential::at(", index, ") on '", path(), "': it has ", size(), " layers");
+  check_index("at", index);
   return children()[index];
 }
 
@@ -26,6 +44,6 @@ Tensor Sequential::forward(const Tensor& x) {
   return y;
 }
 
-std::string Sequential::describe() const { return graft::base::internal::str("Sequential(", size(), " layers)"); }
+std::string Sequential::describe() const { return graft::base::internal::str("Sequential(", layers(size()), ")"); }
 
 }  // namespace graft::nn

@@ -72,6 +72,8 @@ class Sequential : public Module {
   std::string describe() const override;
 
  private:
+  // ValueError unless 0 <= index < size(), naming `call`.
+  void check_index(const char* call, size_t index) const;
   std::string next_name();
   int next_index_ = 0;
 };

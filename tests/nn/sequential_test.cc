@@ -139,6 +139,21 @@ TEST(SequentialTest, OutOfRangePositionsAreErrors) {
   EXPECT_THROW(model.at(3), ValueError);
   EXPECT_THROW(model.insert(5, ReLU()), ValueError);
   EXPECT_EQ(model.size(), 1u);
+  try {
+    model.remove(1);
+    FAIL() << "no error";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("Sequential::remove(1) on 'm': it has 1 layer, at positions 0 to 0\n  help:"),
+              std::string::npos)
+        << e.what();
+  }
+  Sequential empty("e");
+  try {
+    empty.at(0);
+    FAIL() << "no error";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("it has no layers\n  help: add a layer first"), std::string::npos) << e.what();
+  }
 }
 
 TEST(SequentialTest, EmptyReturnsItsInput) {
