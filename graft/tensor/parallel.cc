@@ -43,7 +43,10 @@ class Pool {
     stop();
     threads_ = std::max(1, threads);
     stopping_ = false;
-    for (int i = 0; i + 1 < threads_; ++i) workers_.emplace_back([this] { work(); });
+    // A worker joins every region published after this point, even one
+    // published before the worker thread first runs.
+    const uint64_t seen = generation_of(claim_.load());
+    for (int i = 0; i + 1 < threads_; ++i) workers_.emplace_back([this, seen] { work(seen); });
   }
 
   // Runs task(0..tasks-1) on the workers and the caller. An exception from
@@ -139,8 +142,7 @@ class Pool {
     }
   }
 
-  void work() {
-    uint64_t seen = generation_of(claim_.load());
+  void work(uint64_t seen) {
     for (;;) {
       auto published = [&] { return generation_of(claim_.load(std::memory_order_acquire)) != seen; };
       if (!spin_until([&] { return published() || stopping_.load(std::memory_order_relaxed); })) {

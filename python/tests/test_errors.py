@@ -15,7 +15,7 @@ def test_bad_calls_raise_python_exceptions(tmp_path):
         (ValueError, "[2, 3]", lambda: graft.reshape(x, [5])),
         (ValueError, "", lambda: model(graft.ones([2]))),
         (IndexError, "out of range", lambda: model[3]),
-        (ValueError, "it has 1 layers", lambda: model.remove(4)),
+        (ValueError, "it has 1 layer,", lambda: model.remove(4)),
         (TypeError, "", lambda: graft.edit.widen(graft.nn.Linear(3), 0, 8)),
         (OSError, "garbage.safetensors", lambda: graft.restore_checkpoint(str(garbage), [model])),
         (TypeError, "expected a graft.Tensor", lambda: graft.GradientTape().gradient("loss", [x])),
