@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "graft/ops/ops.h"
+#include "graft/tensor/parallel.h"
 #include "graft/tensor/random.h"
 #include "tests/testing.h"
 
@@ -90,6 +91,21 @@ TEST(RandomOpsTest, ValueDependsOnlyOnSeedAndIndex) {
   std::vector<double> small = random_normal({10}, 5, 0, 1, DType::kFloat64).to_vector<double>();
   std::vector<double> large = random_normal({4, 25}, 5, 0, 1, DType::kFloat64).to_vector<double>();
   EXPECT_EQ(small, std::vector<double>(large.begin(), large.begin() + 10));
+}
+
+// Fills split across the pool write the values of a serial fill, element for
+// element: each depends on (seed, index) alone.
+TEST(RandomOpsTest, AFillSplitAcrossThreadsEqualsTheSerialFill) {
+  const int64_t n = 3 * 4096 + 17;  // several chunks and a ragged end
+  const int saved = num_threads();
+  set_num_threads(1);
+  Tensor uniform1 = random_uniform({n}, 3, -2.0, 2.0), normal1 = random_normal({n}, 3, 0.0, 1.0);
+  Tensor truncated1 = truncated_normal({n}, 3, 0.0, 1.0);
+  set_num_threads(3);
+  EXPECT_EQ(random_uniform({n}, 3, -2.0, 2.0).to_vector<float>(), uniform1.to_vector<float>());
+  EXPECT_EQ(random_normal({n}, 3, 0.0, 1.0).to_vector<float>(), normal1.to_vector<float>());
+  EXPECT_EQ(truncated_normal({n}, 3, 0.0, 1.0).to_vector<float>(), truncated1.to_vector<float>());
+  set_num_threads(saved);
 }
 
 TEST(RandomOpsTest, UniformMoments) {
