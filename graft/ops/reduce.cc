@@ -67,19 +67,29 @@ void reduce_kernel(const Tensor& x, const Tensor& out, const Dims& axes, Acc ini
                      }
                    });
     } else {
-      // Column reductions: accumulate whole rows of `inner` values.
-      parallel_for(0, outer, 1, [&](int64_t begin, int64_t end) {
-        std::vector<Acc> acc(static_cast<size_t>(inner));
-        for (int64_t o = begin; o < end; ++o) {
-          std::fill(acc.begin(), acc.end(), init);
-          const T* block = px + o * r * inner;
-          for (int64_t j = 0; j < r; ++j) {
-            const T* row = block + j * inner;
-            for (int64_t k = 0; k < inner; ++k) acc[k] = combine(acc[k], static_cast<Acc>(row[k]));
-          }
-          for (int64_t k = 0; k < inner; ++k) po[o * inner + k] = static_cast<T>(acc[k]);
-        }
-      });
+      // Column reductions: output slot (o, k) combines rows j = 0..r-1 of
+      // block o. The pool splits the outer * inner slots, not the outer
+      // blocks alone, so one block (a bias gradient, [batch, units] ->
+      // [units]) still spreads over the threads; each task walks the rows
+      // for a stretch of up to kStretch columns at a time, so the inner loop
+      // runs over contiguous memory.
+      constexpr int64_t kStretch = 256;
+      parallel_for(0, outer * inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(r, 1)),
+                   [&](int64_t begin, int64_t end) {
+                     Acc acc[kStretch];
+                     for (int64_t slot = begin; slot < end;) {
+                       const int64_t o = slot / inner, k0 = slot % inner;
+                       const int64_t width = std::min({kStretch, inner - k0, end - slot});
+                       std::fill(acc, acc + width, init);
+                       const T* column = px + o * r * inner + k0;
+                       for (int64_t j = 0; j < r; ++j) {
+                         const T* row = column + j * inner;
+                         for (int64_t k = 0; k < width; ++k) acc[k] = combine(acc[k], static_cast<Acc>(row[k]));
+                       }
+                       for (int64_t k = 0; k < width; ++k) po[o * inner + k0 + k] = static_cast<T>(acc[k]);
+                       slot += width;
+                     }
+                   });
     }
     return;
   }

@@ -85,5 +85,12 @@ TEST(ReduceTest, BatchNormAxesOnAShapeLargeEnoughToSplitAcrossThePool) {
   check_every_axis_set<float>({16, 32, 14, 14});
 }
 
+TEST(ReduceTest, ColumnSumsOfOneWideBlockSplitAcrossThePool) {
+  // A bias gradient's shape: [batch, units] over {0} is one block of columns,
+  // wider than one stretch of accumulators, split by columns across threads.
+  check_every_axis_set<float>({300, 600});
+  check_every_axis_set<double>({130, 517});
+}
+
 }  // namespace
 }  // namespace graft
