@@ -7,6 +7,7 @@
 #include "graft/ops/internal/elementwise_math.h"
 #include "graft/ops/internal/kernels.h"
 #include "graft/ops/ops.h"
+#include "graft/tensor/simd.h"
 
 namespace graft::ops::internal {
 
@@ -82,17 +83,23 @@ void binary_kernel(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   const int64_t n = out.numel();
   if (a.numel() == n && b.numel() == n) {
     parallel_for(0, n, kParallelGrain, [=](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
+      run_vectorized([=](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) po[i] = f(pa[i], pb[i]);
+      }, begin, end);
     });
   } else if (b.numel() == 1 && a.numel() == n) {
     const T s = pb[0];
     parallel_for(0, n, kParallelGrain, [=](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) po[i] = f(pa[i], s);
+      run_vectorized([=](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) po[i] = f(pa[i], s);
+      }, begin, end);
     });
   } else if (a.numel() == 1 && b.numel() == n) {
     const T s = pa[0];
     parallel_for(0, n, kParallelGrain, [=](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) po[i] = f(s, pb[i]);
+      run_vectorized([=](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) po[i] = f(s, pb[i]);
+      }, begin, end);
     });
   } else {
     for_each_broadcast_row<2>(out.shape(), {&a.shape(), &b.shape()},
@@ -118,7 +125,9 @@ void unary_kernel(const Tensor& x, const Tensor& out, F f) {
   const T* px = x.data<T>();
   T* po = out.data<T>();
   parallel_for(0, out.numel(), kParallelGrain, [=](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) po[i] = f(px[i]);
+    run_vectorized([=](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) po[i] = f(px[i]);
+    }, begin, end);
   });
 }
 

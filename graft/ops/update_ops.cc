@@ -18,6 +18,7 @@
 
 #include "graft/ops/internal/kernels.h"
 #include "graft/tensor/parallel.h"
+#include "graft/tensor/simd.h"
 
 namespace graft::ops::internal {
 namespace {
@@ -64,14 +65,6 @@ TensorMeta infer_sgd_update(const OpDef& def, std::span<const Tensor> in, const 
 
 namespace {
 
-bool cpu_has_avx512() {
-  static const bool avx512 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return avx512;
-}
-
 // One SGD step's scalars, cast to T as scalar_like() casts them; `buf` is
 // null without momentum.
 template <typename T>
@@ -111,7 +104,7 @@ void sgd_range_baseline(const SgdArgs<T>& a, int64_t begin, int64_t end) {
   sgd_range(a, begin, end);
 }
 template <typename T>
-[[gnu::target("avx512f")]] void sgd_range_avx512(const SgdArgs<T>& a, int64_t begin, int64_t end) {
+GRAFT_TARGET_AVX512 void sgd_range_avx512(const SgdArgs<T>& a, int64_t begin, int64_t end) {
   sgd_range(a, begin, end);
 }
 
@@ -192,7 +185,7 @@ void adam_range_baseline(const AdamArgs<T>& a, int64_t begin, int64_t end) {
   adam_range(a, begin, end);
 }
 template <typename T>
-[[gnu::target("avx512f")]] void adam_range_avx512(const AdamArgs<T>& a, int64_t begin, int64_t end) {
+GRAFT_TARGET_AVX512 void adam_range_avx512(const AdamArgs<T>& a, int64_t begin, int64_t end) {
   adam_range(a, begin, end);
 }
 }  // namespace
