@@ -5,7 +5,9 @@
 // compiled_mlp784_b256, compiled_mlp16_b8, eager_mlp784_b256 (the same
 // nn::Sequential step run eagerly), lstm_h128_t32_b16 (compiled),
 // fmnist_step (the fmnist_train step: compiled Adam, batch 128, on one
-// random batch), growth_event (events on fresh models, setup included).
+// random batch), growth_event (events on fresh models, setup included),
+// conv_b64 (bench/conv_workloads.h) and cnn_fmnist_step (the
+// cnn_fmnist_train step of bench/cnn_workloads.h on 4 random batches of 64).
 // Threads: 1 (GRAFT_NUM_THREADS is honoured).
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +16,8 @@
 #include <memory>
 #include <string>
 
+#include "bench/cnn_workloads.h"
+#include "bench/conv_workloads.h"
 #include "bench/graft_compiled_workloads.h"
 
 int main(int argc, char** argv) {
@@ -52,6 +56,14 @@ int main(int argc, char** argv) {
     auto run = std::make_shared<FmnistTrain>(*batches);
     fn = [run] { (void)run->train(); };
     state = std::make_shared<std::pair<std::shared_ptr<Batches>, std::shared_ptr<FmnistTrain>>>(batches, run);
+  } else if (name == "conv_b64") {
+    auto g = std::make_shared<ConvLayerGrad>(64, 32, 64, 14, 3);
+    fn = [g] { (void)g->step(); };
+    state = g;
+  } else if (name == "cnn_fmnist_step") {
+    auto g = std::make_shared<CnnTrain>(uniform({4 * 64, 784}, 1.0f, 9), cyclic_labels(4 * 64, 10), 64, 4);
+    fn = [g] { (void)g->step(); };
+    state = g;
   } else if (name == "growth_event") {
     fn = [] { GrowthEvent(128).event(); };
   } else {

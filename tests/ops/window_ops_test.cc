@@ -2,6 +2,7 @@
 // references (kept here, in tests only), options, and errors.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -278,6 +279,51 @@ TEST(Pool2dTest, MaxPoolNeverPicksPadding) {
   Tensor x = full({1, 1, 2, 2}, -5.0);
   std::vector<double> y = max_pool2d(x, Pool2dOptions(2).stride(1).padding(1)).to_vector<double>();
   for (double v : y) EXPECT_EQ(v, -5.0);
+}
+
+TEST(Pool2dTest, MaxPoolTiesGoToTheFirstPositionInRowMajorOrder) {
+  // 2x2 windows at stride 2 (the direct path) and 3x3 at stride 1 (the
+  // general one) break ties the same way.
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    Tensor x = cast(Tensor::from_vector(std::vector<double>{1, 3, 7, 7, 3, 2, 7, 1, 0, 0, 0, 0}, {1, 1, 3, 4}), dtype);
+    Tensor pair_y = cast(Tensor::from_vector(std::vector<double>{10, 20}, {1, 1, 1, 2}), dtype);
+    EXPECT_EQ(max_pool2d(x, Pool2dOptions(2)).to_vector<double>(), std::vector<double>({3, 7}));
+    EXPECT_EQ(max_pool2d_grad(x, pair_y, Pool2dOptions(2)).to_vector<double>(),
+              std::vector<double>({0, 10, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+    Tensor wide_y = cast(Tensor::from_vector(std::vector<double>{10, 20}, {1, 1, 1, 2}), dtype);
+    EXPECT_EQ(max_pool2d_grad(x, wide_y, Pool2dOptions(3).stride(1)).to_vector<double>(),
+              std::vector<double>({0, 0, 30, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  }
+}
+
+TEST(WindowTest, AbsurdWindowValuesAreShapeErrorsNotOverflows) {
+  const int64_t huge = int64_t{1} << 62;
+  Tensor x = zeros({1, 1, 5, 5});
+  Tensor w = zeros({1, 1, 3, 3});
+  GRAFT_EXPECT_CONTAINS(error_text<ShapeError>([&] { conv2d(x, w, Conv2dOptions().dilation(huge)); }),
+                        "conv2d: window values must be at most 2147483647, got kernel 1x1, stride 1x1, dilation "
+                        "4611686018427387904x4611686018427387904");
+  GRAFT_EXPECT_CONTAINS(error_text<ShapeError>([&] { conv2d(x, w, Conv2dOptions().padding(huge, 0)); }),
+                        "padding 4611686018427387904/4611686018427387904 x 0/0 and 1 groups for input [1, 1, 5, 5]");
+  GRAFT_EXPECT_CONTAINS(
+      error_text<ShapeError>([&] { conv2d(x, w, Conv2dOptions().stride(huge).padding(Padding::kSame)); }),
+      "help: these count pixels and channels");
+  GRAFT_EXPECT_CONTAINS(
+      error_text<ShapeError>(
+          [&] { conv2d_grad_input(zeros({1, 1, 3, 3}), w, {1, 1, 5, 5}, Conv2dOptions().stride(huge)); }),
+      "conv2d_grad_input: window values must be at most 2147483647");
+  GRAFT_EXPECT_CONTAINS(error_text<ShapeError>([&] { max_pool2d(x, Pool2dOptions(huge)); }),
+                        "max_pool2d: window values must be at most 2147483647, got kernel 4611686018427387904x"
+                        "4611686018427387904");
+  GRAFT_EXPECT_CONTAINS(error_text<ShapeError>([&] { avg_pool2d(x, Pool2dOptions(2).stride(huge, 1)); }),
+                        "avg_pool2d: window values must be at most 2147483647");
+  // An empty input may have any extent; its padding still may not overflow.
+  Tensor empty_wide = zeros({0, 1, std::numeric_limits<int64_t>::max(), 1});
+  GRAFT_EXPECT_CONTAINS(error_text<ShapeError>([&] { conv2d(empty_wide, w, Conv2dOptions().padding(1)); }),
+                        "is larger than int64 can count");
+  GRAFT_EXPECT_CONTAINS(
+      error_text<ShapeError>([&] { conv2d(x, zeros({0, 1, int64_t{1} << 40, 3}), Conv2dOptions().dilation(3)); }),
+      "conv2d: a kernel of 1099511627776 taps on axis 2 is larger than the 2147483647 a window may span");
 }
 
 TEST(Pool2dTest, BadShapesAndWindowsAreShapeErrors) {

@@ -9,8 +9,14 @@
 
 namespace graft::ops::internal {
 
+// The largest kernel, stride, dilation, padding or group count a window may
+// have: no image is that large, and bounding them keeps every size computed
+// from them inside int64_t.
+inline constexpr int64_t kMaxWindowValue = (int64_t{1} << 31) - 1;
+
 // Throws ShapeError naming def's op and the input shape `x` unless strides,
-// dilations and groups are >= 1 and paddings >= 0.
+// dilations and groups are >= 1, paddings >= 0 and all of them (and the
+// pooling kernel) at most kMaxWindowValue.
 void check_window(const OpDef& def, const Window2d& win, const Shape& x);
 
 // The output size along spatial axis `axis` (0: height, 1: width) of input
