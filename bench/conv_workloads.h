@@ -24,14 +24,14 @@ class ConvLayerGrad {
   ConvLayerGrad(int64_t batch, int64_t in, int64_t out, int64_t size, int64_t kernel)
       : x_(uniform({batch, in, size, size}, 1.0f, 11)),
         w_(uniform({out, in, kernel, kernel}, 1.0f / static_cast<float>(in * kernel * kernel), 12)),
-        b_(uniform({1, out, 1, 1}, 0.1f, 13)) {}
+        b_(uniform({out}, 0.1f, 13)) {}
 
   std::vector<std::optional<Tensor>> step() const {
     GradientTape tape;
     tape.watch(x_);
     tape.watch(w_);
     tape.watch(b_);
-    Tensor y = conv2d(x_, w_, Conv2dOptions().padding(Padding::kSame)) + b_;
+    Tensor y = conv2d(x_, w_, b_, Conv2dOptions().padding(Padding::kSame));  // as nn::Conv2d runs it
     return tape.gradient(mean(y), {x_, w_, b_});
   }
 

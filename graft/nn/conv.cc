@@ -75,9 +75,10 @@ Tensor Conv2d::forward(const Tensor& x) {
                  kernel_.shape().to_string(), "), received shape ", x.shape().to_string(),
                  "\n  help: a layer's input channels are fixed by its first call; give it inputs with that many "
                  "channels, or replace the layer");
-  Tensor y = in_layer(*this, "Conv2d", [&] { return conv2d(x, kernel_, options_.geometry()); });
-  if (options_.bias()) y = y + reshape(bias_, {1, options_.out_channels(), 1, 1});
-  return y;
+  // The bias is folded into the convolution (one op, no pass of its own).
+  return in_layer(*this, "Conv2d", [&] {
+    return conv2d(x, kernel_, options_.bias() ? Tensor(bias_) : Tensor(), options_.geometry());
+  });
 }
 
 void Conv2d::replace_weights(const Tensor& kernel, const Tensor& bias, std::string_view reason,

@@ -269,18 +269,35 @@ std::atomic<ConvBackend>& backend_setting() {
   return backend;
 }
 
+// y[n, o] += bias[o] over every output position (the im2col path's bias).
+template <typename T>
+void add_bias(const ConvGeometry& g, const T* bias, T* y) {
+  const int64_t p = g.p();
+  parallel_for(0, g.n * g.o, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(p, 1)),
+               [&](int64_t first, int64_t last) {
+                 for (int64_t plane = first; plane < last; ++plane) {
+                   const T b = bias[plane % g.o];
+                   T* row = y + plane * p;
+                   for (int64_t i = 0; i < p; ++i) row[i] += b;
+                 }
+               });
+}
+
 // Runs one of the three passes on in[0], in[1] into out: float32 on oneDNN
-// when the backend is kAuto and oneDNN takes the geometry, else im2col.
-using DnnlPass = bool (*)(const ConvGeometry&, const float*, const float*, float*);
+// when the backend is kAuto and oneDNN takes the geometry, else im2col. A
+// third input is the forward's bias [O].
+using DnnlPass = bool (*)(const ConvGeometry&, const float*, const float*, const float*, float*);
 template <typename T>
 void run_conv(const ConvGeometry& g, std::span<const Tensor> in, const Tensor& out, DnnlPass dnnl,
               void (*im2col)(const ConvGeometry&, const T*, const T*, T*)) {
   const T *a = in[0].data<T>(), *b = in[1].data<T>();
+  const T* bias = in.size() > 2 ? in[2].data<T>() : nullptr;
   T* y = out.data<T>();
   if constexpr (std::is_same_v<T, float>) {
-    if (GRAFT_HAS_DNNL && conv_backend() == ConvBackend::kAuto && dnnl(g, a, b, y)) return;
+    if (GRAFT_HAS_DNNL && conv_backend() == ConvBackend::kAuto && dnnl(g, a, b, bias, y)) return;
   }
   im2col(g, a, b, y);
+  if (bias != nullptr) add_bias(g, bias, y);
 }
 
 }  // namespace
@@ -288,10 +305,19 @@ void run_conv(const ConvGeometry& g, std::span<const Tensor> in, const Tensor& o
 void set_conv_backend(ConvBackend backend) { backend_setting().store(backend, std::memory_order_relaxed); }
 ConvBackend conv_backend() { return backend_setting().load(std::memory_order_relaxed); }
 
+// in: x, w and optionally the bias [O].
 TensorMeta infer_conv2d(const OpDef& def, std::span<const Tensor> in, const OpAttrs& attrs) {
+  GRAFT_CHECK(in.size() == 2 || in.size() == 3, def.name, ": expected 2 or 3 inputs (x, w[, b]), got ", in.size());
   check_floating(def, in[0], 0);
   check_same_dtype(def, in);
-  return {conv_output_shape(conv_geometry(def, in[0].shape(), in[1].shape(), attrs.window)), in[0].dtype()};
+  const ConvGeometry g = conv_geometry(def, in[0].shape(), in[1].shape(), attrs.window);
+  if (in.size() == 3) {
+    const Shape& b = in[2].shape();
+    GRAFT_CHECK_AS(ShapeError, b.rank() == 1 && b[0] == g.o, def.name, ": expected a bias of shape [", g.o,
+                   "] (one per output channel of the weight ", in[1].shape().to_string(), "), got ", b.to_string(),
+                   "\n  help: the bias is [O]; add a per-channel [1, O, 1, 1] tensor after the convolution instead");
+  }
+  return {conv_output_shape(g), in[0].dtype()};
 }
 
 // in: grad_y, w; attrs.shape: the input's shape.
@@ -332,7 +358,8 @@ void conv2d_grad_weight_forward(std::span<const Tensor> in, const Tensor& out, c
               [&]<typename T>(T) { run_conv<T>(g, in, out, dnnl_conv_grad_weight, conv_grad_weight<T>); });
 }
 
-// All three ops are bilinear and adjoint to each other:
+// All three ops are bilinear and adjoint to each other (conv2d's bias adds
+// per channel, so its gradient sums grad_y over all but the channel axis):
 //   <conv2d(x, w), dy> = <x, grad_input(dy, w)> = <w, grad_weight(x, dy)>,
 // so each one's VJP is made of the other two (and itself).
 void conv2d_vjp(const VjpContext& c, std::span<Tensor> grad) {
@@ -340,6 +367,7 @@ void conv2d_vjp(const VjpContext& c, std::span<Tensor> grad) {
   const Tensor& w = c.inputs[1];
   if (c.needs(0)) grad[0] = apply(OpKind::kConv2dGradInput, {c.grad_output, w}, with_shape(c.attrs, x.shape()));
   if (c.needs(1)) grad[1] = apply(OpKind::kConv2dGradWeight, {x, c.grad_output}, with_shape(c.attrs, w.shape()));
+  if (c.inputs.size() > 2 && c.needs(2)) grad[2] = sum(c.grad_output, {0, 2, 3});
 }
 
 // out = grad_input(dy, w): d dy = conv2d(u, w), d w = grad_weight(u, dy).

@@ -89,6 +89,7 @@ Operand operand(int arg, const memory::desc& plain) {
 struct Plan {
   std::optional<dnnl::primitive> conv;  // none: oneDNN refused the geometry
   std::array<Operand, 3> operands;      // the two inputs, then the output
+  std::optional<memory::desc> bias;     // the forward's bias [O], plain
   memory::desc scratchpad;              // the largest any of the primitives needs
 };
 
@@ -156,11 +157,14 @@ void finish_backward(Plan* plan, const Descs& want, const Window& v, const dnnl:
                                                            attr, cpu_engine(), forward));
 }
 
-Plan build_plan(ConvPass pass, const ConvGeometry& g) {
+// `bias`: the forward adds a bias [O] to its output (oneDNN adds it as the
+// output is written, where a separate pass would read and write it again).
+Plan build_plan(ConvPass pass, const ConvGeometry& g, bool bias) {
   const Descs plain = descs(g, false);
   const Descs want = descs(g, /*any=*/true);
   const Window v = window(g);
   const dnnl::primitive_attr attr = user_scratchpad();
+  const memory::desc bias_desc({g.o}, memory::data_type::f32, Tag::x);
   Plan plan;
   try {
     const dnnl::convolution_forward::primitive_desc forward(
@@ -171,7 +175,16 @@ Plan build_plan(ConvPass pass, const ConvGeometry& g) {
       case ConvPass::kForward:
         plan.operands = {operand(DNNL_ARG_SRC, plain.x), operand(DNNL_ARG_WEIGHTS, plain.w),
                          operand(DNNL_ARG_DST, plain.y)};
-        finish<dnnl::convolution_forward>(&plan, forward);
+        if (!bias) {
+          finish<dnnl::convolution_forward>(&plan, forward);
+          break;
+        }
+        plan.bias = bias_desc;
+        finish<dnnl::convolution_forward>(
+            &plan, dnnl::convolution_forward::primitive_desc(
+                       {dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, want.x, want.w,
+                        bias_desc, want.y, v.strides, v.dilates, v.pad_l, v.pad_r},
+                       attr, cpu_engine()));
         break;
       case ConvPass::kGradInput:
         plan.operands = {operand(DNNL_ARG_DIFF_DST, plain.y), operand(DNNL_ARG_WEIGHTS, plain.w),
@@ -194,20 +207,20 @@ Plan build_plan(ConvPass pass, const ConvGeometry& g) {
 // per layer; the cache is emptied when it reaches kMaxPlans (after growth
 // left many behind), and rebuilt as calls come.
 constexpr size_t kMaxPlans = 256;
-using PlanKey = std::array<int64_t, 18>;
+using PlanKey = std::array<int64_t, 19>;
 
-std::shared_ptr<const Plan> find_plan(ConvPass pass, const ConvGeometry& g, int threads) {
+std::shared_ptr<const Plan> find_plan(ConvPass pass, const ConvGeometry& g, bool bias, int threads) {
   static std::mutex mutex;
   static std::map<PlanKey, std::shared_ptr<const Plan>> plans;
   const Window2d& v = g.win;
   const PlanKey key{static_cast<int64_t>(pass), g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.groups, v.stride[0],
                     v.stride[1], v.pad_begin[0], v.pad_begin[1], v.pad_end[0], v.pad_end[1], v.dilation[0],
-                    v.dilation[1], threads};
+                    v.dilation[1], threads, bias ? 1 : 0};
   std::lock_guard lock(mutex);
   auto it = plans.find(key);
   if (it != plans.end()) return it->second;
   if (plans.size() >= kMaxPlans) plans.clear();  // running calls keep their plans alive
-  return plans.emplace(key, std::make_shared<const Plan>(build_plan(pass, g))).first->second;
+  return plans.emplace(key, std::make_shared<const Plan>(build_plan(pass, g, bias))).first->second;
 }
 
 // A 64-byte-aligned buffer that grows and is reused.
@@ -229,13 +242,15 @@ class Buffer {
   size_t size_ = 0;
 };
 
-// Runs a plan on the calling thread: a, b and out in graft's layouts.
-void execute(const Plan& plan, const float* a, const float* b, float* out) {
+// Runs a plan on the calling thread: a, b and out in graft's layouts; `bias`
+// the forward's bias when the plan has one.
+void execute(const Plan& plan, const float* a, const float* b, const float* bias, float* out) {
   thread_local std::array<Buffer, 4> buffers;  // one per operand, then the scratchpad
   thread_local dnnl::stream stream(cpu_engine());
   const dnnl::engine& engine = cpu_engine();
   const memory scratchpad(plan.scratchpad, engine, buffers[3].get(plan.scratchpad.get_size()));
   std::unordered_map<int, memory> args{{DNNL_ARG_SCRATCHPAD, scratchpad}};
+  if (plan.bias) args.emplace(DNNL_ARG_BIAS, memory(*plan.bias, engine, const_cast<float*>(bias)));
   void* user[3] = {const_cast<float*>(a), const_cast<float*>(b), out};  // oneDNN only reads the inputs
   std::optional<memory> output_user, output_chosen;
   for (size_t i = 0; i < 3; ++i) {
@@ -282,7 +297,8 @@ Slice slice(const ConvGeometry& g, int64_t p, int64_t parts) {
 
 // Splits the images over graft's threads, each running oneDNN on its slice
 // with one OpenMP thread; grad_weight's parts sum into per-part partials.
-bool run_split(ConvPass pass, const ConvGeometry& g, int64_t parts, const float* a, const float* b, float* out) {
+bool run_split(ConvPass pass, const ConvGeometry& g, int64_t parts, const float* a, const float* b, const float* bias,
+               float* out) {
   // At most two slice sizes; both plans first, so a refusal changes nothing.
   std::array<std::shared_ptr<const Plan>, 2> plans;
   const int64_t small = g.n / parts;
@@ -291,7 +307,7 @@ bool run_split(ConvPass pass, const ConvGeometry& g, int64_t parts, const float*
     ConvGeometry s = g;
     s.n = small + i;
     if (s.n == 0) continue;
-    plans[i] = find_plan(pass, s, 1);
+    plans[i] = find_plan(pass, s, bias != nullptr, 1);
     if (!plans[i]->conv) return false;
   }
   const int64_t x_image = g.c * g.h * g.w, y_image = g.o * g.p(), w_size = g.o * g.k();
@@ -306,13 +322,14 @@ bool run_split(ConvPass pass, const ConvGeometry& g, int64_t parts, const float*
       const Plan& plan = *plans[s.count - small];
       switch (pass) {
         case ConvPass::kForward:
-          execute(plan, a + s.first * x_image, b, out + s.first * y_image);
+          execute(plan, a + s.first * x_image, b, bias, out + s.first * y_image);
           break;
         case ConvPass::kGradInput:
-          execute(plan, a + s.first * y_image, b, out + s.first * x_image);
+          execute(plan, a + s.first * y_image, b, nullptr, out + s.first * x_image);
           break;
         case ConvPass::kGradWeight:
-          execute(plan, a + s.first * x_image, b + s.first * y_image, p == 0 ? out : partials + (p - 1) * w_size);
+          execute(plan, a + s.first * x_image, b + s.first * y_image, nullptr,
+                  p == 0 ? out : partials + (p - 1) * w_size);
           break;
       }
     }
@@ -326,18 +343,19 @@ bool run_split(ConvPass pass, const ConvGeometry& g, int64_t parts, const float*
 
 std::atomic<int64_t> runs{0};
 
-// Runs `pass` of g with inputs a, b into out; false when oneDNN declined.
-bool run(ConvPass pass, const ConvGeometry& g, const float* a, const float* b, float* out) {
+// Runs `pass` of g with inputs a, b (and the forward's bias, or null) into
+// out; false when oneDNN declined.
+bool run(ConvPass pass, const ConvGeometry& g, const float* a, const float* b, const float* bias, float* out) {
   if (g.empty()) return false;
   const int threads = useful_threads(g);
   try {
     if (std::min<int64_t>(threads, g.n) > 1) {
-      if (!run_split(pass, g, std::min<int64_t>(threads, g.n), a, b, out)) return false;
+      if (!run_split(pass, g, std::min<int64_t>(threads, g.n), a, b, bias, out)) return false;
     } else {
       set_openmp_threads(threads);
-      const std::shared_ptr<const Plan> plan = find_plan(pass, g, threads);
+      const std::shared_ptr<const Plan> plan = find_plan(pass, g, bias != nullptr, threads);
       if (!plan->conv) return false;
-      execute(*plan, a, b, out);
+      execute(*plan, a, b, bias, out);
     }
   } catch (const dnnl::error& e) {
     base::internal::throw_error<InternalError>(
@@ -351,16 +369,16 @@ bool run(ConvPass pass, const ConvGeometry& g, const float* a, const float* b, f
 
 }  // namespace
 
-bool dnnl_conv_forward(const ConvGeometry& g, const float* x, const float* w, float* y) {
-  return run(ConvPass::kForward, g, x, w, y);
+bool dnnl_conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
+  return run(ConvPass::kForward, g, x, w, bias, y);
 }
 
-bool dnnl_conv_grad_input(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
-  return run(ConvPass::kGradInput, g, dy, w, dx);
+bool dnnl_conv_grad_input(const ConvGeometry& g, const float* dy, const float* w, const float*, float* dx) {
+  return run(ConvPass::kGradInput, g, dy, w, nullptr, dx);
 }
 
-bool dnnl_conv_grad_weight(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
-  return run(ConvPass::kGradWeight, g, x, dy, dw);
+bool dnnl_conv_grad_weight(const ConvGeometry& g, const float* x, const float* dy, const float*, float* dw) {
+  return run(ConvPass::kGradWeight, g, x, dy, nullptr, dw);
 }
 
 int64_t dnnl_conv_runs() { return runs.load(std::memory_order_relaxed); }

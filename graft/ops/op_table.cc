@@ -64,8 +64,8 @@ constexpr std::array<OpDef, static_cast<size_t>(OpKind::kCount)> kOpTable = {{
     {OpKind::kLstmSequence, "lstm_sequence", 2, infer_lstm_sequence, lstm_sequence_forward, lstm_sequence_vjp},
     {OpKind::kLstmSequenceGrad, "lstm_sequence_grad", 3, infer_lstm_sequence_grad, lstm_sequence_grad_forward,
      lstm_sequence_grad_vjp},
-    // Inputs (x, w) -> y; (grad_y, w) -> grad_x; (x, grad_y) -> grad_w. All read window; the gradients, shape.
-    {OpKind::kConv2d, "conv2d", 2, infer_conv2d, conv2d_forward, conv2d_vjp},
+    // Inputs (x, w[, b]) -> y; (grad_y, w) -> grad_x; (x, grad_y) -> grad_w. All read window; the gradients, shape.
+    {OpKind::kConv2d, "conv2d", kVariadic, infer_conv2d, conv2d_forward, conv2d_vjp},
     {OpKind::kConv2dGradInput, "conv2d_grad_input", 2, infer_conv2d_grad_input, conv2d_grad_input_forward,
      conv2d_grad_input_vjp},
     {OpKind::kConv2dGradWeight, "conv2d_grad_weight", 2, infer_conv2d_grad_weight, conv2d_grad_weight_forward,

@@ -292,6 +292,12 @@ class Pool2dOptions {
 // match w (or do not divide into groups), or the padded input is smaller than
 // the dilated kernel.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Conv2dOptions& options = {});
+// conv2d(x, w, options) + b per output channel, as one op: b is [O] (a
+// Conv2d layer's bias), added as the output is written rather than in a
+// pass of its own; an undefined b is no bias. Values and gradients equal
+// those of conv2d(x, w, options) + reshape(b, {1, O, 1, 1}). Throws
+// ShapeError when b is not [O], besides conv2d's errors.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options = {});
 // The vector-Jacobian products of conv2d, ops of their own (so they are
 // captured, and differentiable again): the gradient with respect to x of
 // sum(conv2d(x, w) * grad_y), for an x of shape `x_shape` (also the

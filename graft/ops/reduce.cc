@@ -34,6 +34,27 @@ Shape keepdims_shape(const Shape& shape, const Dims& axes) {
   return out;
 }
 
+// Combines row[0, n) into `lanes` (element j into lane j % kLanes):
+// independent chains the compiler vectorises, where one accumulator waits out
+// an add's latency per element.
+constexpr int64_t kLanes = 8;
+template <typename T, typename Acc, typename Combine>
+void combine_lanes(const T* row, int64_t n, Acc* lanes, Combine& combine) {
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int64_t l = 0; l < kLanes; ++l) lanes[l] = combine(lanes[l], static_cast<Acc>(row[j + l]));
+  }
+  for (int64_t l = 0; j < n; ++j, ++l) lanes[l] = combine(lanes[l], static_cast<Acc>(row[j]));
+}
+
+// The lanes combined in lane order.
+template <typename Acc, typename Combine>
+Acc fold_lanes(const Acc* lanes, Combine& combine) {
+  Acc acc = lanes[0];
+  for (int64_t l = 1; l < kLanes; ++l) acc = combine(acc, lanes[l]);
+  return acc;
+}
+
 // Reduces `x` into `out` with `combine`, starting from `init`. When the
 // reduced axes are one contiguous block the input is [outer, r, inner] and
 // the loops run over it directly; otherwise every element is mapped to its
@@ -60,10 +81,10 @@ void reduce_kernel(const Tensor& x, const Tensor& out, const Dims& axes, Acc ini
       parallel_for(0, outer, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(r, 1)),
                    [&](int64_t begin, int64_t end) {
                      for (int64_t o = begin; o < end; ++o) {
-                       Acc acc = init;
-                       const T* row = px + o * r;
-                       for (int64_t j = 0; j < r; ++j) acc = combine(acc, static_cast<Acc>(row[j]));
-                       po[o] = static_cast<T>(acc);
+                       Acc lanes[kLanes];
+                       std::fill(lanes, lanes + kLanes, init);
+                       combine_lanes(px + o * r, r, lanes, combine);
+                       po[o] = static_cast<T>(fold_lanes(lanes, combine));
                      }
                    });
     } else {
@@ -117,11 +138,8 @@ void reduce_kernel(const Tensor& x, const Tensor& out, const Dims& axes, Acc ini
   if (nb == 3 && blocks[0].reduced && !blocks[1].reduced) {
     // [outer, kept, inner]: every kept slot reduces its own strided rows, so
     // the slots split across the pool. Each slot keeps kLanes partial results
-    // (element j goes to lane j % kLanes), combined in lane order at the end:
-    // independent chains the compiler vectorises, where one accumulator waits
-    // out an add's latency per element (batch norm's statistics and
-    // gradients, a fifth of a CNN step before).
-    constexpr int64_t kLanes = 8;
+    // (combine_lanes; batch norm's statistics and gradients were a fifth of a
+    // CNN step with one accumulator).
     const int64_t outer = blocks[0].size, kept = blocks[1].size, inner = blocks[2].size;
     parallel_for(0, kept, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(outer * inner, 1)),
                  [&](int64_t begin, int64_t end) {
@@ -129,18 +147,9 @@ void reduce_kernel(const Tensor& x, const Tensor& out, const Dims& axes, Acc ini
                      Acc lanes[kLanes];
                      std::fill(lanes, lanes + kLanes, init);
                      for (int64_t o = 0; o < outer; ++o) {
-                       const T* row = px + (o * kept + k) * inner;
-                       int64_t j = 0;
-                       for (; j + kLanes <= inner; j += kLanes) {
-                         for (int64_t l = 0; l < kLanes; ++l) {
-                           lanes[l] = combine(lanes[l], static_cast<Acc>(row[j + l]));
-                         }
-                       }
-                       for (int64_t l = 0; j < inner; ++j, ++l) lanes[l] = combine(lanes[l], static_cast<Acc>(row[j]));
+                       combine_lanes(px + (o * kept + k) * inner, inner, lanes, combine);
                      }
-                     Acc acc = lanes[0];
-                     for (int64_t l = 1; l < kLanes; ++l) acc = combine(acc, lanes[l]);
-                     po[k] = static_cast<T>(acc);
+                     po[k] = static_cast<T>(fold_lanes(lanes, combine));
                    }
                  });
     return;

@@ -111,6 +111,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Conv2dOptions& options) {
   return apply(OpKind::kConv2d, {x, w}, window_attrs(conv_window(OpKind::kConv2d, x.shape(), w.shape(), options)));
 }
 
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options) {
+  if (!b.defined()) return conv2d(x, w, options);
+  return apply(OpKind::kConv2d, {x, w, b}, window_attrs(conv_window(OpKind::kConv2d, x.shape(), w.shape(), options)));
+}
+
 Tensor conv2d_grad_input(const Tensor& grad_y, const Tensor& w, const Shape& x_shape, const Conv2dOptions& options) {
   return apply(OpKind::kConv2dGradInput, {grad_y, w},
                window_attrs(conv_window(OpKind::kConv2dGradInput, x_shape, w.shape(), options), x_shape));

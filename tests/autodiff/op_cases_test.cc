@@ -360,6 +360,10 @@ std::vector<OpCase> all_cases() {
     for (const WindowCase& c : conv_window_cases()) {
       expect_gradients([c](const std::vector<Tensor>& in) { return weighted(conv2d(in[0], in[1], c.options)); },
                        {normal64(c.x, 131), normal64(c.w, 132)});
+      // With its bias folded in (a third input).
+      expect_gradients(
+          [c](const std::vector<Tensor>& in) { return weighted(conv2d(in[0], in[1], in[2], c.options)); },
+          {normal64(c.x, 133), normal64(c.w, 134), normal64({c.w[0]}, 135)});
     }
   });
   add_case(K::kConv2dGradInput, G, [] {

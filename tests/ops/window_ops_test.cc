@@ -168,6 +168,21 @@ TYPED_TEST(ConvReferenceTest, ForwardAndBothGradientsMatchPlainLoops) {
   }
 }
 
+TYPED_TEST(ConvReferenceTest, FoldedBiasEqualsTheConvolutionPlusItsBias) {
+  const DType dtype = std::is_same_v<TypeParam, float> ? DType::kFloat32 : DType::kFloat64;
+  const double tol = std::is_same_v<TypeParam, float> ? 1e-5 : 1e-13;
+  for (const ConvCase& c : conv_cases()) {
+    SCOPED_TRACE("x " + c.x.to_string() + " w " + c.w.to_string());
+    Tensor x = cast(Tensor::from_vector(seq(c.x.numel(), 0.37, 0.1), c.x), dtype);
+    Tensor w = cast(Tensor::from_vector(seq(c.w.numel(), 0.53, 0.7), c.w), dtype);
+    std::vector<double> bv = seq(c.w[0], 0.61, 2.0);
+    Tensor b = cast(Tensor::from_vector(bv, {c.w[0]}), dtype);
+    Tensor want = conv2d(x, w, c.options) + reshape(b, {1, c.w[0], 1, 1});
+    expect_near_all(conv2d(x, w, b, c.options), want.to_vector<double>(), want.shape(), tol * c.w.numel() / c.w[0]);
+    EXPECT_EQ(conv2d(x, w, Tensor(), c.options).to_vector<double>(), conv2d(x, w, c.options).to_vector<double>());
+  }
+}
+
 TEST(Conv2dTest, SamePaddingKeepsTheSizeAtStrideOne) {
   Tensor x = zeros({1, 1, 5, 4});
   EXPECT_EQ(conv2d(x, zeros({1, 1, 3, 3}), Conv2dOptions().padding(Padding::kSame)).shape(), Shape({1, 1, 5, 4}));
@@ -202,6 +217,10 @@ TEST(Conv2dTest, BadRanksGroupsAndSizesAreShapeErrors) {
       error_text<ShapeError>([] { conv2d_grad_input(zeros({1, 1, 4, 4}), zeros({1, 1, 3, 3}), {1, 1, 5, 5}); }),
       "conv2d_grad_input: grad_y has shape [1, 1, 4, 4] but an input [1, 1, 5, 5] and a weight [1, 1, 3, 3] give "
       "outputs of shape [1, 1, 3, 3]");
+  GRAFT_EXPECT_CONTAINS(error_text<ShapeError>([] { conv2d(zeros({1, 2, 5, 5}), zeros({3, 2, 3, 3}), zeros({1, 3})); }),
+                        "conv2d: expected a bias of shape [3] (one per output channel of the weight [3, 2, 3, 3]), "
+                        "got [1, 3]");
+  EXPECT_THROW(conv2d(zeros({1, 1, 5, 5}), zeros({1, 1, 3, 3}), zeros({1}, DType::kFloat64)), DTypeError);
   EXPECT_THROW(conv2d(zeros({1, 1, 5, 5}), zeros({1, 1, 3, 3}, DType::kFloat64)), DTypeError);
   EXPECT_THROW(conv2d(zeros({1, 1, 5, 5}, DType::kInt64), zeros({1, 1, 3, 3}, DType::kInt64)), DTypeError);
 }

@@ -62,22 +62,27 @@ class ScopedConvBackend {
 };
 
 #if GRAFT_HAS_DNNL
-// oneDNN kernels (conv_dnnl.cc), float32, contiguous NCHW / OIHW, all images
-// at once on oneDNN's OpenMP threads (as many as graft::num_threads()). Each
-// returns false without writing when oneDNN refuses the geometry or it is
-// empty (the caller then runs im2col); throws InternalError if oneDNN fails
-// while running. Thread-safe; call them outside graft's parallel_for.
-bool dnnl_conv_forward(const ConvGeometry& g, const float* x, const float* w, float* y);
-bool dnnl_conv_grad_input(const ConvGeometry& g, const float* dy, const float* w, float* dx);
-bool dnnl_conv_grad_weight(const ConvGeometry& g, const float* x, const float* dy, float* dw);
+// oneDNN kernels (conv_dnnl.cc), float32, contiguous NCHW / OIHW, images
+// split over graft's threads. Each returns false without writing when oneDNN
+// refuses the geometry or it is empty (the caller then runs im2col); throws
+// InternalError if oneDNN fails while running. `bias` [O] is added to the
+// forward's output (null: none); the gradients take none (pass null).
+// Thread-safe; call them outside graft's parallel_for.
+bool dnnl_conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y);
+bool dnnl_conv_grad_input(const ConvGeometry& g, const float* dy, const float* w, const float* bias, float* dx);
+bool dnnl_conv_grad_weight(const ConvGeometry& g, const float* x, const float* dy, const float* bias, float* dw);
 // How many convolutions oneDNN has run in this process (tests check that the
 // path they compare was taken).
 int64_t dnnl_conv_runs();
 #else
 // Without oneDNN every convolution runs im2col.
-inline bool dnnl_conv_forward(const ConvGeometry&, const float*, const float*, float*) { return false; }
-inline bool dnnl_conv_grad_input(const ConvGeometry&, const float*, const float*, float*) { return false; }
-inline bool dnnl_conv_grad_weight(const ConvGeometry&, const float*, const float*, float*) { return false; }
+inline bool dnnl_conv_forward(const ConvGeometry&, const float*, const float*, const float*, float*) { return false; }
+inline bool dnnl_conv_grad_input(const ConvGeometry&, const float*, const float*, const float*, float*) {
+  return false;
+}
+inline bool dnnl_conv_grad_weight(const ConvGeometry&, const float*, const float*, const float*, float*) {
+  return false;
+}
 inline int64_t dnnl_conv_runs() { return 0; }
 #endif
 
