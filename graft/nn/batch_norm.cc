@@ -6,14 +6,6 @@
 namespace graft::nn {
 namespace {
 
-// Mean over every axis but 1, kept as [1, C] or [1, C, 1, 1]. For rank 4 the
-// spatial axes go first, then the batch: two contiguous reductions, which the
-// reduce kernel runs as plain row and column loops.
-Tensor channel_mean(const Tensor& x) {
-  if (x.rank() == 2) return mean(x, {0}, ReduceOptions().keepdims(true));
-  return mean(mean(x, {2, 3}, ReduceOptions().keepdims(true)), {0}, ReduceOptions().keepdims(true));
-}
-
 std::string expected_shape(int rank, int64_t channels) {
   std::string c = channels > 0 ? std::to_string(channels) : std::string("C");
   return rank == 2 ? "[N, " + c + "]" : rank == 4 ? "[N, " + c + ", H, W]" : "[N, " + c + "] or [N, " + c + ", H, W]";
@@ -62,24 +54,25 @@ Tensor BatchNorm::per_channel(const Tensor& v) const {
 Tensor BatchNorm::forward(const Tensor& x) {
   check_input(x);
   ensure_built(x);
-  Tensor normalized;
   if (is_training()) {
-    const Tensor batch_mean = channel_mean(x);
-    const Tensor centered = x - batch_mean;
-    const Tensor batch_var = channel_mean(square(centered));
-    normalized = centered / sqrt(batch_var + options_.eps());
+    // One fused op (statistics, normalisation and affine; its backward two
+    // passes over x) where the composed form took about a dozen each way.
+    const Shape c{num_features_};
+    const Tensor y = options_.affine() ? batch_norm(x, gamma_, beta_, options_.eps())
+                                       : batch_norm(x, ones(c, x.dtype()), zeros(c, x.dtype()), options_.eps());
     // Running statistics, outside the gradient. The variance fed in is the
     // unbiased estimate, as PyTorch keeps it.
+    const Tensor stats = stop_gradient(batch_norm_stats(x));
     const double n = static_cast<double>(x.numel() / num_features_);
     const double m = options_.momentum();
     const double unbias = n > 1 ? n / (n - 1) : 1.0;
-    const Shape c{num_features_};
-    moving_mean_.assign(moving_mean_.value() * (1.0 - m) + reshape(stop_gradient(batch_mean), c) * m);
-    moving_variance_.assign(moving_variance_.value() * (1.0 - m) +
-                            reshape(stop_gradient(batch_var), c) * (m * unbias));
-  } else {
-    normalized = (x - per_channel(moving_mean_)) / sqrt(per_channel(moving_variance_) + options_.eps());
+    auto row = [&](int64_t r) { return reshape(slice(stats, {r, 0}, {r + 1, num_features_}), c); };
+    moving_mean_.assign(moving_mean_.value() * (1.0 - m) + row(0) * m);
+    moving_variance_.assign(moving_variance_.value() * (1.0 - m) + row(1) * (m * unbias));
+    return y;
   }
+  const Tensor normalized =
+      (x - per_channel(moving_mean_)) / sqrt(per_channel(moving_variance_) + options_.eps());
   if (!options_.affine()) return normalized;
   return normalized * per_channel(gamma_) + per_channel(beta_);
 }

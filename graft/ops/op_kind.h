@@ -82,6 +82,13 @@ enum class OpKind : uint16_t {
   kMaxPool2dGrad,
   kAvgPool2d,
   kAvgPool2dGrad,
+  // Batch normalisation with the batch's own statistics (batch_norm_ops.cc):
+  // statistics and normalisation in one op each way; the backward pieces
+  // refuse a second derivative.
+  kBatchNormStats,
+  kBatchNorm,
+  kBatchNormSums,
+  kBatchNormGradInput,
   // Optimizer updates, one pass over a variable; they rewrite their slot
   // inputs in place (graft/ops/update_ops.cc).
   kSgdUpdate,

@@ -323,6 +323,25 @@ Tensor max_pool2d_grad(const Tensor& x, const Tensor& grad_y, const Pool2dOption
 Tensor avg_pool2d_grad(const Tensor& grad_y, const Shape& x_shape, const Pool2dOptions& options);
 // [N, C, H, W] -> [N, C]: the mean over H and W (a composition of mean).
 Tensor global_avg_pool2d(const Tensor& x);
+
+// Batch normalisation with the batch's own statistics (training mode), one
+// op: x [N, C] or [N, C, H, W] (float), gamma and beta [C] of x's dtype:
+// y = (x - mean_c) / sqrt(var_c + eps) * gamma_c + beta_c, with mean_c and
+// the biased var_c taken over every axis but 1. Values and gradients (of x,
+// gamma and beta) equal the composition of mean, square and sqrt; the
+// backward is two passes over x (batch_norm_sums, batch_norm_grad_input).
+// Second derivatives through it throw ValueError. Throws ShapeError /
+// DTypeError naming what was found, ValueError for eps <= 0.
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
+// [2, C]: row 0 the means, row 1 the biased variances of x's channels, as
+// batch_norm uses them (differentiable).
+Tensor batch_norm_stats(const Tensor& x);
+// batch_norm's backward pieces, ops of their own: [2, C] with sum(grad_y)
+// (beta's gradient) and sum(grad_y * x_hat) (gamma's), per channel ...
+Tensor batch_norm_sums(const Tensor& x, const Tensor& grad_y, double eps);
+// ... and x's gradient, given those sums.
+Tensor batch_norm_grad_input(const Tensor& x, const Tensor& gamma, const Tensor& grad_y, const Tensor& sums,
+                             double eps);
 // Joins axes start_dim.. into one: [N, C, H, W] -> [N, C*H*W] for start_dim 1
 // (a reshape; the element order is row-major, so channel c spans H*W
 // consecutive features). start_dim may be negative; ShapeError outside [-rank, rank).

@@ -91,6 +91,10 @@ std::string attrs_text(const Node& node) {
     case OpKind::kMaxPool2dGrad:
     case OpKind::kAvgPool2d:
     case OpKind::kAvgPool2dGrad: out << window_text(node.kind, a); break;
+    case OpKind::kBatchNorm:
+    case OpKind::kBatchNormSums:
+    case OpKind::kBatchNormGradInput: out << " eps=" << a.scalar; break;
+    case OpKind::kBatchNormStats:
     // Ops that read no attributes.
     case OpKind::kAdd:
     case OpKind::kSub:

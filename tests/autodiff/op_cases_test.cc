@@ -412,6 +412,64 @@ std::vector<OpCase> all_cases() {
     }
   });
 
+  // Batch norm with the batch's statistics (fused; tests/autodiff/
+  // batch_norm_ops_test.cc compares them with the composed form).
+  add_case(K::kBatchNormStats, G, [] {
+    expect_gradients([](const std::vector<Tensor>& in) { return weighted(batch_norm_stats(in[0])); },
+                     {normal64({3, 2, 3, 2}, 141)});
+    expect_gradients([](const std::vector<Tensor>& in) { return weighted(batch_norm_stats(in[0])); },
+                     {normal64({5, 3}, 142)});
+  });
+  add_case(K::kBatchNorm, G, [] {
+    Fn f = [](const std::vector<Tensor>& in) { return weighted(batch_norm(in[0], in[1], in[2], 1e-3)); };
+    expect_gradients(f, {normal64({3, 2, 3, 2}, 143), uniform64({2}, 144, 0.5, 1.5), normal64({2}, 145)});
+    expect_gradients(f, {normal64({5, 3}, 146), uniform64({3}, 147, 0.5, 1.5), normal64({3}, 148)});
+  });
+  // The backward pieces: along a direction, <grad_y, d batch_norm> equals
+  // <batch_norm_grad_input(...), v> and the sums give gamma's and beta's
+  // gradients; a second derivative through either is refused.
+  auto fused_backward_case = [](OpKind kind) {
+    return [kind] {
+      Tensor x = normal64({3, 2, 2, 3}, 151), gamma = uniform64({2}, 152, 0.5, 1.5), beta = normal64({2}, 153);
+      Tensor gy = normal64(x.shape(), 154), v = normal64(x.shape(), 155);
+      const double eps = 1e-6, bn_eps = 1e-3;
+      Tensor sums = batch_norm_sums(x, gy, bn_eps);
+      if (kind == OpKind::kBatchNormGradInput) {
+        Tensor dy = (batch_norm(x + eps * v, gamma, beta, bn_eps) - batch_norm(x - eps * v, gamma, beta, bn_eps)) /
+                    (2 * eps);
+        const double numeric = sum(gy * dy).item<double>();
+        const double analytic = sum(batch_norm_grad_input(x, gamma, gy, sums, bn_eps) * v).item<double>();
+        EXPECT_NEAR(analytic, numeric, 1e-7 * (1.0 + std::abs(numeric)));
+      } else {
+        // d/dbeta_c = sum of gy over channel c; d/dgamma_c = sum(gy * x_hat).
+        Tensor e = Tensor::from_vector<double>({0.0, 1.0});
+        auto directional = [&](const Tensor& dg, const Tensor& db) {
+          Tensor up = batch_norm(x, gamma + eps * dg, beta + eps * db, bn_eps);
+          Tensor down = batch_norm(x, gamma - eps * dg, beta - eps * db, bn_eps);
+          return sum(gy * (up - down)).item<double>() / (2 * eps);
+        };
+        std::vector<double> got = sums.to_vector<double>();
+        EXPECT_NEAR(got[1], directional(zeros({2}, DType::kFloat64), e), 1e-7);
+        EXPECT_NEAR(got[3], directional(e, zeros({2}, DType::kFloat64)), 1e-7);
+      }
+      GradientTape outer;
+      outer.watch(gy);
+      Tensor dz = kind == OpKind::kBatchNormSums ? batch_norm_sums(x, gy, bn_eps)
+                                                 : batch_norm_grad_input(x, gamma, gy, sums, bn_eps);
+      try {
+        outer.gradient(sum(square(dz)), {gy});
+        ADD_FAILURE() << "a second derivative through " << op_name(kind) << " was not refused";
+      } catch (const ValueError& e) {
+        EXPECT_NE(std::string(e.what()).find(": second derivatives through batch norm's fused backward are not "
+                                             "supported"),
+                  std::string::npos)
+            << e.what();
+      }
+    };
+  };
+  add_case(K::kBatchNormSums, Check::kRefusesGradient, fused_backward_case(K::kBatchNormSums));
+  add_case(K::kBatchNormGradInput, Check::kRefusesGradient, fused_backward_case(K::kBatchNormGradInput));
+
   // The LSTM recurrence: inputs small enough that no gate saturates; T = 1
   // (no recurrent product) and a batch of one with an odd hidden size.
   add_case(K::kLstmSequence, G, [] {

@@ -180,6 +180,10 @@ constexpr bool visit_elementwise(OpKind kind, F&& f) {
     case OpKind::kMaxPool2dGrad:
     case OpKind::kAvgPool2d:
     case OpKind::kAvgPool2dGrad:
+    case OpKind::kBatchNormStats:
+    case OpKind::kBatchNorm:
+    case OpKind::kBatchNormSums:
+    case OpKind::kBatchNormGradInput:
     case OpKind::kSgdUpdate:
     case OpKind::kAdamUpdate:
     case OpKind::kCount:
