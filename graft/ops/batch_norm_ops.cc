@@ -15,6 +15,7 @@
 #include "graft/ops/internal/window.h"
 #include "graft/ops/ops.h"
 #include "graft/tensor/parallel.h"
+#include "graft/tensor/simd.h"
 
 namespace graft::ops::internal {
 namespace {
@@ -95,6 +96,116 @@ void for_each_run(const Layout& l, int64_t c, F&& f) {
 
 double rstd(const Stats& s, double eps) { return 1.0 / std::sqrt(s.var + eps); }
 
+// One channel of each op. float32 runs them through the *_f32 copies below,
+// compiled for AVX2 + FMA as well (GRAFT_TARGET_CLONES; flatten inlines the
+// templates into each copy): the baseline x86-64 build vectorises these
+// double-accumulating loops only with SSE2.
+
+// out[c] = mean, out[C + c] = biased variance.
+template <typename T>
+void stats_channel(const T* x, const Layout& l, int64_t c, T* out) {
+  const Stats s = channel_stats(x, l, c);
+  out[c] = static_cast<T>(s.mean);
+  out[l.c + c] = static_cast<T>(s.var);
+}
+
+// y = (x - mean) * (gamma * rstd) + beta.
+template <typename T>
+void normalize_channel(const T* x, const T* gamma, const T* beta, double eps, const Layout& l, int64_t c, T* y) {
+  const Stats s = channel_stats(x, l, c);
+  const T mean = static_cast<T>(s.mean), scale = static_cast<T>(gamma[c] * rstd(s, eps)), b = beta[c];
+  for_each_run(l, c, [&](int64_t at, int64_t len) {
+    for (int64_t j = 0; j < len; ++j) y[at + j] = (x[at + j] - mean) * scale + b;
+  });
+}
+
+// The four rows of batch_norm_sums for channel c: sum(dy), sum(dy * x_hat),
+// mean, variance.
+template <typename T>
+void sums_channel(const T* x, const T* dy, double eps, const Layout& l, int64_t c, T* out) {
+  const Stats s = channel_stats(x, l, c);
+  // Eight partial sums each, as channel_stats: one chain would wait out an
+  // add's latency per element.
+  double t[kLanes] = {}, w[kLanes] = {};
+  for_each_run(l, c, [&](int64_t at, int64_t len) {
+    const T *g = dy + at, *v = x + at;
+    int64_t j = 0;
+    for (; j + kLanes <= len; j += kLanes) {
+      for (int k = 0; k < kLanes; ++k) {
+        t[k] += static_cast<double>(g[j + k]);
+        w[k] += static_cast<double>(g[j + k]) * (static_cast<double>(v[j + k]) - s.mean);
+      }
+    }
+    for (int k = 0; j < len; ++j, ++k) {
+      t[k] += static_cast<double>(g[j]);
+      w[k] += static_cast<double>(g[j]) * (static_cast<double>(v[j]) - s.mean);
+    }
+  });
+  double total = 0, weighted = 0;
+  for (int k = 0; k < kLanes; ++k) total += t[k], weighted += w[k];
+  out[c] = static_cast<T>(total);
+  out[l.c + c] = static_cast<T>(weighted * rstd(s, eps));
+  out[2 * l.c + c] = static_cast<T>(s.mean);
+  out[3 * l.c + c] = static_cast<T>(s.var);
+}
+
+// dx = gamma * rstd * (dy - sum(dy) / m - x_hat * sum(dy * x_hat) / m), the
+// sums and statistics read from batch_norm_sums' rows.
+template <typename T>
+void grad_input_channel(const T* x, const T* gamma, const T* dy, const T* sums, double eps, const Layout& l,
+                        int64_t c, T* dx) {
+  const double m = static_cast<double>(std::max<int64_t>(l.count(), 1));
+  const Stats s{static_cast<double>(sums[2 * l.c + c]), static_cast<double>(sums[3 * l.c + c])};
+  const double r = rstd(s, eps);
+  const T mean = static_cast<T>(s.mean), scale = static_cast<T>(gamma[c] * r);
+  const T offset = static_cast<T>(sums[c] / m), slope = static_cast<T>(sums[l.c + c] / m * r);
+  for_each_run(l, c, [&](int64_t at, int64_t len) {
+    for (int64_t j = 0; j < len; ++j) dx[at + j] = scale * (dy[at + j] - offset - (x[at + j] - mean) * slope);
+  });
+}
+
+[[gnu::flatten]] GRAFT_TARGET_CLONES void stats_channel_f32(const float* x, const Layout& l, int64_t c, float* out) {
+  stats_channel(x, l, c, out);
+}
+[[gnu::flatten]] GRAFT_TARGET_CLONES void normalize_channel_f32(const float* x, const float* gamma, const float* beta,
+                                                                double eps, const Layout& l, int64_t c, float* y) {
+  normalize_channel(x, gamma, beta, eps, l, c, y);
+}
+[[gnu::flatten]] GRAFT_TARGET_CLONES void sums_channel_f32(const float* x, const float* dy, double eps,
+                                                           const Layout& l, int64_t c, float* out) {
+  sums_channel(x, dy, eps, l, c, out);
+}
+[[gnu::flatten]] GRAFT_TARGET_CLONES void grad_input_channel_f32(const float* x, const float* gamma, const float* dy,
+                                                                 const float* sums, double eps, const Layout& l,
+                                                                 int64_t c, float* dx) {
+  grad_input_channel(x, gamma, dy, sums, eps, l, c, dx);
+}
+
+// The channel bodies by dtype: the float32 copies, the templates for float64.
+void stats_of(const float* x, const Layout& l, int64_t c, float* out) { stats_channel_f32(x, l, c, out); }
+void stats_of(const double* x, const Layout& l, int64_t c, double* out) { stats_channel(x, l, c, out); }
+void normalize(const float* x, const float* g, const float* b, double eps, const Layout& l, int64_t c, float* y) {
+  normalize_channel_f32(x, g, b, eps, l, c, y);
+}
+void normalize(const double* x, const double* g, const double* b, double eps, const Layout& l, int64_t c,
+               double* y) {
+  normalize_channel(x, g, b, eps, l, c, y);
+}
+void sums_of(const float* x, const float* dy, double eps, const Layout& l, int64_t c, float* out) {
+  sums_channel_f32(x, dy, eps, l, c, out);
+}
+void sums_of(const double* x, const double* dy, double eps, const Layout& l, int64_t c, double* out) {
+  sums_channel(x, dy, eps, l, c, out);
+}
+void grad_input(const float* x, const float* g, const float* dy, const float* sums, double eps, const Layout& l,
+                int64_t c, float* dx) {
+  grad_input_channel_f32(x, g, dy, sums, eps, l, c, dx);
+}
+void grad_input(const double* x, const double* g, const double* dy, const double* sums, double eps, const Layout& l,
+                int64_t c, double* dx) {
+  grad_input_channel(x, g, dy, sums, eps, l, c, dx);
+}
+
 }  // namespace
 
 // in: x. Out: [2, C], the means, then the biased variances.
@@ -111,49 +222,37 @@ TensorMeta infer_batch_norm(const OpDef& def, std::span<const Tensor> in, const 
   return {in[0].shape(), in[0].dtype()};
 }
 
-// in: x, grad_y; attrs.scalar: eps. Out: [2, C], sum(grad_y), then
-// sum(grad_y * x_hat), per channel.
+// in: x, grad_y; attrs.scalar: eps. Out: [4, C]: sum(grad_y), sum(grad_y *
+// x_hat), then x's means and biased variances (for batch_norm_grad_input).
 TensorMeta infer_batch_norm_sums(const OpDef& def, std::span<const Tensor> in, const OpAttrs&) {
   const Layout l = layout(def, in, {});
   GRAFT_CHECK_AS(ShapeError, in[1].shape() == in[0].shape(), def.name, ": grad_y ", in[1].shape().to_string(),
                  " must have the shape of x ", in[0].shape().to_string());
-  return {Shape{2, l.c}, in[0].dtype()};
+  return {Shape{4, l.c}, in[0].dtype()};
 }
 
 // in: x, gamma, grad_y, sums (batch_norm_sums); attrs.scalar: eps.
 TensorMeta infer_batch_norm_grad_input(const OpDef& def, std::span<const Tensor> in, const OpAttrs&) {
   const Layout l = layout(def, in, {1});
-  GRAFT_CHECK_AS(ShapeError, in[2].shape() == in[0].shape() && in[3].shape() == Shape({2, l.c}), def.name,
-                 ": expected grad_y of x's shape ", in[0].shape().to_string(), " and sums [2, ", l.c, "], got ",
-                 in[2].shape().to_string(), " and ", in[3].shape().to_string());
+  GRAFT_CHECK_AS(ShapeError, in[2].shape() == in[0].shape() && in[3].shape() == Shape({4, l.c}), def.name,
+                 ": expected grad_y of x's shape ", in[0].shape().to_string(), " and sums [4, ", l.c, "], got ",
+                 in[2].shape().to_string(), " and ", in[3].shape().to_string(),
+                 "\n  help: sums is batch_norm_sums(x, grad_y, eps)");
   return {in[0].shape(), in[0].dtype()};
 }
 
 void batch_norm_stats_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
   const Layout l = layout(op_def(OpKind::kBatchNormStats), in, {});
   visit_float(out.dtype(), [&]<typename T>(T) {
-    const T* x = in[0].data<T>();
-    T* o = out.data<T>();
-    for_each_channel(l, [&](int64_t c) {
-      const Stats s = channel_stats(x, l, c);
-      o[c] = static_cast<T>(s.mean);
-      o[l.c + c] = static_cast<T>(s.var);
-    });
+    for_each_channel(l, [&](int64_t c) { stats_of(in[0].data<T>(), l, c, out.data<T>()); });
   });
 }
 
-// y = (x - mean) * (gamma * rstd) + beta.
 void batch_norm_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
   const Layout l = layout(op_def(OpKind::kBatchNorm), in, {1, 2});
   visit_float(out.dtype(), [&]<typename T>(T) {
-    const T *x = in[0].data<T>(), *gamma = in[1].data<T>(), *beta = in[2].data<T>();
-    T* y = out.data<T>();
     for_each_channel(l, [&](int64_t c) {
-      const Stats s = channel_stats(x, l, c);
-      const T mean = static_cast<T>(s.mean), scale = static_cast<T>(gamma[c] * rstd(s, attrs.scalar)), b = beta[c];
-      for_each_run(l, c, [&](int64_t at, int64_t len) {
-        for (int64_t j = 0; j < len; ++j) y[at + j] = (x[at + j] - mean) * scale + b;
-      });
+      normalize(in[0].data<T>(), in[1].data<T>(), in[2].data<T>(), attrs.scalar, l, c, out.data<T>());
     });
   });
 }
@@ -161,50 +260,18 @@ void batch_norm_forward(std::span<const Tensor> in, const Tensor& out, const OpA
 void batch_norm_sums_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
   const Layout l = layout(op_def(OpKind::kBatchNormSums), in, {});
   visit_float(out.dtype(), [&]<typename T>(T) {
-    const T *x = in[0].data<T>(), *dy = in[1].data<T>();
-    T* o = out.data<T>();
     for_each_channel(l, [&](int64_t c) {
-      const Stats s = channel_stats(x, l, c);
-      // Eight partial sums each, as channel_stats: one chain would wait out
-      // an add's latency per element.
-      double t[kLanes] = {}, w[kLanes] = {};
-      for_each_run(l, c, [&](int64_t at, int64_t len) {
-        const T *g = dy + at, *v = x + at;
-        int64_t j = 0;
-        for (; j + kLanes <= len; j += kLanes) {
-          for (int k = 0; k < kLanes; ++k) {
-            t[k] += static_cast<double>(g[j + k]);
-            w[k] += static_cast<double>(g[j + k]) * (static_cast<double>(v[j + k]) - s.mean);
-          }
-        }
-        for (int k = 0; j < len; ++j, ++k) {
-          t[k] += static_cast<double>(g[j]);
-          w[k] += static_cast<double>(g[j]) * (static_cast<double>(v[j]) - s.mean);
-        }
-      });
-      double total = 0, weighted = 0;
-      for (int k = 0; k < kLanes; ++k) total += t[k], weighted += w[k];
-      o[c] = static_cast<T>(total);
-      o[l.c + c] = static_cast<T>(weighted * rstd(s, attrs.scalar));
+      sums_of(in[0].data<T>(), in[1].data<T>(), attrs.scalar, l, c, out.data<T>());
     });
   });
 }
 
-// dx = gamma * rstd * (dy - sum(dy) / m - x_hat * sum(dy * x_hat) / m).
 void batch_norm_grad_input_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs) {
   const Layout l = layout(op_def(OpKind::kBatchNormGradInput), in, {1});
   visit_float(out.dtype(), [&]<typename T>(T) {
-    const T *x = in[0].data<T>(), *gamma = in[1].data<T>(), *dy = in[2].data<T>(), *sums = in[3].data<T>();
-    T* dx = out.data<T>();
-    const double m = static_cast<double>(std::max<int64_t>(l.count(), 1));
     for_each_channel(l, [&](int64_t c) {
-      const Stats s = channel_stats(x, l, c);
-      const double r = rstd(s, attrs.scalar);
-      const T mean = static_cast<T>(s.mean), scale = static_cast<T>(gamma[c] * r);
-      const T offset = static_cast<T>(sums[c] / m), slope = static_cast<T>(sums[l.c + c] / m * r);
-      for_each_run(l, c, [&](int64_t at, int64_t len) {
-        for (int64_t j = 0; j < len; ++j) dx[at + j] = scale * (dy[at + j] - offset - (x[at + j] - mean) * slope);
-      });
+      grad_input(in[0].data<T>(), in[1].data<T>(), in[2].data<T>(), in[3].data<T>(), attrs.scalar, l, c,
+                 out.data<T>());
     });
   });
 }

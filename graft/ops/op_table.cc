@@ -77,7 +77,7 @@ constexpr std::array<OpDef, static_cast<size_t>(OpKind::kCount)> kOpTable = {{
     {OpKind::kAvgPool2d, "avg_pool2d", 1, infer_avg_pool2d, avg_pool2d_forward, avg_pool2d_vjp},  // window
     {OpKind::kAvgPool2dGrad, "avg_pool2d_grad", 1, infer_avg_pool2d_grad, avg_pool2d_grad_forward,
      avg_pool2d_grad_vjp},  // window, shape (the input's)
-    // Inputs x -> [2, C] (means, variances); (x, gamma, beta) -> y; (x, grad_y) -> [2, C] sums;
+    // Inputs x -> [2, C] (means, variances); (x, gamma, beta) -> y; (x, grad_y) -> [4, C] sums;
     // (x, gamma, grad_y, sums) -> grad_x. All but the first read scalar (eps).
     {OpKind::kBatchNormStats, "batch_norm_stats", 1, infer_batch_norm_stats, batch_norm_stats_forward,
      batch_norm_stats_vjp},

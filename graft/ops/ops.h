@@ -336,8 +336,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
 // [2, C]: row 0 the means, row 1 the biased variances of x's channels, as
 // batch_norm uses them (differentiable).
 Tensor batch_norm_stats(const Tensor& x);
-// batch_norm's backward pieces, ops of their own: [2, C] with sum(grad_y)
-// (beta's gradient) and sum(grad_y * x_hat) (gamma's), per channel ...
+// batch_norm's backward pieces, ops of their own: [4, C] with sum(grad_y)
+// (beta's gradient), sum(grad_y * x_hat) (gamma's), then x's means and
+// variances, per channel ...
 Tensor batch_norm_sums(const Tensor& x, const Tensor& grad_y, double eps);
 // ... and x's gradient, given those sums.
 Tensor batch_norm_grad_input(const Tensor& x, const Tensor& gamma, const Tensor& grad_y, const Tensor& sums,
