@@ -28,7 +28,11 @@
 // time from starting the process to the end of its first step
 // (bench/rss_fmnist.h).
 //
-// Usage: graft_torch_compare [--reps N] [--min-ms M] [--only WORKLOAD]
+// Usage: graft_torch_compare [--reps N] [--min-ms M] [--only WORKLOAD] [--clock cpu]
+// --clock cpu times the process's CPU time instead of wall time: on a machine
+// loaded by other processes it moves far less, and at one thread it is the
+// step's own time (at n threads it sums the threads' time, spinning
+// included, so compare only 1-thread lines that way).
 //        graft_torch_compare --rss-child <threads> <steps> <start_ns>  (LibTorch's rss_fmnist job)
 #include <cblas.h>
 
@@ -37,6 +41,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
@@ -58,9 +63,21 @@ namespace graft::bench {
 namespace {
 
 struct Timing {
-  int reps = 7;          // repetitions; the minimum is reported
-  double min_ms = 60.0;  // wall time of one repetition, at least
+  int reps = 7;            // repetitions; the minimum is reported
+  double min_ms = 60.0;    // wall time of one repetition, at least
+  bool cpu_time = false;   // time the process's CPU time instead (--clock cpu)
 };
+
+// Seconds on the clock `timing` names: steady wall time, or this process's
+// CPU time.
+double now_s(const Timing& timing) {
+  if (timing.cpu_time) {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 // One contender in a timed comparison: `use` applies its thread settings.
 struct Contender {
@@ -73,16 +90,15 @@ struct Contender {
 // the contenders, so a burst of load from other processes on a shared
 // machine hits all of them rather than one.
 std::vector<double> seconds_per_call(const std::vector<Contender>& contenders, const Timing& timing) {
-  using Clock = std::chrono::steady_clock;
   std::vector<int64_t> calls(contenders.size(), 1);
   for (size_t c = 0; c < contenders.size(); ++c) {
     const Contender& k = contenders[c];
     k.use();
     for (int i = 0; i < 3; ++i) k.fn();  // warm up caches and pools
     for (;;) {
-      auto start = Clock::now();
+      const double start = now_s(timing);
       for (int64_t i = 0; i < calls[c]; ++i) k.fn();
-      double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      const double ms = 1e3 * (now_s(timing) - start);
       if (ms >= timing.min_ms / 4 || calls[c] > (int64_t{1} << 30)) {
         calls[c] = std::max<int64_t>(1, static_cast<int64_t>(calls[c] * timing.min_ms / std::max(ms, 1e-3)));
         break;
@@ -94,9 +110,9 @@ std::vector<double> seconds_per_call(const std::vector<Contender>& contenders, c
   for (int r = 0; r < timing.reps; ++r) {
     for (size_t c = 0; c < contenders.size(); ++c) {
       contenders[c].use();
-      auto start = Clock::now();
+      const double start = now_s(timing);
       for (int64_t i = 0; i < calls[c]; ++i) contenders[c].fn();
-      double sec = std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(calls[c]);
+      const double sec = (now_s(timing) - start) / static_cast<double>(calls[c]);
       best[c] = std::min(best[c], sec);
     }
   }
@@ -378,8 +394,10 @@ int main(int argc, char** argv) {
       timing.min_ms = std::max(1.0, std::atof(argv[i + 1]));
     } else if (std::strcmp(argv[i], "--only") == 0) {
       only = argv[i + 1];
+    } else if (std::strcmp(argv[i], "--clock") == 0 && std::strcmp(argv[i + 1], "cpu") == 0) {
+      timing.cpu_time = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--reps N] [--min-ms M] [--only WORKLOAD]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--reps N] [--min-ms M] [--only WORKLOAD] [--clock cpu]\n", argv[0]);
       return 2;
     }
   }

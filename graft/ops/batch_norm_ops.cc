@@ -15,7 +15,6 @@
 #include "graft/ops/internal/window.h"
 #include "graft/ops/ops.h"
 #include "graft/tensor/parallel.h"
-#include "graft/tensor/simd.h"
 
 namespace graft::ops::internal {
 namespace {
@@ -96,10 +95,12 @@ void for_each_run(const Layout& l, int64_t c, F&& f) {
 
 double rstd(const Stats& s, double eps) { return 1.0 / std::sqrt(s.var + eps); }
 
-// One channel of each op. float32 runs them through the *_f32 copies below,
-// compiled for AVX2 + FMA as well (GRAFT_TARGET_CLONES; flatten inlines the
-// templates into each copy): the baseline x86-64 build vectorises these
-// double-accumulating loops only with SSE2.
+// One channel of each op. float32 runs them through the *_avx2 copies below
+// where the CPU has AVX2 and FMA (flatten inlines the templates into each
+// copy): the baseline x86-64 build vectorises these double-accumulating
+// loops only with SSE2. (GRAFT_TARGET_CLONES' arch=haswell clone was not
+// chosen on this machine's newer Xeon, so the choice is made here, as
+// update_ops.cc does for AVX-512.)
 
 // out[c] = mean, out[C + c] = biased variance.
 template <typename T>
@@ -120,33 +121,33 @@ void normalize_channel(const T* x, const T* gamma, const T* beta, double eps, co
 }
 
 // The four rows of batch_norm_sums for channel c: sum(dy), sum(dy * x_hat),
-// mean, variance.
+// mean, variance. One pass over x and dy: with d = x - x_first (as
+// channel_stats), sum(dy * (x - mean)) = sum(dy * d) - sum(dy) * mean(d).
 template <typename T>
 void sums_channel(const T* x, const T* dy, double eps, const Layout& l, int64_t c, T* out) {
-  const Stats s = channel_stats(x, l, c);
-  // Eight partial sums each, as channel_stats: one chain would wait out an
-  // add's latency per element.
-  double t[kLanes] = {}, w[kLanes] = {};
+  const double shift = l.count() > 0 ? static_cast<double>(x[c * l.inner]) : 0.0;
+  // Eight partial sums each, as channel_stats.
+  double s[kLanes] = {}, q[kLanes] = {}, t[kLanes] = {}, w[kLanes] = {};
+  auto add = [&](int k, T xv, T gv) {
+    const double d = static_cast<double>(xv) - shift, g = static_cast<double>(gv);
+    s[k] += d, q[k] += d * d, t[k] += g, w[k] += g * d;
+  };
   for_each_run(l, c, [&](int64_t at, int64_t len) {
-    const T *g = dy + at, *v = x + at;
+    const T *v = x + at, *g = dy + at;
     int64_t j = 0;
     for (; j + kLanes <= len; j += kLanes) {
-      for (int k = 0; k < kLanes; ++k) {
-        t[k] += static_cast<double>(g[j + k]);
-        w[k] += static_cast<double>(g[j + k]) * (static_cast<double>(v[j + k]) - s.mean);
-      }
+      for (int k = 0; k < kLanes; ++k) add(k, v[j + k], g[j + k]);
     }
-    for (int k = 0; j < len; ++j, ++k) {
-      t[k] += static_cast<double>(g[j]);
-      w[k] += static_cast<double>(g[j]) * (static_cast<double>(v[j]) - s.mean);
-    }
+    for (int k = 0; j < len; ++j, ++k) add(k, v[j], g[j]);
   });
-  double total = 0, weighted = 0;
-  for (int k = 0; k < kLanes; ++k) total += t[k], weighted += w[k];
+  double sum = 0, squares = 0, total = 0, weighted = 0;
+  for (int k = 0; k < kLanes; ++k) sum += s[k], squares += q[k], total += t[k], weighted += w[k];
+  const double m = static_cast<double>(std::max<int64_t>(l.count(), 1));
+  const Stats st{shift + sum / m, std::max(squares / m - (sum / m) * (sum / m), 0.0)};
   out[c] = static_cast<T>(total);
-  out[l.c + c] = static_cast<T>(weighted * rstd(s, eps));
-  out[2 * l.c + c] = static_cast<T>(s.mean);
-  out[3 * l.c + c] = static_cast<T>(s.var);
+  out[l.c + c] = static_cast<T>((weighted - total * (sum / m)) * rstd(st, eps));
+  out[2 * l.c + c] = static_cast<T>(st.mean);
+  out[3 * l.c + c] = static_cast<T>(st.var);
 }
 
 // dx = gamma * rstd * (dy - sum(dy) / m - x_hat * sum(dy * x_hat) / m), the
@@ -164,42 +165,55 @@ void grad_input_channel(const T* x, const T* gamma, const T* dy, const T* sums, 
   });
 }
 
-[[gnu::flatten]] GRAFT_TARGET_CLONES void stats_channel_f32(const float* x, const Layout& l, int64_t c, float* out) {
+#define GRAFT_AVX2 [[gnu::flatten, gnu::target("avx2,fma")]]
+GRAFT_AVX2 void stats_channel_avx2(const float* x, const Layout& l, int64_t c, float* out) {
   stats_channel(x, l, c, out);
 }
-[[gnu::flatten]] GRAFT_TARGET_CLONES void normalize_channel_f32(const float* x, const float* gamma, const float* beta,
-                                                                double eps, const Layout& l, int64_t c, float* y) {
+GRAFT_AVX2 void normalize_channel_avx2(const float* x, const float* gamma, const float* beta, double eps,
+                                       const Layout& l, int64_t c, float* y) {
   normalize_channel(x, gamma, beta, eps, l, c, y);
 }
-[[gnu::flatten]] GRAFT_TARGET_CLONES void sums_channel_f32(const float* x, const float* dy, double eps,
-                                                           const Layout& l, int64_t c, float* out) {
+GRAFT_AVX2 void sums_channel_avx2(const float* x, const float* dy, double eps, const Layout& l, int64_t c,
+                                  float* out) {
   sums_channel(x, dy, eps, l, c, out);
 }
-[[gnu::flatten]] GRAFT_TARGET_CLONES void grad_input_channel_f32(const float* x, const float* gamma, const float* dy,
-                                                                 const float* sums, double eps, const Layout& l,
-                                                                 int64_t c, float* dx) {
+GRAFT_AVX2 void grad_input_channel_avx2(const float* x, const float* gamma, const float* dy, const float* sums,
+                                        double eps, const Layout& l, int64_t c, float* dx) {
   grad_input_channel(x, gamma, dy, sums, eps, l, c, dx);
 }
+#undef GRAFT_AVX2
 
-// The channel bodies by dtype: the float32 copies, the templates for float64.
-void stats_of(const float* x, const Layout& l, int64_t c, float* out) { stats_channel_f32(x, l, c, out); }
+bool cpu_has_avx2() {
+  static const bool avx2 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0;
+  }();
+  return avx2;
+}
+
+// The channel bodies by dtype: the float32 copies where the CPU runs them,
+// else (and for float64) the templates.
+void stats_of(const float* x, const Layout& l, int64_t c, float* out) {
+  cpu_has_avx2() ? stats_channel_avx2(x, l, c, out) : stats_channel(x, l, c, out);
+}
 void stats_of(const double* x, const Layout& l, int64_t c, double* out) { stats_channel(x, l, c, out); }
 void normalize(const float* x, const float* g, const float* b, double eps, const Layout& l, int64_t c, float* y) {
-  normalize_channel_f32(x, g, b, eps, l, c, y);
+  cpu_has_avx2() ? normalize_channel_avx2(x, g, b, eps, l, c, y) : normalize_channel(x, g, b, eps, l, c, y);
 }
 void normalize(const double* x, const double* g, const double* b, double eps, const Layout& l, int64_t c,
                double* y) {
   normalize_channel(x, g, b, eps, l, c, y);
 }
 void sums_of(const float* x, const float* dy, double eps, const Layout& l, int64_t c, float* out) {
-  sums_channel_f32(x, dy, eps, l, c, out);
+  cpu_has_avx2() ? sums_channel_avx2(x, dy, eps, l, c, out) : sums_channel(x, dy, eps, l, c, out);
 }
 void sums_of(const double* x, const double* dy, double eps, const Layout& l, int64_t c, double* out) {
   sums_channel(x, dy, eps, l, c, out);
 }
 void grad_input(const float* x, const float* g, const float* dy, const float* sums, double eps, const Layout& l,
                 int64_t c, float* dx) {
-  grad_input_channel_f32(x, g, dy, sums, eps, l, c, dx);
+  cpu_has_avx2() ? grad_input_channel_avx2(x, g, dy, sums, eps, l, c, dx)
+                 : grad_input_channel(x, g, dy, sums, eps, l, c, dx);
 }
 void grad_input(const double* x, const double* g, const double* dy, const double* sums, double eps, const Layout& l,
                 int64_t c, double* dx) {
