@@ -15,6 +15,7 @@
 #include "graft/ops/internal/window.h"
 #include "graft/ops/ops.h"
 #include "graft/tensor/parallel.h"
+#include "graft/tensor/simd.h"
 
 namespace graft::ops::internal {
 namespace {
@@ -95,12 +96,10 @@ void for_each_run(const Layout& l, int64_t c, F&& f) {
 
 double rstd(const Stats& s, double eps) { return 1.0 / std::sqrt(s.var + eps); }
 
-// One channel of each op. float32 runs them through the *_avx2 copies below
-// where the CPU has AVX2 and FMA (flatten inlines the templates into each
-// copy): the baseline x86-64 build vectorises these double-accumulating
-// loops only with SSE2. (GRAFT_TARGET_CLONES' arch=haswell clone was not
-// chosen on this machine's newer Xeon, so the choice is made here, as
-// update_ops.cc does for AVX-512.)
+// One channel of each op. float32 runs them through the *_avx512 copies
+// below where the CPU has AVX-512 (graft/tensor/simd.h; flatten inlines the
+// templates into each copy): the baseline x86-64 build vectorises these
+// double-accumulating loops only with SSE2.
 
 // out[c] = mean, out[C + c] = biased variance.
 template <typename T>
@@ -165,54 +164,47 @@ void grad_input_channel(const T* x, const T* gamma, const T* dy, const T* sums, 
   });
 }
 
-#define GRAFT_AVX2 [[gnu::flatten, gnu::target("avx2,fma")]]
-GRAFT_AVX2 void stats_channel_avx2(const float* x, const Layout& l, int64_t c, float* out) {
+GRAFT_TARGET_AVX512 [[gnu::flatten]] void stats_channel_avx512(const float* x, const Layout& l, int64_t c,
+                                                               float* out) {
   stats_channel(x, l, c, out);
 }
-GRAFT_AVX2 void normalize_channel_avx2(const float* x, const float* gamma, const float* beta, double eps,
-                                       const Layout& l, int64_t c, float* y) {
+GRAFT_TARGET_AVX512 [[gnu::flatten]] void normalize_channel_avx512(const float* x, const float* gamma,
+                                                                   const float* beta, double eps, const Layout& l,
+                                                                   int64_t c, float* y) {
   normalize_channel(x, gamma, beta, eps, l, c, y);
 }
-GRAFT_AVX2 void sums_channel_avx2(const float* x, const float* dy, double eps, const Layout& l, int64_t c,
-                                  float* out) {
+GRAFT_TARGET_AVX512 [[gnu::flatten]] void sums_channel_avx512(const float* x, const float* dy, double eps,
+                                                              const Layout& l, int64_t c, float* out) {
   sums_channel(x, dy, eps, l, c, out);
 }
-GRAFT_AVX2 void grad_input_channel_avx2(const float* x, const float* gamma, const float* dy, const float* sums,
-                                        double eps, const Layout& l, int64_t c, float* dx) {
+GRAFT_TARGET_AVX512 [[gnu::flatten]] void grad_input_channel_avx512(const float* x, const float* gamma,
+                                                                    const float* dy, const float* sums, double eps,
+                                                                    const Layout& l, int64_t c, float* dx) {
   grad_input_channel(x, gamma, dy, sums, eps, l, c, dx);
-}
-#undef GRAFT_AVX2
-
-bool cpu_has_avx2() {
-  static const bool avx2 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0;
-  }();
-  return avx2;
 }
 
 // The channel bodies by dtype: the float32 copies where the CPU runs them,
 // else (and for float64) the templates.
 void stats_of(const float* x, const Layout& l, int64_t c, float* out) {
-  cpu_has_avx2() ? stats_channel_avx2(x, l, c, out) : stats_channel(x, l, c, out);
+  cpu_has_avx512() ? stats_channel_avx512(x, l, c, out) : stats_channel(x, l, c, out);
 }
 void stats_of(const double* x, const Layout& l, int64_t c, double* out) { stats_channel(x, l, c, out); }
 void normalize(const float* x, const float* g, const float* b, double eps, const Layout& l, int64_t c, float* y) {
-  cpu_has_avx2() ? normalize_channel_avx2(x, g, b, eps, l, c, y) : normalize_channel(x, g, b, eps, l, c, y);
+  cpu_has_avx512() ? normalize_channel_avx512(x, g, b, eps, l, c, y) : normalize_channel(x, g, b, eps, l, c, y);
 }
 void normalize(const double* x, const double* g, const double* b, double eps, const Layout& l, int64_t c,
                double* y) {
   normalize_channel(x, g, b, eps, l, c, y);
 }
 void sums_of(const float* x, const float* dy, double eps, const Layout& l, int64_t c, float* out) {
-  cpu_has_avx2() ? sums_channel_avx2(x, dy, eps, l, c, out) : sums_channel(x, dy, eps, l, c, out);
+  cpu_has_avx512() ? sums_channel_avx512(x, dy, eps, l, c, out) : sums_channel(x, dy, eps, l, c, out);
 }
 void sums_of(const double* x, const double* dy, double eps, const Layout& l, int64_t c, double* out) {
   sums_channel(x, dy, eps, l, c, out);
 }
 void grad_input(const float* x, const float* g, const float* dy, const float* sums, double eps, const Layout& l,
                 int64_t c, float* dx) {
-  cpu_has_avx2() ? grad_input_channel_avx2(x, g, dy, sums, eps, l, c, dx)
+  cpu_has_avx512() ? grad_input_channel_avx512(x, g, dy, sums, eps, l, c, dx)
                  : grad_input_channel(x, g, dy, sums, eps, l, c, dx);
 }
 void grad_input(const double* x, const double* g, const double* dy, const double* sums, double eps, const Layout& l,
