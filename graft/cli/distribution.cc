@@ -65,6 +65,24 @@ Distribution Distribution::detect() {
   return d;
 }
 
+void Distribution::check_settings(const std::vector<std::pair<std::string, std::string>>& settings,
+                                  std::string_view when) {
+#if GRAFT_WITH_DIST
+  if (!state_) return;
+  std::vector<dist::StructureEntry> entries;
+  for (const auto& [flag, value] : settings) entries.push_back({flag, value});
+  std::sort(entries.begin(), entries.end(),
+            [](const dist::StructureEntry& a, const dist::StructureEntry& b) { return a.path < b.path; });
+  dist::MismatchWording wording;
+  wording.differ = "were started with different settings";
+  wording.hash_label = "settings hash";
+  wording.missing = "not set";
+  wording.help = "start every rank with the same flags (only --threads and --data-dir may differ); nothing was "
+                 "trained";
+  dist::check_structure(*state_->comm, entries, when, wording);
+#endif
+}
+
 void Distribution::sync(VariableStore& model, optim::Optimizer& optimizer, std::string_view when) {
 #if GRAFT_WITH_DIST
   if (state_) dist::sync(*state_->comm, model, optimizer, when);

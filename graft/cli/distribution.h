@@ -3,6 +3,7 @@
 //
 //   Distribution dist = Distribution::detect();   // MPI only under a launcher
 //   BatchOptions(batch).shard(dist.rank(), dist.size());
+//   dist.check_settings({{"--lr", "0.001"}, ...}, "at start");   // the same flags everywhere
 //   dist.sync(model.store(), optimizer, "at start");
 //   grads = dist.average(vars, grads);            // inside the (compiled) step
 //   dist.grow(model.store(), &optimizer, "at growth event 1", [&] { edit(...); });
@@ -26,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "graft/io/safetensors.h"
@@ -49,6 +51,10 @@ class Distribution {
   // Ranks started on this machine (threads per rank default to cores / this).
   int local_size() const { return local_size_; }
 
+  // Throws dist::StructureError on every rank unless every rank passed the
+  // same (flag, value) list, naming the first flag that differs and each
+  // rank's value (nothing alone). `when`: "at start", "on resume".
+  void check_settings(const std::vector<std::pair<std::string, std::string>>& settings, std::string_view when);
   // dist::sync: the structure check, then rank 0's values everywhere.
   void sync(VariableStore& model, optim::Optimizer& optimizer, std::string_view when);
   // dist::GradientReducer::average (the gradients as they are alone).

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <span>
 #include <filesystem>
 #include <iostream>
@@ -306,6 +307,7 @@ void Trainer::resume() {
 }
 
 void Trainer::validate() {
+  check_settings_agree();
   validate_config(config_);
   plan_ = parse_growth_plan(config_.grow);
   GRAFT_CHECK(config_.batch_size % dist_.size() == 0, "--batch-size ", config_.batch_size,
@@ -318,6 +320,28 @@ void Trainer::validate() {
     // Ranks on one machine share its cores.
     set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dist_.local_size()));
   }
+}
+
+// Every rank parses its own flags (nothing is broadcast that would hide a
+// difference), so ranks started with different settings would train apart
+// (another --lr, --seed or --batch-size: silently) or stop and save at other
+// steps (another --epochs or --max-steps: collectives that never match).
+// They are compared before anything runs. Where a rank finds its data and
+// how many threads it runs may differ; the model's shape and growth
+// (--model, --channels, --hidden, --grow) are left to the structure check,
+// which names the first variable that differs.
+void Trainer::check_settings_agree() {
+  if (!dist_.distributed()) return;
+  static const std::set<std::string> unchecked = {"--threads", "--data-dir", "--model", "--channels", "--hidden",
+                                                   "--grow"};
+  const std::string prefix = "train.config.";
+  std::vector<std::pair<std::string, std::string>> settings;
+  for (const auto& [key, value] : train_metadata(config_, TrainProgress{})) {
+    if (!key.starts_with(prefix)) continue;
+    std::string flag = "--" + key.substr(prefix.size());
+    if (!unchecked.contains(flag)) settings.emplace_back(std::move(flag), value);
+  }
+  dist_.check_settings(settings, resume_file_ ? "on resume" : "at start");
 }
 
 // A fresh run never silently replaces another run's files.

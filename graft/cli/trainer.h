@@ -62,6 +62,7 @@ class Trainer {
 
   void resume();
   void validate();
+  void check_settings_agree();
   void load_data();
   void build_model();
   void open_run_folder();

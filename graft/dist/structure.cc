@@ -41,11 +41,11 @@ std::string entry_text(const Variable& v) {
   return v.shape().to_string() + " " + std::string(dtype_name(v.dtype())) + (v.trainable() ? " trainable" : " frozen");
 }
 
-// What `structure` (sorted) has at `path`.
-std::string at_path(const std::vector<StructureEntry>& structure, const std::string& path) {
+// What `structure` (sorted) has at `path`, or `missing`.
+std::string at_path(const std::vector<StructureEntry>& structure, const std::string& path, const std::string& missing) {
   auto it = std::lower_bound(structure.begin(), structure.end(), path,
                              [](const StructureEntry& e, const std::string& p) { return e.path < p; });
-  return it != structure.end() && it->path == path ? it->description : "no such variable";
+  return it != structure.end() && it->path == path ? it->description : missing;
 }
 
 }  // namespace
@@ -73,7 +73,8 @@ uint64_t structure_hash(const std::vector<StructureEntry>& structure) {
   return h;
 }
 
-std::string describe_mismatch(const std::vector<std::vector<StructureEntry>>& per_rank, std::string_view when) {
+std::string describe_mismatch(const std::vector<std::vector<StructureEntry>>& per_rank, std::string_view when,
+                              const MismatchWording& wording) {
   GRAFT_INTERNAL_ASSERT(!per_rank.empty());
   // The first path, in sorted order, that some rank holds differently from rank 0.
   std::set<std::string> paths;
@@ -82,30 +83,30 @@ std::string describe_mismatch(const std::vector<std::vector<StructureEntry>>& pe
   }
   for (const std::string& path : paths) {
     std::vector<std::string> held;
-    for (const auto& structure : per_rank) held.push_back(at_path(structure, path));
+    for (const auto& structure : per_rank) held.push_back(at_path(structure, path, wording.missing));
     if (std::all_of(held.begin(), held.end(), [&](const std::string& h) { return h == held[0]; })) continue;
     std::ostringstream out;
-    out << "dist: the ranks hold different models " << when << " (structure hash";
+    out << "dist: the ranks " << wording.differ << " " << when << " (" << wording.hash_label;
     for (size_t r = 0; r < per_rank.size() && r < kRanksShown; ++r) {
       out << (r == 0 ? " " : ", ") << hex(structure_hash(per_rank[r])) << " on rank " << r;
     }
     out << "): first difference at '" << path << "'";
     for (size_t r = 0; r < held.size() && r < kRanksShown; ++r) out << "\n  rank " << r << ": " << held[r];
     if (held.size() > kRanksShown) out << "\n  (" << held.size() - kRanksShown << " more ranks)";
-    out << "\n  help: every rank must build the same model and run the same growth events (the same --hidden and "
-           "--grow on every rank); no gradient was exchanged";
+    out << "\n  help: " << wording.help;
     return out.str();
   }
   return "";
 }
 
-void check_structure(const Comm& comm, const std::vector<StructureEntry>& structure, std::string_view when) {
+void check_structure(const Comm& comm, const std::vector<StructureEntry>& structure, std::string_view when,
+                     const MismatchWording& wording) {
   const std::vector<uint64_t> hashes = comm.allgather(structure_hash(structure));
   if (std::all_of(hashes.begin(), hashes.end(), [&](uint64_t h) { return h == hashes[0]; })) return;
   // Every rank gathers every list and builds the same message from it.
   std::vector<std::vector<StructureEntry>> per_rank;
   for (const std::string& text : comm.allgather(serialize(structure))) per_rank.push_back(parse(text));
-  std::string message = describe_mismatch(per_rank, when);
+  std::string message = describe_mismatch(per_rank, when, wording);
   GRAFT_INTERNAL_ASSERT(!message.empty(), "structure hashes differ but the lists are equal");
   throw StructureError(message);
 }

@@ -54,13 +54,30 @@ std::vector<StructureEntry> structure_of(const std::vector<const VariableStore*>
 std::vector<StructureEntry> structure_of_variables(const std::vector<Variable>& variables);
 uint64_t structure_hash(const std::vector<StructureEntry>& structure);
 
+// How a mismatch message words what differs. The defaults describe models;
+// other lists of (key, description) entries (graft train's settings) say
+// what they compare:
+//   "dist: the ranks <differ> <when> (<hash_label> ...): first difference at '<key>'"
+//   "  rank R: <description, or missing>"   ...   "  help: <help>"
+struct MismatchWording {
+  std::string differ = "hold different models";
+  std::string hash_label = "structure hash";
+  std::string missing = "no such variable";
+  std::string help =
+      "every rank must build the same model and run the same growth events (the same --hidden and --grow on "
+      "every rank); no gradient was exchanged";
+};
+
 // Throws StructureError, on every rank, unless every rank passed an equal
-// `structure`. `when` says which check this is ("at start").
-void check_structure(const Comm& comm, const std::vector<StructureEntry>& structure, std::string_view when);
+// `structure` (entries sorted by path). `when` says which check this is
+// ("at start").
+void check_structure(const Comm& comm, const std::vector<StructureEntry>& structure, std::string_view when,
+                     const MismatchWording& wording = {});
 void check_structure(const Comm& comm, const std::vector<const VariableStore*>& stores, std::string_view when);
 
 // The message check_structure throws for these per-rank structures ("" when
 // they all agree). Exposed for tests.
-std::string describe_mismatch(const std::vector<std::vector<StructureEntry>>& per_rank, std::string_view when);
+std::string describe_mismatch(const std::vector<std::vector<StructureEntry>>& per_rank, std::string_view when,
+                              const MismatchWording& wording = {});
 
 }  // namespace graft::dist

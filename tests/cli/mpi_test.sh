@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `graft train` under mpirun: two ranks train, grow and finish with one
 # test_accuracy line; ranks started with different --hidden or --grow
-# (MPMD) all stop with the first differing variable path, never hang; a
-# two-rank run stopped early resumes on one rank; the CNN's BatchNorm
+# (MPMD) all stop with the first differing variable path, ranks started with
+# other settings (--lr, --max-steps) with the first differing flag, never a
+# hang; a two-rank run stopped early resumes on one rank; the CNN's BatchNorm
 # statistics (each rank's follow its own shard) are averaged, so every rank
 # evaluates the same model.
 #   mpi_test.sh PATH/TO/graft MPIEXEC NUMPROC_FLAG [LAUNCHER_FLAGS...]
@@ -59,6 +60,12 @@ expect_mismatch mpmd-hidden "first difference at 'mlp/layer_0/bias'" --hidden 32
   -- --hidden 40 --grow ''
 expect_mismatch mpmd-grow "hold different models at growth event 1" --hidden 32 --grow widen:48@1 \
   -- --hidden 32 --grow widen:56@1
+# Settings the structure cannot see: another learning rate would train apart
+# silently, another --max-steps would leave a rank waiting in a collective.
+expect_mismatch mpmd-lr "first difference at '--lr'" --hidden 32 --grow '' --lr 0.001 \
+  -- --hidden 32 --grow '' --lr 0.01
+expect_mismatch mpmd-max-steps "first difference at '--max-steps'" --hidden 32 --grow '' --max-steps 4 \
+  -- --hidden 32 --grow '' --max-steps 8
 
 # Stopped on two ranks, resumed on one.
 timeout 120 "$mpiexec" "$np" 2 "${flags[@]}" "$graft" train --hidden 32 --grow widen:48@1 "${common[@]}" \

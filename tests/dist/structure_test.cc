@@ -46,6 +46,22 @@ TEST(StructureTest, TheMismatchMessageNamesTheFirstDifferingPathAndEveryRanksEnt
                                  "  rank 1: no such variable");
 }
 
+TEST(StructureTest, OtherListsWordTheirMismatchTheirOwnWay) {
+  MismatchWording wording;
+  wording.differ = "were started with different settings";
+  wording.hash_label = "settings hash";
+  wording.missing = "not set";
+  wording.help = "start every rank with the same flags";
+  std::vector<StructureEntry> a = {{"--epochs", "2"}, {"--lr", "0.001"}};
+  std::vector<StructureEntry> b = {{"--epochs", "2"}, {"--lr", "0.01"}};
+  std::string message = describe_mismatch({a, b}, "at start", wording);
+  GRAFT_EXPECT_CONTAINS(message, "dist: the ranks were started with different settings at start (settings hash ");
+  GRAFT_EXPECT_CONTAINS(message, "first difference at '--lr'\n  rank 0: 0.001\n  rank 1: 0.01\n"
+                                 "  help: start every rank with the same flags");
+  message = describe_mismatch({a, {a[0]}}, "on resume", wording);
+  GRAFT_EXPECT_CONTAINS(message, "first difference at '--lr'\n  rank 0: 0.001\n  rank 1: not set");
+}
+
 TEST(StructureTest, EqualModelsPassTheCheck) {
   Comm& comm = Comm::world();
   VariableStore store("m");
