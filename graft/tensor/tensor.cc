@@ -5,6 +5,7 @@
 
 #include "graft/base/checked_size.h"
 #include "graft/tensor/allocator.h"
+#include "graft/tensor/parallel.h"
 
 namespace graft {
 
@@ -107,9 +108,30 @@ void Tensor::check_dtype(DType expected) const {
                  ", but was accessed as ", dtype_name(expected));
 }
 
+namespace {
+
+// Bytes per task below which a copy stays on the calling thread.
+constexpr int64_t kCopyGrain = int64_t{1} << 17;
+
+// Copies n bytes, split across the pool when the ranges are large and apart
+// (a parameter update or a snapshot is a megabyte or more); overlapping
+// ranges are moved on one thread.
+void copy_bytes(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<char*>(dst);
+  const auto* s = static_cast<const char*>(src);
+  if (d < s + n && s < d + n) {
+    std::memmove(d, s, n);
+    return;
+  }
+  parallel_for(0, static_cast<int64_t>(n), kCopyGrain,
+               [=](int64_t begin, int64_t end) { std::memcpy(d + begin, s + begin, static_cast<size_t>(end - begin)); });
+}
+
+}  // namespace
+
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype());
-  if (nbytes() > 0) std::memcpy(out.raw_data(), raw_data(), nbytes());
+  if (nbytes() > 0) copy_bytes(out.raw_data(), raw_data(), nbytes());
   return out;
 }
 
@@ -118,7 +140,7 @@ void Tensor::copy_from(const Tensor& src) const {
                  ", got ", src.shape().to_string());
   GRAFT_CHECK_AS(DTypeError, src.dtype() == dtype(), "copy_from: expected dtype ", dtype_name(dtype()),
                  ", got ", dtype_name(src.dtype()));
-  if (src.raw_data() != raw_data() && nbytes() > 0) std::memmove(raw_data(), src.raw_data(), nbytes());
+  if (src.raw_data() != raw_data() && nbytes() > 0) copy_bytes(raw_data(), src.raw_data(), nbytes());
   bump_version();
 }
 

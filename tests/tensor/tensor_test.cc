@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "graft/tensor/parallel.h"
+
 namespace graft {
 namespace {
 
@@ -85,6 +87,21 @@ TEST(TensorTest, CopyFromChecksShapeAndMovesTheVersion) {
   EXPECT_GT(a.version(), v);
   EXPECT_THROW(a.copy_from(Tensor::from_vector<float>({1, 2, 3})), ShapeError);
   EXPECT_THROW(a.copy_from(Tensor::from_vector<double>({1, 2})), DTypeError);
+}
+
+// Large copies split across the pool; every byte still lands in place.
+TEST(TensorTest, LargeCopiesAcrossThreadsCopyEveryElement) {
+  const int saved = num_threads();
+  set_num_threads(3);
+  const int64_t n = 3 * (int64_t{1} << 17) + 5;  // several chunks and a ragged end
+  std::vector<double> values(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) values[static_cast<size_t>(i)] = static_cast<double>(i) * 0.5 - 7;
+  Tensor src = Tensor::from_vector<double>(values);
+  Tensor dst = Tensor::empty({n}, DType::kFloat64);
+  dst.copy_from(src);
+  EXPECT_EQ(dst.to_vector<double>(), values);
+  EXPECT_EQ(src.clone().to_vector<double>(), values);
+  set_num_threads(saved);
 }
 
 TEST(TensorTest, PrintsValuesShapeAndDtype) {
