@@ -62,13 +62,36 @@ const dnnl::engine& cpu_engine() {
 // runtime is loaded as oneDNN's dependency; its entry points are looked up
 // rather than linked, so graft needs no OpenMP flags, and a oneDNN built on
 // another runtime (TBB, a thread pool) still loads and sizes its own pool.
-void set_openmp_threads(int n) {
-  using Set = void (*)(int);
-  using Get = int (*)();
-  static const auto set = reinterpret_cast<Set>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-  static const auto get = reinterpret_cast<Get>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
-  if (set != nullptr && get != nullptr && get() != n) set(n);
+using OmpSet = void (*)(int);
+using OmpGet = int (*)();
+OmpSet omp_set() {
+  static const auto set = reinterpret_cast<OmpSet>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  return set;
 }
+OmpGet omp_get() {
+  static const auto get = reinterpret_cast<OmpGet>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+  return get;
+}
+
+void set_openmp_threads(int n) {
+  if (omp_set() != nullptr && omp_get() != nullptr && omp_get()() != n) omp_set()(n);
+}
+
+// Puts the calling thread's OpenMP thread count back as it was when it goes
+// out of scope: a convolution leaves the application's own OpenMP code (or
+// another library's) with the threads it had before.
+class KeepOpenMpThreads {
+ public:
+  KeepOpenMpThreads() : saved_(omp_get() != nullptr ? omp_get()() : 0) {}
+  ~KeepOpenMpThreads() {
+    if (saved_ > 0) set_openmp_threads(saved_);
+  }
+  KeepOpenMpThreads(const KeepOpenMpThreads&) = delete;
+  KeepOpenMpThreads& operator=(const KeepOpenMpThreads&) = delete;
+
+ private:
+  int saved_;
+};
 
 // One argument of a primitive: graft's layout, the primitive's, and the
 // reorder between them (plain -> chosen for an input, chosen -> plain for
@@ -348,6 +371,7 @@ std::atomic<int64_t> runs{0};
 bool run(ConvPass pass, const ConvGeometry& g, const float* a, const float* b, const float* bias, float* out) {
   if (g.empty()) return false;
   const int threads = useful_threads(g);
+  const KeepOpenMpThreads keep;
   try {
     if (std::min<int64_t>(threads, g.n) > 1) {
       if (!run_split(pass, g, std::min<int64_t>(threads, g.n), a, b, bias, out)) return false;

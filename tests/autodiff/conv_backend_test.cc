@@ -4,6 +4,8 @@
 // batch 1 and 1x1 convolutions; full-Jacobian checks of the three conv ops in
 // float32 on each backend; and the fallback for what oneDNN does not run. In
 // a build without oneDNN the comparisons are skipped (both paths are im2col).
+#include <dlfcn.h>
+
 #include <cmath>
 #include <optional>
 #include <string>
@@ -202,6 +204,26 @@ TEST(ConvBackendTest, ScopedBackendRestoresTheSetting) {
     EXPECT_EQ(ops::internal::conv_backend(), ConvBackend::kIm2col);
   }
   EXPECT_EQ(ops::internal::conv_backend(), outer);
+}
+
+// oneDNN runs on OpenMP; graft sets the calling thread's OpenMP thread count
+// for its calls and must put the application's own back.
+TEST(ConvBackendTest, AConvolutionLeavesTheCallersOpenMpThreadsAsTheyWere) {
+  auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+  auto set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (get == nullptr || set == nullptr) GTEST_SKIP() << "no OpenMP runtime in this process (a build without oneDNN)";
+  const int saved = get();
+  set(3);
+  for (int64_t batch : {4, 1}) {  // split over graft's pool, and one image on oneDNN's own threads
+    Tensor x = uniform32({batch, 8, 9, 9}, 1), w = uniform32({16, 8, 3, 3}, 2);
+    GradientTape tape;
+    tape.watch(x);
+    tape.watch(w);
+    Tensor y = conv2d(x, w, Conv2dOptions().padding(1));
+    (void)tape.gradient(sum(y), {x, w});
+    EXPECT_EQ(get(), 3) << "batch " << batch;
+  }
+  set(saved);
 }
 
 }  // namespace
