@@ -60,9 +60,10 @@ uint64_t structure_hash(const std::vector<StructureEntry>& structure);
 //   "dist: the ranks <differ> <when> (<hash_label> ...): first difference at '<key>'"
 //   "  rank R: <description, or missing>"   ...   "  help: <help>"
 struct MismatchWording {
-  std::string differ = "hold different models";
-  std::string hash_label = "structure hash";
-  std::string missing = "no such variable";
+  std::string differ = "hold different models";  // what the ranks do differently
+  std::string hash_label = "structure hash";      // what the compared hashes are
+  std::string missing = "no such variable";       // a rank without the key
+  // The help line: what to do.
   std::string help =
       "every rank must build the same model and run the same growth events (the same --hidden and --grow on "
       "every rank); no gradient was exchanged";
