@@ -1,9 +1,11 @@
 // graft/tensor/simd.h: run-time selection of vector code paths.
 //
 // The default build is portable (no -march=native). A hot loop marked
-// GRAFT_TARGET_CLONES is compiled twice, for AVX2+FMA and for baseline x86-64,
-// and the loader picks the best one for the CPU it runs on (and a loop marked
-// GRAFT_TARGET_AVX512 is one copy, called when cpu_has_avx512()). Sanitizer builds
+// GRAFT_TARGET_CLONES is compiled three times, for AVX-512F, AVX2 and baseline
+// x86-64, and the loader picks the best one the CPU supports. The clones name
+// instruction sets, not CPU models: an "arch=haswell" clone is chosen only on
+// a CPU that is a Haswell, never on a newer one. (A loop marked
+// GRAFT_TARGET_AVX512 is one copy, called when cpu_has_avx512().) Sanitizer builds
 // get one baseline copy: the loader runs the clones' resolver before the
 // sanitizer runtime starts, and an instrumented resolver crashes there
 // (before main, under ThreadSanitizer).
@@ -13,7 +15,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
     !defined(__SANITIZE_THREAD__)
-#define GRAFT_TARGET_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define GRAFT_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define GRAFT_TARGET_CLONES
 #endif
