@@ -317,8 +317,11 @@ void Trainer::validate() {
   if (config_.threads > 0) {
     set_num_threads(config_.threads);
   } else if (dist_.distributed()) {
-    // Ranks on one machine share its cores.
-    set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dist_.local_size()));
+    // A rank bound to some cores (mpirun binds each rank to one by default)
+    // owns them; unbound ranks on one machine share its cores.
+    const int cores = available_cores();
+    const int machine = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    set_num_threads(cores < machine ? cores : std::max(1, machine / dist_.local_size()));
   }
 }
 

@@ -1,5 +1,9 @@
 #include "graft/tensor/parallel.h"
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -191,7 +195,7 @@ int default_threads() {
     int n = std::atoi(env);
     if (n > 0) return n;
   }
-  return std::max(1u, std::thread::hardware_concurrency());
+  return available_cores();
 }
 
 Pool& pool() {
@@ -245,5 +249,13 @@ void set_num_threads(int n) {
 }
 
 int num_threads() { return pool().threads(); }
+
+int available_cores() {
+#if defined(__linux__)
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof mask, &mask) == 0) return std::max(1, CPU_COUNT(&mask));
+#endif
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 }  // namespace graft

@@ -49,9 +49,14 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, Body&& body) {
 
 // Threads used by graft's kernels, matrix products included: OpenBLAS runs
 // single-threaded and graft splits large products across its own pool, so
-// no second pool competes for the cores. Defaults to the number of cores;
+// no second pool competes for the cores. Defaults to available_cores();
 // GRAFT_NUM_THREADS overrides it.
 void set_num_threads(int n);
 int num_threads();
+
+// The cores this thread may run on: its CPU affinity mask where the system
+// has one (mpirun binds each rank to a core by default, taskset and cgroups
+// narrow it too), else every core of the machine. At least 1.
+int available_cores();
 
 }  // namespace graft

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
@@ -66,6 +71,25 @@ TEST_F(ParallelTest, ChunksCoverTheRangeOnce) {
     for (int64_t i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
   });
   for (const auto& h : hits) EXPECT_EQ(h.load(), 1);
+}
+
+// A thread pinned to one core (as mpirun pins each rank by default) has one
+// core to use, whatever the machine has: sizing the pool by the machine would
+// put every thread on that core.
+TEST(AvailableCoresTest, FollowsTheAffinityMask) {
+  EXPECT_GE(available_cores(), 1);
+  EXPECT_LE(available_cores(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+#if defined(__linux__)
+  int pinned = 0;
+  std::thread t([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+    if (sched_setaffinity(0, sizeof one, &one) == 0) pinned = available_cores();
+  });
+  t.join();
+  EXPECT_EQ(pinned, 1);
+#endif
 }
 
 }  // namespace
