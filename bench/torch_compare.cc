@@ -15,7 +15,11 @@
 // (the step's matrix products alone, cblas_sgemm on the same shapes in the
 // same run, bench/blas_floor.h) and of_floor= (floor / graft's time: 1 is a
 // step that costs nothing beyond its matmuls); fmnist_train's floor is per
-// step, in milliseconds.
+// step, in milliseconds. vs_eager= and of_floor= are medians of ratios of
+// back-to-back repetitions (Times::paired_ratio), not ratios of the printed
+// best times. threads_mlp784_b256 prints, for the mlp784_b256 step, each
+// side's 2-thread time as a fraction of its 1-thread time (paired the same
+// way; floor= is the floor's fraction, speedup= LibTorch's over graft's).
 //
 // Thread settings: graft uses graft::set_num_threads(n) alone. LibTorch uses
 // its best setting on n cores: 1 OpenMP thread and n OpenBLAS threads (its
@@ -43,7 +47,9 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench/blas_floor.h"
@@ -85,11 +91,30 @@ struct Contender {
   std::function<void()> use;
 };
 
-// Seconds per call of each contender: the minimum over `reps` repetitions of
-// the mean over enough calls to fill min_ms. Repetitions alternate between
-// the contenders, so a burst of load from other processes on a shared
-// machine hits all of them rather than one.
-std::vector<double> seconds_per_call(const std::vector<Contender>& contenders, const Timing& timing) {
+// Seconds per call of each contender in every repetition: reps[c][r].
+struct Times {
+  std::vector<std::vector<double>> reps;
+
+  // Contender c's best repetition.
+  double best(size_t c) const { return *std::min_element(reps[c].begin(), reps[c].end()); }
+  // The median over repetitions of reps[num][r] / reps[den][r]: each ratio
+  // compares two timings taken back to back, so a VM whose speed drifts by
+  // 20-40% over minutes (BENCHMARKS.md) moves both sides of it alike, where
+  // a ratio of two best repetitions can pair a fast moment with a slow one.
+  double paired_ratio(size_t num, size_t den) const {
+    std::vector<double> r;
+    for (size_t i = 0; i < reps[num].size(); ++i) r.push_back(reps[num][i] / reps[den][i]);
+    std::sort(r.begin(), r.end());
+    const size_t n = r.size();
+    return n % 2 == 1 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
+  }
+};
+
+// Seconds per call of each contender: the mean over enough calls to fill
+// min_ms, in each of `reps` repetitions. Repetitions alternate between the
+// contenders, so a burst of load from other processes on a shared machine
+// hits all of them rather than one.
+Times timed_reps(const std::vector<Contender>& contenders, const Timing& timing) {
   std::vector<int64_t> calls(contenders.size(), 1);
   for (size_t c = 0; c < contenders.size(); ++c) {
     const Contender& k = contenders[c];
@@ -106,16 +131,25 @@ std::vector<double> seconds_per_call(const std::vector<Contender>& contenders, c
       calls[c] *= 4;
     }
   }
-  std::vector<double> best(contenders.size(), 1e300);
+  Times times;
+  times.reps.resize(contenders.size());
   for (int r = 0; r < timing.reps; ++r) {
     for (size_t c = 0; c < contenders.size(); ++c) {
       contenders[c].use();
       const double start = now_s(timing);
       for (int64_t i = 0; i < calls[c]; ++i) contenders[c].fn();
-      const double sec = (now_s(timing) - start) / static_cast<double>(calls[c]);
-      best[c] = std::min(best[c], sec);
+      times.reps[c].push_back((now_s(timing) - start) / static_cast<double>(calls[c]));
     }
   }
+  return times;
+}
+
+// Each contender's best repetition (the minimum over `reps` of the mean time
+// per call).
+std::vector<double> seconds_per_call(const std::vector<Contender>& contenders, const Timing& timing) {
+  Times times = timed_reps(contenders, timing);
+  std::vector<double> best;
+  for (size_t c = 0; c < contenders.size(); ++c) best.push_back(times.best(c));
   return best;
 }
 
@@ -155,31 +189,58 @@ std::vector<double> seconds_per_event(const std::vector<EventContender>& contend
   return best;
 }
 
-// " graft_eager=<v> vs_eager=<eager / graft>", appended to a compiled line.
-std::string eager_keys(double compiled_s, double eager_s, double torch_s, Unit unit) {
+// " graft_eager=<v> vs_eager=<eager / compiled> eager_speedup=<torch / eager>",
+// appended to a compiled line; vs_eager pairs repetitions (Times::paired_ratio).
+std::string eager_keys(const Times& t, size_t compiled, size_t eager, size_t torch, Unit unit) {
   char extra[128];
-  std::snprintf(extra, sizeof extra, " graft_eager=%.4g vs_eager=%.2f eager_speedup=%.2f", eager_s * unit.per_second,
-                eager_s / compiled_s, torch_s / eager_s);
+  std::snprintf(extra, sizeof extra, " graft_eager=%.4g vs_eager=%.2f eager_speedup=%.2f",
+                t.best(eager) * unit.per_second, t.paired_ratio(eager, compiled), t.best(torch) / t.best(eager));
   return extra;
 }
 
-// " floor=<v> of_floor=<floor / graft>", appended to an MLP line.
-std::string floor_keys(double floor_s, double graft_s, Unit unit) {
+// " floor=<v> of_floor=<floor / graft>", appended to an MLP line; of_floor
+// pairs repetitions (Times::paired_ratio).
+std::string floor_keys(const Times& t, size_t floor, size_t graft, Unit unit) {
   char extra[96];
-  std::snprintf(extra, sizeof extra, " floor=%.4g of_floor=%.3f", floor_s * unit.per_second, floor_s / graft_s);
+  std::snprintf(extra, sizeof extra, " floor=%.4g of_floor=%.3f", t.best(floor) * unit.per_second,
+                t.paired_ratio(floor, graft));
   return extra;
 }
 
-void use_graft(int threads) { set_num_threads(threads); }
+// Whose threads ran last, and whether more than one. An idle pool keeps its
+// workers spinning for a while before they sleep: OpenBLAS's for about 2^28
+// cycles (0.1 s here) after its last threaded product, libgomp's and graft's
+// for well under a millisecond. On two cores a contender timed while the
+// previous one's workers still spin shares its second core with them (graft
+// at 2 threads right after OpenBLAS at 2 ran its step at 1.1x its 1-thread
+// time instead of 0.66x), so a switch away from a threaded pool first waits
+// its spin out: each library is timed as it runs alone.
+enum class Pool { kGraft, kOpenBlas, kOpenMp };
+void switch_pool(Pool next, int threads) {
+  static std::optional<Pool> last_threaded;
+  if (last_threaded && *last_threaded != next) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  last_threaded.reset();
+  if (threads > 1) last_threaded = next;
+}
+
+void use_graft(int threads) {
+  switch_pool(Pool::kGraft, threads);
+  set_num_threads(threads);
+}
 // cblas_sgemm called directly, with OpenBLAS's own threads (graft keeps them
 // at 1 and splits products over its pool).
 void use_openblas(int threads) {
+  switch_pool(Pool::kOpenBlas, threads);
   set_num_threads(threads);
   openblas_set_num_threads(threads);
 }
-void use_torch(int threads) {
-  torch_side::set_threads(1, threads);
+// LibTorch with `intra_op` OpenMP threads and `blas` OpenBLAS threads.
+void use_torch(int intra_op, int blas) {
+  switch_pool(intra_op > 1 ? Pool::kOpenMp : Pool::kOpenBlas, std::max(intra_op, blas));
+  torch_side::set_threads(intra_op, blas);
 }
+// LibTorch's best setting for products on n cores (see the top).
+void use_torch(int threads) { use_torch(1, threads); }
 
 // Runs one workload at `threads` for both libraries.
 void compare(const char* workload, int threads, const std::function<void()>& graft_fn,
@@ -232,11 +293,32 @@ void run_all(const Timing& timing, const std::string& only) {
       GraftMlp g(c.widths, c.batch);
       SgemmSequence floor(mlp_step_matmuls(c.widths, c.batch));
       auto graft_threads = [threads] { use_graft(threads); };
-      std::vector<double> s = seconds_per_call({{[&] { (void)g.step(); }, graft_threads},
-                                                {torch_side::mlp_step(c.widths, c.batch), [threads] { use_torch(threads); }},
-                                                {[&] { floor.run(); }, [threads] { use_openblas(threads); }}},
-                                               timing);
-      report(c.name, threads, s[0], s[1], c.unit, floor_keys(s[2], s[0], c.unit));
+      Times t = timed_reps({{[&] { (void)g.step(); }, graft_threads},
+                            {torch_side::mlp_step(c.widths, c.batch), [threads] { use_torch(threads); }},
+                            {[&] { floor.run(); }, [threads] { use_openblas(threads); }}},
+                           timing);
+      report(c.name, threads, t.best(0), t.best(1), c.unit, floor_keys(t, 2, 0, c.unit));
+    }
+    if (threads == 2 && wanted("threads_mlp784_b256")) {
+      // Issue 11's scaling bar: the mlp784_b256 step's time at 2 threads as
+      // a fraction of its time at 1, each side's two settings in paired
+      // repetitions (Times::paired_ratio), with the floor's own fraction.
+      const std::vector<int64_t> widths{784, 256, 256, 10};
+      GraftMlp g(widths, 256);
+      SgemmSequence floor(mlp_step_matmuls(widths, 256));
+      auto torch_step = torch_side::mlp_step(widths, 256);
+      Times t = timed_reps({{[&] { (void)g.step(); }, [] { use_graft(1); }},
+                            {[&] { (void)g.step(); }, [] { use_graft(2); }},
+                            {torch_step, [] { use_torch(1); }},
+                            {torch_step, [] { use_torch(2); }},
+                            {[&] { floor.run(); }, [] { use_openblas(1); }},
+                            {[&] { floor.run(); }, [] { use_openblas(2); }}},
+                           timing);
+      const double graft_ratio = t.paired_ratio(1, 0), torch_ratio = t.paired_ratio(3, 2);
+      std::printf("bench threads_mlp784_b256 threads=2 graft=%.3f libtorch=%.3f unit=of_1_thread speedup=%.2f "
+                  "floor=%.3f\n",
+                  graft_ratio, torch_ratio, torch_ratio / graft_ratio, t.paired_ratio(5, 4));
+      std::fflush(stdout);
     }
     for (const MlpCase& c : {MlpCase{"compiled_mlp16_b8", {16, 32, 32, 4}, 8, kMicros},
                              MlpCase{"compiled_mlp784_b256", {784, 256, 256, 10}, 256, kMillis}}) {
@@ -244,25 +326,22 @@ void run_all(const Timing& timing, const std::string& only) {
       CompiledMlp g(c.widths, c.batch);
       SgemmSequence floor(mlp_step_matmuls(c.widths, c.batch));
       auto graft_threads = [threads] { use_graft(threads); };
-      std::vector<double> s = seconds_per_call({{[&] { (void)g.compiled_step(); }, graft_threads},
-                                                {[&] { (void)g.eager_step(); }, graft_threads},
-                                                {torch_side::mlp_step(c.widths, c.batch), [threads] { use_torch(threads); }},
-                                                {[&] { floor.run(); }, [threads] { use_openblas(threads); }}},
-                                               timing);
-      double compiled = s[0], eager = s[1], t = s[2];
-      report(c.name, threads, compiled, t, c.unit,
-             eager_keys(compiled, eager, t, c.unit) + floor_keys(s[3], compiled, c.unit));
+      Times t = timed_reps({{[&] { (void)g.compiled_step(); }, graft_threads},
+                            {[&] { (void)g.eager_step(); }, graft_threads},
+                            {torch_side::mlp_step(c.widths, c.batch), [threads] { use_torch(threads); }},
+                            {[&] { floor.run(); }, [threads] { use_openblas(threads); }}},
+                           timing);
+      report(c.name, threads, t.best(0), t.best(2), c.unit,
+             eager_keys(t, 0, 1, 2, c.unit) + floor_keys(t, 3, 0, c.unit));
     }
     if (wanted("lstm_h128_t32_b16")) {
       LstmGrad g(64, 128, 32, 16);
       auto graft_threads = [threads] { use_graft(threads); };
-      std::vector<double> s = seconds_per_call(
-          {{[&] { (void)g.compiled_step(); }, graft_threads},
-           {[&] { (void)g.eager_step(); }, graft_threads},
-           {torch_side::lstm_grad(64, 128, 32, 16), [threads] { use_torch(threads); }}},
-          timing);
-      double compiled = s[0], eager = s[1], t = s[2];
-      report("lstm_h128_t32_b16", threads, compiled, t, kMillis, eager_keys(compiled, eager, t, kMillis));
+      Times t = timed_reps({{[&] { (void)g.compiled_step(); }, graft_threads},
+                            {[&] { (void)g.eager_step(); }, graft_threads},
+                            {torch_side::lstm_grad(64, 128, 32, 16), [threads] { use_torch(threads); }}},
+                           timing);
+      report("lstm_h128_t32_b16", threads, t.best(0), t.best(2), kMillis, eager_keys(t, 0, 1, 2, kMillis));
     }
     if (wanted("conv_b64")) {
       // LibTorch's convolutions run on its OpenMP pool: both splits of the
@@ -270,7 +349,7 @@ void run_all(const Timing& timing, const std::string& only) {
       ConvLayerGrad g(64, 32, 64, 14, 3);
       std::vector<double> s = seconds_per_call(
           {{[&] { (void)g.step(); }, [threads] { use_graft(threads); }},
-           {torch_side::conv_layer_grad(64, 32, 64, 14, 3), [threads] { torch_side::set_threads(threads, 1); }},
+           {torch_side::conv_layer_grad(64, 32, 64, 14, 3), [threads] { use_torch(threads, 1); }},
            {torch_side::conv_layer_grad(64, 32, 64, 14, 3), [threads] { use_torch(threads); }}},
           timing);
       report("conv_b64", threads, s[0], std::min(s[1], s[2]), kMillis,
@@ -285,7 +364,7 @@ void run_all(const Timing& timing, const std::string& only) {
       auto t = [&] { return torch_side::cnn_fmnist_train(images.data<float>(), train.labels.data<int64_t>(), 64, 16); };
       std::vector<double> s = seconds_per_call(
           {{[&] { (void)g.step(); }, [threads] { use_graft(threads); }},
-           {t(), [threads] { torch_side::set_threads(threads, 1); }},
+           {t(), [threads] { use_torch(threads, 1); }},
            {t(), [threads] { use_torch(threads); }}},
           timing);
       report("cnn_fmnist_train", threads, s[0], std::min(s[1], s[2]), kMillis,

@@ -107,15 +107,17 @@ void binary_kernel(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
                                 const T* ra = pa + off[0];
                                 const T* rb = pb + off[1];
                                 T* ro = po + o;
-                                if (step[0] == 1 && step[1] == 1) {
-                                  for (int64_t j = 0; j < len; ++j) ro[j] = f(ra[j], rb[j]);
-                                } else if (step[0] == 1) {
-                                  for (int64_t j = 0; j < len; ++j) ro[j] = f(ra[j], rb[0]);
-                                } else if (step[1] == 1) {
-                                  for (int64_t j = 0; j < len; ++j) ro[j] = f(ra[0], rb[j]);
-                                } else {
-                                  for (int64_t j = 0; j < len; ++j) ro[j] = f(ra[0], rb[0]);
-                                }
+                                run_vectorized([=](int64_t begin, int64_t end) {
+                                  if (step[0] == 1 && step[1] == 1) {
+                                    for (int64_t j = begin; j < end; ++j) ro[j] = f(ra[j], rb[j]);
+                                  } else if (step[0] == 1) {
+                                    for (int64_t j = begin; j < end; ++j) ro[j] = f(ra[j], rb[0]);
+                                  } else if (step[1] == 1) {
+                                    for (int64_t j = begin; j < end; ++j) ro[j] = f(ra[0], rb[j]);
+                                  } else {
+                                    for (int64_t j = begin; j < end; ++j) ro[j] = f(ra[0], rb[0]);
+                                  }
+                                }, 0, len);
                               });
   }
 }

@@ -95,6 +95,30 @@ TEST(BroadcastTest, LargeBroadcastUsesTheThreadedRowsCorrectly) {
   EXPECT_EQ((a * col).to_vector<float>(), want);
 }
 
+// Rows merge across the innermost axes while every input runs through them
+// alike, and rows longer than the parallel grain come in pieces: each layout
+// below takes one of those paths and must still match the reference.
+TEST(BroadcastTest, MergedAndLongRowsMatchTheReference) {
+  struct Pair {
+    Shape a, b;
+  };
+  const std::vector<Pair> pairs = {
+      {{4, 3, 5, 6}, {3, 1, 1}},   // a per-channel bias: rows of 5 * 6
+      {{4, 1, 5}, {4, 1, 1}},      // a size-1 axis inside a merged row
+      {{2, 3, 50000}, {3, 1}},     // rows of 50000: two pieces each
+      {{3, 40000}, {1}},           // one row of 120000: four pieces, the last short
+      {{5, 7, 9000}, {1, 7, 9000}},  // merged rows of 63000 read from a repeated block
+  };
+  for (const Pair& p : pairs) {
+    Tensor a = values_of<float>(p.a, 5);
+    Tensor b = values_of<float>(p.b, 6);
+    std::vector<float> want = reference_broadcast<float>(a, b, p.a, [](float x, float y) { return x - y; });
+    EXPECT_EQ((a - b).to_vector<float>(), want) << p.a << " " << p.b;
+    std::vector<float> spread = reference_broadcast<float>(zeros(p.a), b, p.a, [](float, float y) { return y; });
+    EXPECT_EQ(broadcast_to(b, p.a).to_vector<float>(), spread) << p.b << " to " << p.a;
+  }
+}
+
 TEST(BroadcastTest, IncompatibleShapesNameTheOpAndBothShapes) {
   std::string what = error_text<ShapeError>([] { sub(zeros({2, 3, 4}), zeros({3, 5})); });
   GRAFT_EXPECT_CONTAINS(what, "sub: shapes [2, 3, 4] and [3, 5] do not broadcast: axis -1 has 4 vs 5");
