@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -365,6 +366,12 @@ void conv2d_grad_weight_forward(std::span<const Tensor> in, const Tensor& out, c
 void conv2d_vjp(const VjpContext& c, std::span<Tensor> grad) {
   const Tensor& x = c.inputs[0];
   const Tensor& w = c.inputs[1];
+  // Eager passes on oneDNN reorder grad_y once for both (a capture runs no
+  // kernels here, so the scope is inert there).
+  std::optional<ShareGradOutput> share;
+  if (c.needs(0) && c.needs(1) && !c.grad_output.is_symbolic() && c.grad_output.dtype() == DType::kFloat32) {
+    share.emplace(c.grad_output.data<float>());
+  }
   if (c.needs(0)) grad[0] = apply(OpKind::kConv2dGradInput, {c.grad_output, w}, with_shape(c.attrs, x.shape()));
   if (c.needs(1)) grad[1] = apply(OpKind::kConv2dGradWeight, {x, c.grad_output}, with_shape(c.attrs, w.shape()));
   if (c.inputs.size() > 2 && c.needs(2)) grad[2] = sum(c.grad_output, {0, 2, 3});

@@ -26,6 +26,12 @@
 // Memory: the primitive's scratchpad and the blocked copies live in
 // per-thread buffers that are reused, so steady-state steps allocate nothing
 // there; with scratchpad_mode::user, calls from several threads are safe.
+//
+// Sharing: conv2d's VJP runs grad_input and then grad_weight on the same
+// grad_y, and both reorder it into the same blocked layout (a sixth of
+// conv_b64's step went to reorders). Inside a ShareGradOutput scope the first
+// keeps its blocked copy of each slice and the second reads it instead of
+// reordering again.
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -265,9 +271,35 @@ class Buffer {
   size_t size_ = 0;
 };
 
+// One slice's blocked copy of grad_y, kept by grad_input for grad_weight.
+struct SharedSlice {
+  Buffer buffer;
+  std::optional<memory::desc> chosen;  // the layout it holds; none: nothing kept
+};
+
+// The calling thread's ShareGradOutput scope: the grad_y it covers, and one
+// kept slice per part of the split (parts: how many grad_input used).
+struct GradOutputShare {
+  const float* grad_y = nullptr;
+  int64_t parts = 0;
+  std::vector<SharedSlice> slices;
+};
+thread_local GradOutputShare* active_share = nullptr;
+
+std::atomic<int64_t> shared_reorders{0};
+
+// What execute() does with grad_y for the share: keep its blocked copy in
+// `slice` (grad_input), or read it from there (grad_weight).
+struct SliceUse {
+  SharedSlice* slice = nullptr;
+  bool keep = false;
+  int operand = 0;  // which of the plan's inputs is grad_y
+};
+
 // Runs a plan on the calling thread: a, b and out in graft's layouts; `bias`
 // the forward's bias when the plan has one.
-void execute(const Plan& plan, const float* a, const float* b, const float* bias, float* out) {
+void execute(const Plan& plan, const float* a, const float* b, const float* bias, float* out,
+             const SliceUse& share = {}) {
   thread_local std::array<Buffer, 4> buffers;  // one per operand, then the scratchpad
   thread_local dnnl::stream stream(cpu_engine());
   const dnnl::engine& engine = cpu_engine();
@@ -283,9 +315,17 @@ void execute(const Plan& plan, const float* a, const float* b, const float* bias
       args.emplace(op.arg, plain);
       continue;
     }
-    const memory chosen(op.chosen, engine, buffers[i].get(op.chosen.get_size()));
+    SharedSlice* slice = share.slice != nullptr && static_cast<int>(i) == share.operand ? share.slice : nullptr;
+    if (slice != nullptr && !share.keep && slice->chosen == op.chosen) {
+      args.emplace(op.arg, memory(op.chosen, engine, slice->buffer.get(op.chosen.get_size())));
+      shared_reorders.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    Buffer& buffer = slice != nullptr && share.keep ? slice->buffer : buffers[i];
+    const memory chosen(op.chosen, engine, buffer.get(op.chosen.get_size()));
     if (i < 2) {
       op.reorder->execute(stream, {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, chosen}, {DNNL_ARG_SCRATCHPAD, scratchpad}});
+      if (slice != nullptr && share.keep) slice->chosen = op.chosen;
     } else {
       output_user = plain;
       output_chosen = chosen;
@@ -318,6 +358,30 @@ Slice slice(const ConvGeometry& g, int64_t p, int64_t parts) {
   return {first, g.n * (p + 1) / parts - first};
 }
 
+// The calling thread's share when a ShareGradOutput scope covers this pass's
+// grad_y, set up for `parts` parts: grad_input (re)starts it, grad_weight
+// uses it only if its split matches the one grad_input kept. Call it on the
+// calling thread, before the pool runs the parts (the scope is thread-local).
+GradOutputShare* share_for(ConvPass pass, const float* a, const float* b, int64_t parts) {
+  GradOutputShare* share = active_share;
+  const float* grad_y = pass == ConvPass::kGradInput ? a : pass == ConvPass::kGradWeight ? b : nullptr;
+  if (share == nullptr || grad_y == nullptr || grad_y != share->grad_y) return nullptr;
+  if (pass == ConvPass::kGradInput) {
+    share->parts = parts;
+    if (static_cast<int64_t>(share->slices.size()) < parts) share->slices.resize(static_cast<size_t>(parts));
+    for (SharedSlice& slice : share->slices) slice.chosen.reset();
+    return share;
+  }
+  return share->parts == parts ? share : nullptr;
+}
+
+// What part p does with `share` (see SliceUse).
+SliceUse slice_use(GradOutputShare* share, ConvPass pass, int64_t p) {
+  if (share == nullptr) return {};
+  const bool keep = pass == ConvPass::kGradInput;
+  return {&share->slices[static_cast<size_t>(p)], keep, /*operand=*/keep ? 0 : 1};
+}
+
 // Splits the images over graft's threads, each running oneDNN on its slice
 // with one OpenMP thread; grad_weight's parts sum into per-part partials.
 bool run_split(ConvPass pass, const ConvGeometry& g, int64_t parts, const float* a, const float* b, const float* bias,
@@ -334,6 +398,7 @@ bool run_split(ConvPass pass, const ConvGeometry& g, int64_t parts, const float*
     if (!plans[i]->conv) return false;
   }
   const int64_t x_image = g.c * g.h * g.w, y_image = g.o * g.p(), w_size = g.o * g.k();
+  GradOutputShare* share = share_for(pass, a, b, parts);
   thread_local Buffer partial_buffer;
   float* partials = pass == ConvPass::kGradWeight
                         ? static_cast<float*>(partial_buffer.get(sizeof(float) * (parts - 1) * w_size))
@@ -348,11 +413,11 @@ bool run_split(ConvPass pass, const ConvGeometry& g, int64_t parts, const float*
           execute(plan, a + s.first * x_image, b, bias, out + s.first * y_image);
           break;
         case ConvPass::kGradInput:
-          execute(plan, a + s.first * y_image, b, nullptr, out + s.first * x_image);
+          execute(plan, a + s.first * y_image, b, nullptr, out + s.first * x_image, slice_use(share, pass, p));
           break;
         case ConvPass::kGradWeight:
           execute(plan, a + s.first * x_image, b + s.first * y_image, nullptr,
-                  p == 0 ? out : partials + (p - 1) * w_size);
+                  p == 0 ? out : partials + (p - 1) * w_size, slice_use(share, pass, p));
           break;
       }
     }
@@ -379,7 +444,7 @@ bool run(ConvPass pass, const ConvGeometry& g, const float* a, const float* b, c
       set_openmp_threads(threads);
       const std::shared_ptr<const Plan> plan = find_plan(pass, g, bias != nullptr, threads);
       if (!plan->conv) return false;
-      execute(*plan, a, b, bias, out);
+      execute(*plan, a, b, bias, out, slice_use(share_for(pass, a, b, 1), pass, 0));
     }
   } catch (const dnnl::error& e) {
     base::internal::throw_error<InternalError>(
@@ -406,5 +471,23 @@ bool dnnl_conv_grad_weight(const ConvGeometry& g, const float* x, const float* d
 }
 
 int64_t dnnl_conv_runs() { return runs.load(std::memory_order_relaxed); }
+
+int64_t dnnl_shared_reorders() { return shared_reorders.load(std::memory_order_relaxed); }
+
+ShareGradOutput::ShareGradOutput(const float* grad_y) {
+  // One share per thread, kept between scopes so its buffers are reused.
+  thread_local GradOutputShare share;
+  if (active_share != nullptr) return;  // an outer scope on this thread keeps the share; this one does nothing
+  share.grad_y = grad_y;
+  share.parts = 0;
+  active_share = &share;
+  owner_ = true;
+}
+
+ShareGradOutput::~ShareGradOutput() {
+  if (!owner_) return;
+  active_share->grad_y = nullptr;
+  active_share = nullptr;
+}
 
 }  // namespace graft::ops::internal

@@ -17,6 +17,7 @@
 #include "graft/autodiff/tape.h"
 #include "graft/ops/internal/conv.h"
 #include "graft/ops/ops.h"
+#include "graft/tensor/parallel.h"
 
 namespace graft {
 namespace {
@@ -179,6 +180,41 @@ TEST(ConvBackendTest, FoldedBiasMatchesAnAddedBiasWithGradients) {
       }
     }
   }
+}
+
+// conv2d's VJP reorders grad_y once for both of its passes: the gradients
+// under a tape must equal, bit for bit, the two passes run as separate ops
+// (each reordering grad_y itself), with the batch split over the pool and on
+// one thread. On conv_b64's layer both passes choose the same blocked layout,
+// so the second must really have read the kept copy; on the small odd
+// geometries they may not, and then each reorders its own.
+TEST(ConvBackendTest, ABackwardPassSharingItsReorderedGradYMatchesSeparatePasses) {
+  if (!GRAFT_HAS_DNNL) GTEST_SKIP() << "this build has no oneDNN (GRAFT_WITH_DNNL=OFF)";
+  const int saved_threads = num_threads();
+  for (int threads : {2, 1}) {
+    set_num_threads(threads);
+    uint64_t seed = 90;
+    for (const Case& c : {cases()[0], cases()[3], cases()[7]}) {
+      const bool same_layout = c.x == cases()[0].x;
+      const std::string what = std::to_string(threads) + " threads, x " + c.x.to_string() + " w " + c.w.to_string();
+      Tensor x = uniform32(c.x, seed++), w = uniform32(c.w, seed++), probe = uniform32(output_shape(c), seed++);
+      const int64_t shared_before = ops::internal::dnnl_shared_reorders();
+      GradientTape tape;
+      tape.watch(x);
+      tape.watch(w);
+      std::vector<std::optional<Tensor>> g = tape.gradient(sum(conv2d(x, w, c.options) * probe), {x, w});
+      if (same_layout) {
+        EXPECT_GT(ops::internal::dnnl_shared_reorders(), shared_before) << what << ": grad_weight reordered grad_y again";
+      }
+      const int64_t shared_after = ops::internal::dnnl_shared_reorders();
+      Tensor dx = conv2d_grad_input(probe, w, c.x, c.options);
+      Tensor dw = conv2d_grad_weight(x, probe, c.w, c.options);
+      EXPECT_EQ(ops::internal::dnnl_shared_reorders(), shared_after) << what << ": separate ops shared a reorder";
+      EXPECT_EQ(g[0]->to_vector<float>(), dx.to_vector<float>()) << what;
+      EXPECT_EQ(g[1]->to_vector<float>(), dw.to_vector<float>()) << what;
+    }
+  }
+  set_num_threads(saved_threads);
 }
 
 TEST(ConvBackendTest, Float64AndEmptyBatchesRunIm2col) {

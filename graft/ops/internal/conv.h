@@ -74,6 +74,24 @@ bool dnnl_conv_grad_weight(const ConvGeometry& g, const float* x, const float* d
 // How many convolutions oneDNN has run in this process (tests check that the
 // path they compare was taken).
 int64_t dnnl_conv_runs();
+// Within this scope, on the calling thread, dnnl_conv_grad_input keeps its
+// blocked copy of `grad_y` and a later dnnl_conv_grad_weight on the same
+// grad_y (same geometry and split) reads it instead of reordering again.
+// The caller promises that nothing writes grad_y while the scope lasts
+// (conv2d's VJP: the two passes run back to back). A scope opened inside
+// another on the same thread does nothing.
+class ShareGradOutput {
+ public:
+  explicit ShareGradOutput(const float* grad_y);
+  ~ShareGradOutput();
+  ShareGradOutput(const ShareGradOutput&) = delete;
+  ShareGradOutput& operator=(const ShareGradOutput&) = delete;
+
+ private:
+  bool owner_ = false;
+};
+// How many grad_weight passes read a blocked grad_y that grad_input kept.
+int64_t dnnl_shared_reorders();
 #else
 // Without oneDNN every convolution runs im2col.
 inline bool dnnl_conv_forward(const ConvGeometry&, const float*, const float*, const float*, float*) { return false; }
@@ -84,6 +102,11 @@ inline bool dnnl_conv_grad_weight(const ConvGeometry&, const float*, const float
   return false;
 }
 inline int64_t dnnl_conv_runs() { return 0; }
+class ShareGradOutput {
+ public:
+  explicit ShareGradOutput(const float*) {}
+};
+inline int64_t dnnl_shared_reorders() { return 0; }
 #endif
 
 }  // namespace graft::ops::internal
