@@ -1,8 +1,10 @@
 #include "graft/trace/executor.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "graft/ops/dispatch.h"
+#include "graft/ops/internal/conv.h"
 
 namespace graft::trace {
 namespace {
@@ -87,6 +89,14 @@ void Executor::bind(const MemoryPlan& memory) {
     }
     for (int out : step_outputs(graph_, fusion_, planned)) step.outputs.push_back(slots_[out]);
   }
+  for (size_t s = 0; s + 1 < steps_.size(); ++s) {
+    if (steps_[s].kind != StepKind::kKernel || steps_[s + 1].kind != StepKind::kKernel) continue;
+    const Node& first = graph_.nodes[steps_[s].node];
+    const Node& second = graph_.nodes[steps_[s + 1].node];
+    steps_[s].shares_grad_y = first.kind == OpKind::kConv2dGradInput && second.kind == OpKind::kConv2dGradWeight &&
+                              second.inputs[1] == first.inputs[0] &&
+                              graph_.values[first.inputs[0]].meta.dtype == DType::kFloat32;
+  }
 }
 
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& args) {
@@ -106,8 +116,10 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& args) {
     }
   }
 
+  std::optional<ops::internal::ShareGradOutput> share;  // open across a shares_grad_y step and the next
   for (Step& step : steps_) {
     const Node& node = graph_.nodes[step.kind == StepKind::kFused ? fusion_.groups[step.node].nodes.back() : step.node];
+    if (step.shares_grad_y) share.emplace(step.inputs[0].data<float>());
     switch (step.kind) {
       case StepKind::kKernel:
         run_kernel(op_def(node.kind), step.inputs, slots_[node.output], node.attrs);
@@ -124,6 +136,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& args) {
       case StepKind::kView:
         break;
     }
+    if (!step.shares_grad_y) share.reset();
   }
 
   std::vector<Tensor> results;

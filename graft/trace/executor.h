@@ -49,6 +49,10 @@ class Executor {
     int node;  // the node, or the fused group's index
     std::vector<Tensor> inputs;
     std::vector<Tensor> outputs;  // fused groups
+    // A conv2d_grad_input whose grad_y the next step, a conv2d_grad_weight,
+    // reads too: the two run in one ShareGradOutput scope, so oneDNN
+    // reorders grad_y once for both, as conv2d's VJP does in eager code.
+    bool shares_grad_y = false;
   };
 
   // Gives every value its tensor (arena slices, returned buffers, views) and

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "graft/autodiff/tape.h"
+#include "graft/ops/internal/conv.h"
 #include "graft/ops/ops.h"
 #include "graft/tensor/random.h"
 #include "graft/trace/function.h"
@@ -54,6 +55,35 @@ TEST(ConvFunctionTest, ACompiledStepReplaysConvolutionsAndPoolsWithTheEagerGradi
   EXPECT_NE(text.find(") stride=2x2 pad_begin=1x1 pad_end=1x1 : float32[3, 6, 3, 3]"), std::string::npos) << text;
   EXPECT_NE(text.find("max_pool2d_grad("), std::string::npos) << text;
   EXPECT_NE(text.find(") kernel=2x2 stride=2x2 : float32[3, 4, 6, 6]"), std::string::npos) << text;
+}
+
+// A compiled step runs conv2d's two backward passes back to back, as the
+// eager VJP does, and shares oneDNN's reorder of grad_y between them the
+// same way: every replay must read the kept copy and give the eager values
+// bit for bit (a reorder is an exact copy).
+TEST(ConvFunctionTest, ACompiledBackwardReordersGradYOnceForBothPasses) {
+  if (!GRAFT_HAS_DNNL) GTEST_SKIP() << "this build has no oneDNN (GRAFT_WITH_DNNL=OFF)";
+  Tensor w = normal({64, 32, 3, 3}, 6) * 0.05, b = normal({64}, 7);
+  auto grads = [&](const Tensor& x) {
+    GradientTape tape;
+    tape.watch(x);
+    tape.watch(w);
+    tape.watch(b);
+    Tensor y = conv2d(x, w, b, Conv2dOptions().padding(Padding::kSame));
+    std::vector<std::optional<Tensor>> g = tape.gradient(sum(square(y)), {x, w, b});
+    return std::vector<Tensor>{*g[0], *g[1], *g[2]};
+  };
+  auto step = function(grads);
+  for (uint64_t seed : {8, 9}) {
+    Tensor x = normal({4, 32, 14, 14}, seed);
+    std::vector<Tensor> eager = grads(x);
+    const int64_t before = ops::internal::dnnl_shared_reorders();
+    std::vector<Tensor> compiled = step(x);
+    EXPECT_GT(ops::internal::dnnl_shared_reorders(), before) << "the replay reordered grad_y twice";
+    ASSERT_EQ(compiled.size(), eager.size());
+    for (size_t i = 0; i < eager.size(); ++i) EXPECT_EQ(compiled[i].to_vector<float>(), eager[i].to_vector<float>()) << i;
+  }
+  EXPECT_EQ(step.captures(), 1);
 }
 
 }  // namespace

@@ -137,7 +137,9 @@ TEST(ExecutorTest, AnUpdateIsWrittenInPlaceOnlyWhenTheOldValueIsDead) {
     for (int i = 0; i < 3; ++i) out = (compiled ? step(x) : body(x)).to_vector<float>();
     for (float v : w.value().to_vector<float>()) out.push_back(v);
     for (float v : b.value().to_vector<float>()) out.push_back(v);
-    if (compiled) EXPECT_EQ(step.stats().in_place_updates, 1u);
+    if (compiled) {
+      EXPECT_EQ(step.stats().in_place_updates, 1u);
+    }
     return out;
   };
   EXPECT_EQ(run(true), run(false));
