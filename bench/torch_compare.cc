@@ -5,7 +5,10 @@
 // speedup is LibTorch's time over graft's (above 1: graft is faster). Times
 // are the minimum over several repetitions of the mean time per iteration;
 // the repetitions of graft and LibTorch alternate, so load from other
-// processes falls on both. Workloads that go through graft::function add
+// processes falls on both, and speedup is the median of the ratios of
+// back-to-back repetitions (Times::paired_ratio), not the ratio of the two
+// printed best times (growth_event's and fmnist_train's, which time single
+// events, are ratios of the best ones). Workloads that go through graft::function add
 // graft_eager= (the same step run eagerly), vs_eager= (eager / compiled) and
 // eager_speedup= (LibTorch / eager). growth_event times single events on
 // freshly built models; fmnist_train reports samples/s (speedup is graft's
@@ -15,9 +18,8 @@
 // (the step's matrix products alone, cblas_sgemm on the same shapes in the
 // same run, bench/blas_floor.h) and of_floor= (floor / graft's time: 1 is a
 // step that costs nothing beyond its matmuls); fmnist_train's floor is per
-// step, in milliseconds. vs_eager= and of_floor= are medians of ratios of
-// back-to-back repetitions (Times::paired_ratio), not ratios of the printed
-// best times. threads_mlp784_b256 prints, for the mlp784_b256 step, each
+// step, in milliseconds. vs_eager=, of_floor= and vs_openblas= are paired
+// as speedup is. threads_mlp784_b256 prints, for the mlp784_b256 step, each
 // side's 2-thread time as a fraction of its 1-thread time (paired the same
 // way; floor= is the floor's fraction, speedup= LibTorch's over graft's).
 //
@@ -95,19 +97,30 @@ struct Contender {
 struct Times {
   std::vector<std::vector<double>> reps;
 
-  // Contender c's best repetition.
-  double best(size_t c) const { return *std::min_element(reps[c].begin(), reps[c].end()); }
-  // The median over repetitions of reps[num][r] / reps[den][r]: each ratio
-  // compares two timings taken back to back, so a VM whose speed drifts by
-  // 20-40% over minutes (BENCHMARKS.md) moves both sides of it alike, where
-  // a ratio of two best repetitions can pair a fast moment with a slow one.
-  double paired_ratio(size_t num, size_t den) const {
+  // The best repetition of the fastest of contenders `cs`.
+  double best(std::initializer_list<size_t> cs) const {
+    double out = 1e300;
+    for (size_t c : cs) out = std::min(out, *std::min_element(reps[c].begin(), reps[c].end()));
+    return out;
+  }
+  double best(size_t c) const { return best({c}); }
+  // The median over repetitions r of min over `nums` of reps[num][r], over
+  // reps[den][r]: each ratio compares timings taken back to back, so a VM
+  // whose speed drifts by 20-40% over minutes (BENCHMARKS.md) moves both
+  // sides of it alike, where a ratio of two best repetitions can pair a fast
+  // moment with a slow one.
+  double paired_ratio(std::initializer_list<size_t> nums, size_t den) const {
     std::vector<double> r;
-    for (size_t i = 0; i < reps[num].size(); ++i) r.push_back(reps[num][i] / reps[den][i]);
+    for (size_t i = 0; i < reps[den].size(); ++i) {
+      double num = 1e300;
+      for (size_t c : nums) num = std::min(num, reps[c][i]);
+      r.push_back(num / reps[den][i]);
+    }
     std::sort(r.begin(), r.end());
     const size_t n = r.size();
     return n % 2 == 1 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
   }
+  double paired_ratio(size_t num, size_t den) const { return paired_ratio({num}, den); }
 };
 
 // Seconds per call of each contender: the mean over enough calls to fill
@@ -160,11 +173,17 @@ struct Unit {
 constexpr Unit kMicros{"us", 1e6};
 constexpr Unit kMillis{"ms", 1e3};
 
-void report(const char* workload, int threads, double graft_s, double torch_s, Unit unit,
+void report(const char* workload, int threads, double graft_s, double torch_s, double speedup, Unit unit,
             const std::string& extra = "") {
   std::printf("bench %s threads=%d graft=%.4g libtorch=%.4g unit=%s speedup=%.2f%s\n", workload, threads,
-              graft_s * unit.per_second, torch_s * unit.per_second, unit.name, torch_s / graft_s, extra.c_str());
+              graft_s * unit.per_second, torch_s * unit.per_second, unit.name, speedup, extra.c_str());
   std::fflush(stdout);
+}
+// A line from repetitions: graft's and LibTorch's best (the faster of
+// `torch` settings), speedup paired (Times::paired_ratio).
+void report(const char* workload, int threads, const Times& t, size_t graft, std::initializer_list<size_t> torch,
+            Unit unit, const std::string& extra = "") {
+  report(workload, threads, t.best(graft), t.best(torch), t.paired_ratio(torch, graft), unit, extra);
 }
 
 // Seconds of one event for each contender: make() prepares one (untimed,
@@ -245,9 +264,9 @@ void use_torch(int threads) { use_torch(1, threads); }
 // Runs one workload at `threads` for both libraries.
 void compare(const char* workload, int threads, const std::function<void()>& graft_fn,
              const std::function<void()>& torch_fn, Unit unit, const Timing& timing) {
-  std::vector<double> s = seconds_per_call(
-      {{graft_fn, [threads] { use_graft(threads); }}, {torch_fn, [threads] { use_torch(threads); }}}, timing);
-  report(workload, threads, s[0], s[1], unit);
+  Times t = timed_reps({{graft_fn, [threads] { use_graft(threads); }}, {torch_fn, [threads] { use_torch(threads); }}},
+                       timing);
+  report(workload, threads, t, 0, {1}, unit);
 }
 
 void run_all(const Timing& timing, const std::string& only) {
@@ -266,19 +285,18 @@ void run_all(const Timing& timing, const std::string& only) {
       constexpr int n = 1024;
       Tensor a = uniform({n, n}, 1.0f, 1), b = uniform({n, n}, 1.0f, 2), c = Tensor::empty({n, n});
       auto graft_threads = [threads] { use_graft(threads); };
-      std::vector<double> s = seconds_per_call(
-          {{[&] { (void)matmul(a, b); }, graft_threads},
-           {[&] {
-              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n,
-                          b.data<float>(), n, 0.0f, c.data<float>(), n);
-            },
-            [threads] { use_openblas(threads); }},
-           {torch_side::sgemm(n), [threads] { use_torch(threads); }}},
-          timing);
-      double g = s[0], direct = s[1], t = s[2];
+      Times t = timed_reps({{[&] { (void)matmul(a, b); }, graft_threads},
+                            {[&] {
+                               cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(),
+                                           n, b.data<float>(), n, 0.0f, c.data<float>(), n);
+                             },
+                             [threads] { use_openblas(threads); }},
+                            {torch_side::sgemm(n), [threads] { use_torch(threads); }}},
+                           timing);
       char extra[96];
-      std::snprintf(extra, sizeof extra, " openblas=%.4g vs_openblas=%.3f", direct * kMillis.per_second, direct / g);
-      report("sgemm_1024", threads, g, t, kMillis, extra);
+      std::snprintf(extra, sizeof extra, " openblas=%.4g vs_openblas=%.3f", t.best(1) * kMillis.per_second,
+                    t.paired_ratio(1, 0));
+      report("sgemm_1024", threads, t, 0, {2}, kMillis, extra);
     }
     struct MlpCase {
       const char* name;
@@ -297,7 +315,7 @@ void run_all(const Timing& timing, const std::string& only) {
                             {torch_side::mlp_step(c.widths, c.batch), [threads] { use_torch(threads); }},
                             {[&] { floor.run(); }, [threads] { use_openblas(threads); }}},
                            timing);
-      report(c.name, threads, t.best(0), t.best(1), c.unit, floor_keys(t, 2, 0, c.unit));
+      report(c.name, threads, t, 0, {1}, c.unit, floor_keys(t, 2, 0, c.unit));
     }
     if (threads == 2 && wanted("threads_mlp784_b256")) {
       // Issue 11's scaling bar: the mlp784_b256 step's time at 2 threads as
@@ -331,8 +349,7 @@ void run_all(const Timing& timing, const std::string& only) {
                             {torch_side::mlp_step(c.widths, c.batch), [threads] { use_torch(threads); }},
                             {[&] { floor.run(); }, [threads] { use_openblas(threads); }}},
                            timing);
-      report(c.name, threads, t.best(0), t.best(2), c.unit,
-             eager_keys(t, 0, 1, 2, c.unit) + floor_keys(t, 3, 0, c.unit));
+      report(c.name, threads, t, 0, {2}, c.unit, eager_keys(t, 0, 1, 2, c.unit) + floor_keys(t, 3, 0, c.unit));
     }
     if (wanted("lstm_h128_t32_b16")) {
       LstmGrad g(64, 128, 32, 16);
@@ -341,19 +358,18 @@ void run_all(const Timing& timing, const std::string& only) {
                             {[&] { (void)g.eager_step(); }, graft_threads},
                             {torch_side::lstm_grad(64, 128, 32, 16), [threads] { use_torch(threads); }}},
                            timing);
-      report("lstm_h128_t32_b16", threads, t.best(0), t.best(2), kMillis, eager_keys(t, 0, 1, 2, kMillis));
+      report("lstm_h128_t32_b16", threads, t, 0, {2}, kMillis, eager_keys(t, 0, 1, 2, kMillis));
     }
     if (wanted("conv_b64")) {
       // LibTorch's convolutions run on its OpenMP pool: both splits of the
       // cores are timed and the faster one is reported (libtorch_threads=).
       ConvLayerGrad g(64, 32, 64, 14, 3);
-      std::vector<double> s = seconds_per_call(
-          {{[&] { (void)g.step(); }, [threads] { use_graft(threads); }},
-           {torch_side::conv_layer_grad(64, 32, 64, 14, 3), [threads] { use_torch(threads, 1); }},
-           {torch_side::conv_layer_grad(64, 32, 64, 14, 3), [threads] { use_torch(threads); }}},
-          timing);
-      report("conv_b64", threads, s[0], std::min(s[1], s[2]), kMillis,
-             s[1] <= s[2] ? " libtorch_threads=openmp" : " libtorch_threads=openblas");
+      Times t = timed_reps({{[&] { (void)g.step(); }, [threads] { use_graft(threads); }},
+                            {torch_side::conv_layer_grad(64, 32, 64, 14, 3), [threads] { use_torch(threads, 1); }},
+                            {torch_side::conv_layer_grad(64, 32, 64, 14, 3), [threads] { use_torch(threads); }}},
+                           timing);
+      report("conv_b64", threads, t, 0, {1, 2}, kMillis,
+             t.best(1) <= t.best(2) ? " libtorch_threads=openmp" : " libtorch_threads=openblas");
     }
     if (wanted("cnn_fmnist_train")) {
       // As conv_b64: both splits of the cores for LibTorch, the faster reported.
@@ -362,13 +378,12 @@ void run_all(const Timing& timing, const std::string& only) {
       const Tensor images = train.images.range(0, 64 * 16);  // the rows both sides use, as float32
       CnnTrain g(images, train.labels, 64, 16);
       auto t = [&] { return torch_side::cnn_fmnist_train(images.data<float>(), train.labels.data<int64_t>(), 64, 16); };
-      std::vector<double> s = seconds_per_call(
-          {{[&] { (void)g.step(); }, [threads] { use_graft(threads); }},
-           {t(), [threads] { use_torch(threads, 1); }},
-           {t(), [threads] { use_torch(threads); }}},
-          timing);
-      report("cnn_fmnist_train", threads, s[0], std::min(s[1], s[2]), kMillis,
-             s[1] <= s[2] ? " libtorch_threads=openmp" : " libtorch_threads=openblas");
+      Times s = timed_reps({{[&] { (void)g.step(); }, [threads] { use_graft(threads); }},
+                            {t(), [threads] { use_torch(threads, 1); }},
+                            {t(), [threads] { use_torch(threads); }}},
+                           timing);
+      report("cnn_fmnist_train", threads, s, 0, {1, 2}, kMillis,
+             s.best(1) <= s.best(2) ? " libtorch_threads=openmp" : " libtorch_threads=openblas");
     }
     if (wanted("growth_event")) {
       constexpr int64_t batch = 128;
@@ -380,7 +395,7 @@ void run_all(const Timing& timing, const std::string& only) {
             [threads] { use_graft(threads); }},
            {torch_side::growth_event(batch), [threads] { use_torch(threads); }}},
           std::max(timing.reps, 15));
-      report("growth_event", threads, s[0], s[1], kMillis);
+      report("growth_event", threads, s[0], s[1], s[1] / s[0], kMillis);
     }
     if (wanted("rss_fmnist")) {
       constexpr int steps = 50;
