@@ -45,7 +45,9 @@ void split_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
   const bool rows = m >= n;
   const int64_t extent = rows ? m : n;
   const int64_t tasks = std::min<int64_t>({graft::num_threads(), work / kGemmGrain, extent / kBlockAlign});
-  if (tasks < 2) {
+  // Inside a parallel region the blocks would run one after the other, each
+  // packing the shared operand again: one call does the same sums.
+  if (tasks < 2 || graft::inside_parallel_region()) {
     call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }

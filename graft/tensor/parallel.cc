@@ -250,6 +250,8 @@ void set_num_threads(int n) {
 
 int num_threads() { return pool().threads(); }
 
+bool inside_parallel_region() { return in_parallel_region; }
+
 int available_cores() {
 #if defined(__linux__)
   cpu_set_t mask;

@@ -54,6 +54,12 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, Body&& body) {
 void set_num_threads(int n);
 int num_threads();
 
+// Whether the calling thread is running a task of a parallel region, where
+// its own parallel_for calls run inline: a kernel run as one of several side
+// by side (the compiled executor's concurrent products) then keeps to its
+// thread instead of splitting itself.
+bool inside_parallel_region();
+
 // The cores this thread may run on: its CPU affinity mask where the system
 // has one (mpirun binds each rank to a core by default, taskset and cgroups
 // narrow it too), else every core of the machine. At least 1.

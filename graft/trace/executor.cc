@@ -1,10 +1,12 @@
 #include "graft/trace/executor.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <optional>
 
 #include "graft/ops/dispatch.h"
 #include "graft/ops/internal/conv.h"
+#include "graft/tensor/parallel.h"
 
 namespace graft::trace {
 namespace {
@@ -97,6 +99,76 @@ void Executor::bind(const MemoryPlan& memory) {
                               second.inputs[1] == first.inputs[0] &&
                               graph_.values[first.inputs[0]].meta.dtype == DType::kFloat32;
   }
+  pair_independent_products();
+}
+
+namespace {
+
+// Multiply-adds of a matmul node; 0 for any other node.
+int64_t product_work(const Graph& graph, const Node& node) {
+  if (node.kind != OpKind::kMatMul) return 0;
+  const Shape& a = graph.values[node.inputs[0]].meta.shape;
+  if (a.rank() < 2) return 0;
+  const int64_t k = node.attrs.transpose_a ? a[a.rank() - 2] : a[a.rank() - 1];
+  return graph.values[node.output].meta.shape.numel() * k;
+}
+
+// Whether two bound tensors' bytes overlap; an unbound one (an argument, bound
+// per run and only ever read) overlaps nothing written here.
+bool overlap(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined() || a.is_symbolic() || b.is_symbolic()) return false;
+  const auto* pa = static_cast<const std::byte*>(a.raw_data());
+  const auto* pb = static_cast<const std::byte*>(b.raw_data());
+  return pa < pb + b.nbytes() && pb < pa + a.nbytes();
+}
+
+}  // namespace
+
+void Executor::pair_independent_products() {
+  // Below this each product takes a few microseconds, about what running
+  // two side by side costs in hand-off.
+  constexpr int64_t kPairWork = int64_t{1} << 18;
+  for (size_t s = 0; s + 1 < steps_.size(); ++s) {
+    Step& first = steps_[s];
+    Step& second = steps_[s + 1];
+    if (first.kind != StepKind::kKernel || second.kind != StepKind::kKernel || first.shares_grad_y) continue;
+    const Node& a = graph_.nodes[first.node];
+    const Node& b = graph_.nodes[second.node];
+    const int64_t wa = product_work(graph_, a), wb = product_work(graph_, b);
+    if (wa < kPairWork || wb < kPairWork || std::max(wa, wb) > 4 * std::min(wa, wb)) continue;
+    // Independent: neither writes bytes the other reads or writes (the
+    // arena may reuse a buffer once its last reader ran, so the second's
+    // output can sit where the first's input was).
+    const Tensor& out_a = slots_[a.output];
+    const Tensor& out_b = slots_[b.output];
+    bool independent = !overlap(out_a, out_b);
+    for (const Tensor& in : second.inputs) independent = independent && !overlap(out_a, in);
+    for (const Tensor& in : first.inputs) independent = independent && !overlap(out_b, in);
+    if (!independent) continue;
+    first.runs_with_next = true;
+    ++stats_.concurrent_pairs;
+    ++s;  // a step is in one pair at most
+  }
+}
+
+void Executor::run_step(Step& step) {
+  const Node& node = graph_.nodes[step.kind == StepKind::kFused ? fusion_.groups[step.node].nodes.back() : step.node];
+  switch (step.kind) {
+    case StepKind::kKernel:
+      run_kernel(op_def(node.kind), step.inputs, slots_[node.output], node.attrs);
+      break;
+    case StepKind::kFused:
+      internal::run_fused(fusion_.groups[step.node], step.inputs, step.outputs);
+      break;
+    case StepKind::kAssign:
+      step.inputs[0].copy_from(step.inputs[1]);
+      break;
+    case StepKind::kHost:
+      node.host();
+      break;
+    case StepKind::kView:
+      break;
+  }
 }
 
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& args) {
@@ -117,24 +189,17 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& args) {
   }
 
   std::optional<ops::internal::ShareGradOutput> share;  // open across a shares_grad_y step and the next
-  for (Step& step : steps_) {
-    const Node& node = graph_.nodes[step.kind == StepKind::kFused ? fusion_.groups[step.node].nodes.back() : step.node];
+  const bool pairs = num_threads() > 1;
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    Step& step = steps_[s];
     if (step.shares_grad_y) share.emplace(step.inputs[0].data<float>());
-    switch (step.kind) {
-      case StepKind::kKernel:
-        run_kernel(op_def(node.kind), step.inputs, slots_[node.output], node.attrs);
-        break;
-      case StepKind::kFused:
-        internal::run_fused(fusion_.groups[step.node], step.inputs, step.outputs);
-        break;
-      case StepKind::kAssign:
-        step.inputs[0].copy_from(step.inputs[1]);
-        break;
-      case StepKind::kHost:
-        node.host();
-        break;
-      case StepKind::kView:
-        break;
+    if (step.runs_with_next && pairs) {
+      Step& next = steps_[++s];
+      parallel_for(0, 2, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) run_step(i == 0 ? step : next);
+      });
+    } else {
+      run_step(step);
     }
     if (!step.shares_grad_y) share.reset();
   }

@@ -53,7 +53,17 @@ class Executor {
     // reads too: the two run in one ShareGradOutput scope, so oneDNN
     // reorders grad_y once for both, as conv2d's VJP does in eager code.
     bool shares_grad_y = false;
+    // A matrix product independent of the next step, also a product of
+    // similar cost: with 2+ threads the two run side by side, each on one
+    // thread, where one after the other each would split itself and pack
+    // its shared operand once per block.
+    bool runs_with_next = false;
   };
+
+  // Runs one step (not a pair).
+  void run_step(Step& step);
+  // Marks the pairs of steps that may run side by side (runs_with_next).
+  void pair_independent_products();
 
   // Gives every value its tensor (arena slices, returned buffers, views) and
   // every step its bound inputs and outputs.

@@ -35,6 +35,7 @@ struct ExecutorStats {
   size_t planned_buffers = 0;
   size_t unplanned_bytes = 0;  // sum of planned sizes without reuse, for comparison
   size_t in_place_updates = 0;  // optimizer updates written straight into their variable
+  size_t concurrent_pairs = 0;  // pairs of independent products run side by side (2+ threads)
 };
 
 // Removes the nodes that reach neither an output nor an assign or host call.

@@ -6,6 +6,8 @@
 #include "graft/ops/ops.h"
 #include "graft/optim/sgd.h"
 #include "graft/tensor/allocator.h"
+#include "graft/tensor/parallel.h"
+#include "graft/tensor/random.h"
 #include "graft/trace/function.h"
 #include "graft/vars/store.h"
 
@@ -40,6 +42,39 @@ TEST(ExecutorTest, TheMemoryPlanReusesBuffers) {
   EXPECT_EQ(s.planned_buffers, 20u);
   EXPECT_LE(s.arena_bytes, 3u * 256 * 256 * 4);
   EXPECT_GE(s.unplanned_bytes, 20u * 256 * 256 * 4);
+}
+
+// The input and weight gradients of a layer are independent products of
+// similar size: at 2 threads a replay runs them side by side, each in one
+// sgemm call, and must give the bits of one thread and of eager code (a
+// split product sums every element as the whole one does).
+TEST(ExecutorTest, IndependentProductsRunSideBySideWithTheSameBits) {
+  const Tensor x = random_uniform({64, 128}, 1, -1.0, 1.0, DType::kFloat32);
+  const Tensor w1 = random_uniform({128, 128}, 2, -0.1, 0.1, DType::kFloat32);
+  const Tensor w2 = random_uniform({128, 128}, 3, -0.1, 0.1, DType::kFloat32);
+  auto grads = [&](const Tensor& input) {
+    GradientTape tape;
+    tape.watch(w1);
+    tape.watch(w2);
+    Tensor loss = sum(square(matmul(tanh(matmul(input, w1)), w2)));
+    std::vector<std::optional<Tensor>> g = tape.gradient(loss, {w1, w2});
+    return std::vector<Tensor>{*g[0], *g[1]};
+  };
+  const int saved = num_threads();
+  set_num_threads(1);
+  std::vector<Tensor> eager = grads(x);
+  auto step = function(grads);
+  std::vector<Tensor> one_thread = step(x);
+  set_num_threads(2);
+  std::vector<Tensor> two_threads = step(x);
+  set_num_threads(saved);
+  // The second layer's input gradient (64x128 by 128x128) and weight
+  // gradient (128x64 by 64x128) pair up.
+  EXPECT_GE(step.stats().concurrent_pairs, 1u);
+  for (size_t i = 0; i < eager.size(); ++i) {
+    EXPECT_EQ(one_thread[i].to_vector<float>(), eager[i].to_vector<float>()) << i;
+    EXPECT_EQ(two_threads[i].to_vector<float>(), eager[i].to_vector<float>()) << i;
+  }
 }
 
 // A replayed training step asks the allocator for nothing in steady state.
