@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <string>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "graft/ops/op_table.h"
@@ -22,6 +23,20 @@ Tensor apply(OpKind kind, std::span<const Tensor> inputs, const OpAttrs& attrs =
 inline Tensor apply(OpKind kind, std::initializer_list<Tensor> inputs, const OpAttrs& attrs = {}) {
   return apply(kind, std::span<const Tensor>(inputs.begin(), inputs.size()), attrs);
 }
+
+// Two independent ops, as apply(first...) then apply(second...) (the same
+// checks, results, and observer notifications in that order), with the two
+// kernels run side by side on two of graft's threads when `pays`,
+// there are 2+ threads, no capture is active and the calling thread is not
+// inside a parallel region already. Each kernel then keeps to its thread (its
+// own parallel_for calls run inline). For two products that each would split
+// themselves (matmul's VJP); neither op may read the other's output.
+struct OpCall {
+  OpKind kind;
+  std::span<const Tensor> inputs;
+  OpAttrs attrs;
+};
+std::pair<Tensor, Tensor> apply_side_by_side(const OpCall& first, const OpCall& second, bool pays);
 
 // Runs the op's kernel on concrete inputs into a given output, bypassing
 // observers and capture (the graph executor uses it).
@@ -65,6 +80,10 @@ std::vector<OpObserver*> exchange_observers(std::vector<OpObserver*> observers);
 // Sets this thread's interceptor (null to clear); returns the previous one.
 OpInterceptor* set_interceptor(OpInterceptor* interceptor);
 OpInterceptor* interceptor();
+
+// How many apply_side_by_side calls ran their two kernels side by side in
+// this process (tests check that the path they compare was taken).
+int64_t side_by_side_runs();
 
 }  // namespace ops::internal
 }  // namespace graft

@@ -72,6 +72,13 @@ void split_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
 
 }  // namespace
 
+bool pair_pays(int64_t work_a, int64_t work_b) {
+  // Below this a product takes a few microseconds, about what running two
+  // side by side costs in hand-off.
+  constexpr int64_t kPairWork = int64_t{1} << 18;
+  return work_a >= kPairWork && work_b >= kPairWork && std::max(work_a, work_b) <= 4 * std::min(work_a, work_b);
+}
+
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   split_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -14,6 +14,13 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
           int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc);
 
+// Whether two independent products of `work_a` and `work_b` multiply-adds
+// finish sooner side by side, each on one thread, than one after the other,
+// each split over the pool (which packs the operand the blocks share once per
+// block), given 2+ threads: true when both are large enough to pay for the
+// hand-off and within a factor of 4 of each other.
+bool pair_pays(int64_t work_a, int64_t work_b);
+
 // Products large enough to pay are split across graft's pool
 // (graft/tensor/parallel.h); every element is still one OpenBLAS dot product
 // over the full inner dimension. OpenBLAS's own thread count, kept at 1 by

@@ -6,6 +6,7 @@
 
 #include "graft/ops/dispatch.h"
 #include "graft/ops/internal/conv.h"
+#include "graft/tensor/blas.h"
 #include "graft/tensor/parallel.h"
 
 namespace graft::trace {
@@ -125,17 +126,13 @@ bool overlap(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 void Executor::pair_independent_products() {
-  // Below this each product takes a few microseconds, about what running
-  // two side by side costs in hand-off.
-  constexpr int64_t kPairWork = int64_t{1} << 18;
   for (size_t s = 0; s + 1 < steps_.size(); ++s) {
     Step& first = steps_[s];
     Step& second = steps_[s + 1];
     if (first.kind != StepKind::kKernel || second.kind != StepKind::kKernel || first.shares_grad_y) continue;
     const Node& a = graph_.nodes[first.node];
     const Node& b = graph_.nodes[second.node];
-    const int64_t wa = product_work(graph_, a), wb = product_work(graph_, b);
-    if (wa < kPairWork || wb < kPairWork || std::max(wa, wb) > 4 * std::min(wa, wb)) continue;
+    if (!blas::pair_pays(product_work(graph_, a), product_work(graph_, b))) continue;
     // Independent: neither writes bytes the other reads or writes (the
     // arena may reuse a buffer once its last reader ran, so the second's
     // output can sit where the first's input was).

@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 
 #include "graft/autodiff/tape.h"
+#include "graft/ops/dispatch.h"
 #include "graft/ops/ops.h"
+#include "graft/tensor/parallel.h"
 #include "tests/testing.h"
 
 namespace graft {
@@ -119,6 +121,63 @@ TEST(FusedLinearTest, EmptyInnerDimensionGivesTheBias) {
   Tensor b = Tensor::from_vector<float>({1.5f, -2.0f});
   EXPECT_EQ(linear(x, w, b).to_vector<float>(), (std::vector<float>{1.5f, -2.0f, 1.5f, -2.0f, 1.5f, -2.0f}));
   EXPECT_EQ(linear(x, w).to_vector<float>(), std::vector<float>(6, 0.0f));
+}
+
+// At 2 threads a VJP runs its input and weight gradients side by side, each
+// product on one thread (ops::apply_side_by_side): the bits must be those of
+// one thread, for matmul under every transpose flag and for the fused
+// linear, and a tape recording the backward (for a second derivative) must
+// still see both products, in order.
+TEST(SideBySideGradientTest, MatchesOneThreadBitForBitAndKeepsSecondDerivatives) {
+  const Tensor x = random_uniform({96, 80}, 1, -1.0, 1.0, DType::kFloat32);
+  const Tensor w = random_uniform({80, 72}, 2, -1.0, 1.0, DType::kFloat32);
+  const Tensor xt = transpose(x), wt = transpose(w);
+  const Tensor b = random_uniform({72}, 3, -1.0, 1.0, DType::kFloat32);
+  const Tensor probe = random_uniform({96, 72}, 4, -1.0, 1.0, DType::kFloat32);
+  auto all_gradients = [&] {
+    std::vector<Tensor> out;
+    for (int flags = 0; flags < 4; ++flags) {
+      const bool ta = (flags & 1) != 0, tb = (flags & 2) != 0;
+      const Tensor& a = ta ? xt : x;
+      const Tensor& bm = tb ? wt : w;
+      GradientTape tape;
+      tape.watch(a);
+      tape.watch(bm);
+      Tensor y = matmul(a, bm, MatmulOptions().transpose_a(ta).transpose_b(tb));
+      for (const std::optional<Tensor>& g : tape.gradient(sum(y * probe), {a, bm})) out.push_back(*g);
+    }
+    {
+      GradientTape tape;
+      for (const Tensor* t : {&x, &w, &b}) tape.watch(*t);
+      Tensor y = linear(x, w, b, OpKind::kTanh);
+      for (const std::optional<Tensor>& g : tape.gradient(sum(y * probe), {x, w, b})) out.push_back(*g);
+    }
+    // d/dx of sum(grad_w * w): the backward's products recorded by the outer tape.
+    GradientTape outer;
+    outer.watch(x);
+    Tensor gw;
+    {
+      GradientTape inner;
+      inner.watch(x);
+      inner.watch(w);
+      gw = *inner.gradient(sum(square(matmul(x, w)) * probe), {w})[0];
+    }
+    out.push_back(*outer.gradient(sum(gw * w), {x})[0]);
+    return out;
+  };
+  const int saved = num_threads();
+  set_num_threads(1);
+  const std::vector<Tensor> one = all_gradients();
+  set_num_threads(2);
+  const int64_t before = ops::internal::side_by_side_runs();
+  const std::vector<Tensor> two = all_gradients();
+  const int64_t runs = ops::internal::side_by_side_runs() - before;
+  set_num_threads(saved);
+  EXPECT_GE(runs, 5) << "four matmul VJPs and the linear's should have run side by side";
+  ASSERT_EQ(one.size(), two.size());
+  for (size_t i = 0; i < one.size(); ++i) EXPECT_EQ(one[i].to_vector<float>(), two[i].to_vector<float>()) << i;
+  // The second derivative is not zero: the outer tape saw the products.
+  EXPECT_GT(max(abs(one.back())).item<float>(), 0.0f);
 }
 
 TEST(FusedLinearTest, BadInputsNameTheOpAndTheShapes) {
