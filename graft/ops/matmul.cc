@@ -90,18 +90,28 @@ void matmul_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs
 
 namespace {
 
-// op(x1) op(y1) and op(x2) op(y2), two independent products of `work`
-// multiply-adds each (a gradient's two halves): side by side on two threads
-// where that pays (apply_side_by_side, blas::pair_pays), else one after the
-// other.
-std::pair<Tensor, Tensor> both_products(const Tensor& x1, const Tensor& y1, bool tx1, bool ty1, const Tensor& x2,
-                                        const Tensor& y2, bool tx2, bool ty2, int64_t work) {
-  OpAttrs first, second;
-  first.transpose_a = tx1, first.transpose_b = ty1;
-  second.transpose_a = tx2, second.transpose_b = ty2;
-  const Tensor in1[] = {x1, y1};
-  const Tensor in2[] = {x2, y2};
-  return apply_side_by_side({OpKind::kMatMul, in1, first}, {OpKind::kMatMul, in2, second},
+// One gradient as a product op(x) op(y).
+struct Product {
+  const Tensor& x;
+  const Tensor& y;
+  bool tx, ty;
+
+  Tensor run() const { return matmul(x, y, MatmulOptions().transpose_a(tx).transpose_b(ty)); }
+  OpAttrs attrs() const {
+    OpAttrs out;
+    out.transpose_a = tx;
+    out.transpose_b = ty;
+    return out;
+  }
+};
+
+// Two independent products of `work` multiply-adds each (a gradient's two
+// halves): side by side on two threads where that pays (apply_side_by_side,
+// blas::pair_pays), else one after the other.
+std::pair<Tensor, Tensor> both_products(const Product& first, const Product& second, int64_t work) {
+  const Tensor in1[] = {first.x, first.y};
+  const Tensor in2[] = {second.x, second.y};
+  return apply_side_by_side({OpKind::kMatMul, in1, first.attrs()}, {OpKind::kMatMul, in2, second.attrs()},
                             blas::pair_pays(work, work));
 }
 
@@ -131,12 +141,6 @@ void matmul_vjp(const VjpContext& c, std::span<Tensor> grad) {
     }
     return;
   }
-  // Each gradient as a product (x, y, transpose_x, transpose_y).
-  struct Product {
-    const Tensor& x;
-    const Tensor& y;
-    bool tx, ty;
-  };
   const Product for_a = !ta && !tb ? Product{g, b, false, true}
                         : !ta      ? Product{g, b, false, false}
                         : !tb      ? Product{b, g, false, true}
@@ -145,18 +149,13 @@ void matmul_vjp(const VjpContext& c, std::span<Tensor> grad) {
                         : !ta      ? Product{g, a, true, false}
                         : !tb      ? Product{a, g, false, false}
                                    : Product{g, a, true, true};
-  auto product = [](const Product& p) {
-    return matmul(p.x, p.y, MatmulOptions().transpose_a(p.tx).transpose_b(p.ty));
-  };
   if (da && db) {
     // Both products have the forward's m * n * k multiply-adds.
-    const int64_t work = g.numel() * (ta ? a.dim(0) : a.dim(1));
-    std::tie(grad[0], grad[1]) = both_products(for_a.x, for_a.y, for_a.tx, for_a.ty, for_b.x, for_b.y, for_b.tx,
-                                               for_b.ty, work);
+    std::tie(grad[0], grad[1]) = both_products(for_a, for_b, g.numel() * (ta ? a.dim(0) : a.dim(1)));
   } else if (da) {
-    grad[0] = product(for_a);
+    grad[0] = for_a.run();
   } else if (db) {
-    grad[1] = product(for_b);
+    grad[1] = for_b.run();
   }
 }
 
@@ -234,13 +233,14 @@ void linear_vjp(const VjpContext& c, std::span<Tensor> grad) {
   const bool batched = x.rank() > 2;
   Tensor dz2 = batched ? reshape(dz, {-1, dz.dim(-1)}) : dz;
   Tensor x2 = batched && c.needs(1) ? reshape(x, {-1, x.dim(-1)}) : x;
+  const Product for_x{dz2, w, false, true}, for_w{x2, dz2, true, false};
   Tensor dx;
   if (c.needs(0) && c.needs(1)) {
-    std::tie(dx, grad[1]) = both_products(dz2, w, false, true, x2, dz2, true, false, dz2.numel() * w.dim(0));
+    std::tie(dx, grad[1]) = both_products(for_x, for_w, dz2.numel() * w.dim(0));
   } else if (c.needs(0)) {
-    dx = matmul(dz2, w, MatmulOptions().transpose_b(true));
+    dx = for_x.run();
   } else if (c.needs(1)) {
-    grad[1] = matmul(x2, dz2, MatmulOptions().transpose_a(true));
+    grad[1] = for_w.run();
   }
   if (c.needs(0)) grad[0] = batched ? reshape(dx, x.shape()) : dx;
   if (c.inputs.size() == 3 && c.needs(2)) grad[2] = sum(dz2, {0});
