@@ -21,7 +21,8 @@
 // step, in milliseconds. vs_eager=, of_floor= and vs_openblas= are paired
 // as speedup is. threads_mlp784_b256 prints, for the mlp784_b256 step, each
 // side's 2-thread time as a fraction of its 1-thread time (paired the same
-// way; floor= is the floor's fraction, speedup= LibTorch's over graft's).
+// way; floor= is the floor's fraction, cores= that of work which touches no
+// memory, the machine's own limit; speedup= is LibTorch's over graft's).
 //
 // Thread settings: graft uses graft::set_num_threads(n) alone. LibTorch uses
 // its best setting on n cores: 1 OpenMP thread and n OpenBLAS threads (its
@@ -246,6 +247,29 @@ void use_graft(int threads) {
   switch_pool(Pool::kGraft, threads);
   set_num_threads(threads);
 }
+
+// Work that reads and writes no memory: independent multiply-add chains held
+// in registers, split into two halves run on graft's pool. Its 2-thread time
+// over its 1-thread time is the most any step can gain from the second core
+// of this machine (threads_mlp784_b256's cores=).
+void register_chains(float* sinks) {
+  constexpr int64_t kIterations = 1 << 17;  // about 1 ms at one thread
+  // Read at run time, so the compiler cannot fold the chains into constants.
+  static volatile float scale = 0.9999999f, shift = 1e-7f;
+  parallel_for(0, 2, 1, [sinks](int64_t first, int64_t last) {
+    const float m = scale, c = shift;
+    for (int64_t half = first; half < last; ++half) {
+      float acc[16];
+      for (int i = 0; i < 16; ++i) acc[i] = 1.0f + static_cast<float>(i) * c;
+      for (int64_t n = 0; n < kIterations; ++n) {
+        for (float& a : acc) a = a * m + c;
+      }
+      float sum = 0;
+      for (float a : acc) sum += a;
+      sinks[half] = sum;
+    }
+  });
+}
 // cblas_sgemm called directly, with OpenBLAS's own threads (graft keeps them
 // at 1 and splits products over its pool).
 void use_openblas(int threads) {
@@ -325,17 +349,20 @@ void run_all(const Timing& timing, const std::string& only) {
       GraftMlp g(widths, 256);
       SgemmSequence floor(mlp_step_matmuls(widths, 256));
       auto torch_step = torch_side::mlp_step(widths, 256);
+      float sinks[2];
       Times t = timed_reps({{[&] { (void)g.step(); }, [] { use_graft(1); }},
                             {[&] { (void)g.step(); }, [] { use_graft(2); }},
                             {torch_step, [] { use_torch(1); }},
                             {torch_step, [] { use_torch(2); }},
                             {[&] { floor.run(); }, [] { use_openblas(1); }},
-                            {[&] { floor.run(); }, [] { use_openblas(2); }}},
+                            {[&] { floor.run(); }, [] { use_openblas(2); }},
+                            {[&] { register_chains(sinks); }, [] { use_graft(1); }},
+                            {[&] { register_chains(sinks); }, [] { use_graft(2); }}},
                            timing);
       const double graft_ratio = t.paired_ratio(1, 0), torch_ratio = t.paired_ratio(3, 2);
       std::printf("bench threads_mlp784_b256 threads=2 graft=%.3f libtorch=%.3f unit=of_1_thread speedup=%.2f "
-                  "floor=%.3f\n",
-                  graft_ratio, torch_ratio, torch_ratio / graft_ratio, t.paired_ratio(5, 4));
+                  "floor=%.3f cores=%.3f\n",
+                  graft_ratio, torch_ratio, torch_ratio / graft_ratio, t.paired_ratio(5, 4), t.paired_ratio(7, 6));
       std::fflush(stdout);
     }
     for (const MlpCase& c : {MlpCase{"compiled_mlp16_b8", {16, 32, 32, 4}, 8, kMicros},
