@@ -58,6 +58,8 @@ void init_tensor(py::module_& m);
 void init_ops(py::module_& m);
 void init_vars(py::module_& m);
 void init_nn(py::module_& m);
+// LSTMCell, LSTM and their states into graft.nn (after init_nn).
+void init_rnn(py::module_& m);
 void init_optim_edit_io(py::module_& m);
 void init_function(py::module_& m);
 

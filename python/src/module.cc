@@ -114,6 +114,7 @@ PYBIND11_MODULE(_graft, m) {
   gp::init_ops(m);
   gp::init_vars(m);
   gp::init_nn(m);
+  gp::init_rnn(m);
   gp::init_optim_edit_io(m);
   gp::init_function(m);
 }
