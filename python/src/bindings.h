@@ -53,6 +53,16 @@ Shape to_shape(py::handle obj);
 // A tuple of a shape's dimensions.
 py::tuple shape_tuple(const Shape& shape);
 
+// A learning rate from Python: a number (constant), a graft.optim.schedules
+// schedule, or a callable step -> lr (called with the GIL taken, from any
+// thread). TypeError for anything else.
+optim::LearningRateSchedule to_schedule(py::handle obj);
+// An optimizer's schedule from its learning_rate= and schedule= arguments
+// (at most one of them not None), else `default_lr`; graft.ValueError for
+// both, or for neither without a default.
+optim::LearningRateSchedule resolve_schedule(const char* optimizer, py::handle learning_rate, py::handle schedule,
+                                             std::optional<double> default_lr);
+
 void init_errors(py::module_& m);
 void init_tensor(py::module_& m);
 void init_ops(py::module_& m);
@@ -61,6 +71,8 @@ void init_nn(py::module_& m);
 // LSTMCell, LSTM and their states into graft.nn (after init_nn).
 void init_rnn(py::module_& m);
 void init_optim_edit_io(py::module_& m);
+// graft.optim.schedules (from init_optim_edit_io).
+void init_schedules(py::module_& optim_module);
 void init_function(py::module_& m);
 
 }  // namespace graft::python

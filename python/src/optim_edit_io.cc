@@ -18,6 +18,7 @@ using OptimizerPtr = std::shared_ptr<optim::Optimizer>;
 
 void init_optim(py::module_& m) {
   py::module_ optim = m.def_submodule("optim", "Optimizers: slots keyed by variable identity.");
+  init_schedules(optim);
   py::class_<optim::Optimizer, OptimizerPtr>(optim, "Optimizer", R"doc(
 The base of the optimizers. Slots (momentum, Adam's m and v) are variables in
 the optimizer's own store, keyed by the variable they belong to: a variable
@@ -43,38 +44,62 @@ added by growth gets its slots on its first update, a retired one loses them.)do
       .def_property_readonly("iterations", &optim::Optimizer::iterations)
       .def_property_readonly("learning_rate", &optim::Optimizer::learning_rate)
       .def_property_readonly("store", py::overload_cast<>(&optim::Optimizer::store), py::return_value_policy::reference_internal)
+      .def(
+          "set_schedule", [](optim::Optimizer& o, py::handle schedule) { o.set_schedule(to_schedule(schedule)); },
+          py::arg("schedule"),
+          "Replaces the learning rate from the next update on: a number, a graft.optim.schedules schedule or a "
+          "callable step -> lr.")
       .def("slots_of", &optim::Optimizer::slots_of, py::arg("variable"))
       .def("diagnose", &optim::Optimizer::diagnose, py::arg("trainable"), py::arg("min_updates") = 10,
            "One line per trainable variable never updated, or unchanged since its first update.");
 
-  py::class_<optim::SGD, optim::Optimizer, std::shared_ptr<optim::SGD>>(optim, "SGD")
-      .def(py::init([](double lr, double momentum, bool nesterov, double weight_decay, std::string name) {
-             return std::make_shared<optim::SGD>(
-                 optim::SGDOptions(lr).momentum(momentum).nesterov(nesterov).weight_decay(weight_decay).name(std::move(name)));
+  py::class_<optim::SGD, optim::Optimizer, std::shared_ptr<optim::SGD>>(optim, "SGD", R"doc(
+SGD(learning_rate, *, schedule=None, momentum=0.0, nesterov=False, weight_decay=0.0, name="sgd").
+learning_rate is a number, a graft.optim.schedules schedule or a callable
+step -> lr; schedule= says the same by name (give one of the two).)doc")
+      .def(py::init([](py::handle lr, py::handle schedule, double momentum, bool nesterov, double weight_decay,
+                       std::string name) {
+             return std::make_shared<optim::SGD>(optim::SGDOptions(0.0)
+                                                     .schedule(resolve_schedule("SGD", lr, schedule, std::nullopt))
+                                                     .momentum(momentum)
+                                                     .nesterov(nesterov)
+                                                     .weight_decay(weight_decay)
+                                                     .name(std::move(name)));
            }),
-           py::arg("learning_rate"), py::kw_only(), py::arg("momentum") = 0.0, py::arg("nesterov") = false,
-           py::arg("weight_decay") = 0.0, py::arg("name") = "sgd");
-  auto make_adam = [](double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
-                      std::string name) {
-    return std::make_shared<optim::Adam>(optim::AdamOptions(lr)
-                                      .betas(beta1, beta2)
-                                      .eps(eps)
-                                      .weight_decay(weight_decay)
-                                      .decoupled(decoupled)
-                                      .name(std::move(name)));
+           py::arg("learning_rate") = py::none(), py::kw_only(), py::arg("schedule") = py::none(),
+           py::arg("momentum") = 0.0, py::arg("nesterov") = false, py::arg("weight_decay") = 0.0,
+           py::arg("name") = "sgd");
+  // Adam and AdamW share every option but the decay's default and kind.
+  auto make_adam = [](const char* who, py::handle lr, py::handle schedule, double beta1, double beta2, double eps,
+                      double weight_decay, bool decoupled, std::string name) {
+    return std::make_shared<optim::Adam>(optim::AdamOptions()
+                                             .schedule(resolve_schedule(who, lr, schedule, 1e-3))
+                                             .betas(beta1, beta2)
+                                             .eps(eps)
+                                             .weight_decay(weight_decay)
+                                             .decoupled(decoupled)
+                                             .name(std::move(name)));
   };
-  py::class_<optim::Adam, optim::Optimizer, std::shared_ptr<optim::Adam>>(optim, "Adam")
-      .def(py::init([make_adam](double lr, double beta1, double beta2, double eps, double weight_decay,
-                                std::string name) { return make_adam(lr, beta1, beta2, eps, weight_decay, false, name); }),
-           py::arg("learning_rate") = 1e-3, py::kw_only(), py::arg("beta1") = 0.9, py::arg("beta2") = 0.999,
-           py::arg("epsilon") = 1e-8, py::arg("weight_decay") = 0.0, py::arg("name") = "adam");
+  py::class_<optim::Adam, optim::Optimizer, std::shared_ptr<optim::Adam>>(optim, "Adam", R"doc(
+Adam(learning_rate=1e-3, *, schedule=None, beta1=0.9, beta2=0.999, epsilon=1e-8, weight_decay=0.0, name="adam").
+learning_rate is a number, a graft.optim.schedules schedule or a callable
+step -> lr; schedule= says the same by name (give one of the two).)doc")
+      .def(py::init([make_adam](py::handle lr, py::handle schedule, double beta1, double beta2, double eps,
+                                double weight_decay, std::string name) {
+             return make_adam("Adam", lr, schedule, beta1, beta2, eps, weight_decay, false, name);
+           }),
+           py::arg("learning_rate") = py::none(), py::kw_only(), py::arg("schedule") = py::none(),
+           py::arg("beta1") = 0.9, py::arg("beta2") = 0.999, py::arg("epsilon") = 1e-8, py::arg("weight_decay") = 0.0,
+           py::arg("name") = "adam");
   optim.def(
       "AdamW",
-      [make_adam](double lr, double weight_decay, double beta1, double beta2, double eps, std::string name) {
-        return make_adam(lr, beta1, beta2, eps, weight_decay, true, name);
+      [make_adam](py::handle lr, py::handle schedule, double weight_decay, double beta1, double beta2, double eps,
+                  std::string name) {
+        return make_adam("AdamW", lr, schedule, beta1, beta2, eps, weight_decay, true, name);
       },
-      py::arg("learning_rate") = 1e-3, py::kw_only(), py::arg("weight_decay") = 0.01, py::arg("beta1") = 0.9,
-      py::arg("beta2") = 0.999, py::arg("epsilon") = 1e-8, py::arg("name") = "adamw",
+      py::arg("learning_rate") = py::none(), py::kw_only(), py::arg("schedule") = py::none(),
+      py::arg("weight_decay") = 0.01, py::arg("beta1") = 0.9, py::arg("beta2") = 0.999, py::arg("epsilon") = 1e-8,
+      py::arg("name") = "adamw",
       "Adam with decoupled weight decay.");
 }
 
