@@ -30,19 +30,5 @@ _graft._set_internal_dir(_os.path.dirname(_os.path.abspath(__file__)))
 __version__ = _graft.__version__
 
 
-def function(fn=None, *, name=None, strict=False, recapture_warning=8, max_cached_graphs=32):
-    """Compiles a Python callable into a graft graph (graft.Function).
-
-    Usable as @graft.function or @graft.function(name="train_step", strict=True).
-    strict=True reproduces TensorFlow's rule (variables may be created only on
-    the first capture), with graft's message.
-    """
-
-    def wrap(f):
-        return _graft.Function(f, name=name or getattr(f, "__name__", "function"), strict=strict,
-                               recapture_warning=recapture_warning, max_cached_graphs=max_cached_graphs)
-
-    return wrap if fn is None else wrap(fn)
-
-
+from ._function import BoundFunction, Function, function  # noqa: E402,F401
 from ._fit import History, fit  # noqa: E402,F401
