@@ -366,9 +366,9 @@ EditReport deepen_conv(nn::Sequential& model, size_t index, const EditOptions& o
   if (end < model.size() && (block_bn = std::dynamic_pointer_cast<nn::BatchNorm>(model.at(end)))) ++end;
   const bool relu = end < model.size() && std::dynamic_pointer_cast<nn::ReLU>(model.at(end)) != nullptr;
   if (relu) ++end;
-  std::vector<double> eye(static_cast<size_t>(ch * ch * 9), 0.0);
-  for (int64_t c = 0; c < ch; ++c) eye[(c * ch + c) * 9 + 4] = 1.0;  // centre tap of [c, c, 3, 3]
-  const Tensor identity = to_dtype(eye, {ch, ch, 3, 3}, dtype);
+  std::vector<int64_t> centres(static_cast<size_t>(ch));
+  for (int64_t c = 0; c < ch; ++c) centres[c] = (c * ch + c) * 9 + 4;  // centre tap of [c, c, 3, 3]
+  const Tensor identity = ones_at({ch, ch, 3, 3}, dtype, centres);
   const nn::BatchNormOptions bn_options = block_bn ? block_bn->options() : nn::BatchNormOptions();
   const std::string reason = graft::base::internal::str("deepen after '", conv->path(), "' (identity Conv2d(", ch,
                                                   ", 3x3) + BatchNorm", relu ? " + ReLU" : "", ")");

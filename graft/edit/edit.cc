@@ -188,9 +188,9 @@ EditReport deepen(nn::Sequential& model, size_t index, const EditOptions& option
   if (is_conv(model, index)) return internal::deepen_conv(model, index, options);
   auto l1 = linear_at(model, index, "deepen");
   const int64_t h = l1->options().out_features();
-  std::vector<double> eye(static_cast<size_t>(h * h), 0.0);
-  for (int64_t i = 0; i < h; ++i) eye[i * h + i] = 1.0;
-  Tensor identity = to_dtype(eye, {h, h}, l1->kernel().dtype());
+  std::vector<int64_t> diagonal(static_cast<size_t>(h));
+  for (int64_t i = 0; i < h; ++i) diagonal[i] = i * h + i;
+  Tensor identity = internal::ones_at({h, h}, l1->kernel().dtype(), diagonal);
   std::string reason = "deepen after '" + l1->path() + "' (identity Linear(" + std::to_string(h) + "))";
   auto apply = [&] {
     auto layer = model.insert(index + 1, nn::Linear(nn::LinearOptions(h)

@@ -153,7 +153,7 @@ Tensor Dropout::forward(const Tensor& x) {
     const double scale = 1.0 / (1.0 - rate);
     visit_dtype(mask.dtype(), [&]<typename T>(T) {
       T* m = mask.data<T>();
-      for (int64_t i = 0; i < mask.numel(); ++i) {
+      for (int64_t i = 0, n = mask.numel(); i < n; ++i) {
         m[i] = random_unit(seed, static_cast<uint64_t>(i)) < rate ? T(0) : static_cast<T>(scale);
       }
     });

@@ -12,7 +12,7 @@ Initializer lstm_bias_init(int64_t hidden, double forget_bias) {
   return Initializer("lstm_bias", [hidden, forget_bias](const Tensor& out, uint64_t) {
     visit_dtype(out.dtype(), [&]<typename T>(T) {
       T* b = out.data<T>();
-      for (int64_t i = 0; i < out.numel(); ++i) b[i] = i >= hidden && i < 2 * hidden ? static_cast<T>(forget_bias) : T(0);
+      for (int64_t i = 0, n = out.numel(); i < n; ++i) b[i] = i >= hidden && i < 2 * hidden ? static_cast<T>(forget_bias) : T(0);
     });
   });
 }

@@ -23,7 +23,7 @@ TensorMeta infer_arange(const OpDef& def, std::span<const Tensor>, const OpAttrs
 void arange_forward(std::span<const Tensor>, const Tensor& out, const OpAttrs& attrs) {
   visit_dtype(out.dtype(), [&]<typename T>(T) {
     T* p = out.data<T>();
-    for (int64_t i = 0; i < out.numel(); ++i) p[i] = static_cast<T>(attrs.start + static_cast<double>(i) * attrs.step);
+    for (int64_t i = 0, n = out.numel(); i < n; ++i) p[i] = static_cast<T>(attrs.start + static_cast<double>(i) * attrs.step);
   });
 }
 

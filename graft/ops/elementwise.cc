@@ -180,7 +180,7 @@ void mul_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) 
 void div_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
   if (in[1].dtype() == DType::kInt64) {
     const int64_t* pb = in[1].data<int64_t>();
-    for (int64_t i = 0; i < in[1].numel(); ++i) {
+    for (int64_t i = 0, n = in[1].numel(); i < n; ++i) {
       GRAFT_CHECK(pb[i] != 0, op_name(OpKind::kDiv), ": integer division by zero (divisor element ", i,
                   " is 0)");
     }
@@ -273,7 +273,9 @@ void cast_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&)
     visit_dtype(out.dtype(), [&]<typename T>(T) {
       const S* ps = in[0].data<S>();
       T* po = out.data<T>();
-      for (int64_t i = 0; i < out.numel(); ++i) po[i] = static_cast<T>(ps[i]);
+      // The count read once: out.numel() in the condition is a call per
+      // element and keeps the loop from vectorising.
+      for (int64_t i = 0, n = out.numel(); i < n; ++i) po[i] = static_cast<T>(ps[i]);
     });
   });
 }

@@ -323,7 +323,7 @@ void one_hot_forward(std::span<const Tensor> in, const Tensor& out, const OpAttr
   visit_dtype(out.dtype(), [&]<typename T>(T) {
     T* po = out.data<T>();
     std::fill(po, po + out.numel(), T(0));
-    for (int64_t i = 0; i < in[0].numel(); ++i) po[i * attrs.depth + idx[i]] = T(1);
+    for (int64_t i = 0, n = in[0].numel(); i < n; ++i) po[i * attrs.depth + idx[i]] = T(1);
   });
 }
 

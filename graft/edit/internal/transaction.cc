@@ -20,6 +20,15 @@ Tensor to_dtype(const std::vector<double>& values, const Shape& shape, DType dty
   return cast(Tensor::from_vector(values, shape), dtype);
 }
 
+Tensor ones_at(const Shape& shape, DType dtype, const std::vector<int64_t>& ones) {
+  Tensor out = zeros(shape, dtype);
+  visit_dtype(dtype, [&]<typename T>(T) {
+    T* p = out.data<T>();
+    for (int64_t i : ones) p[i] = T(1);
+  });
+  return out;
+}
+
 Tensor probe_output(nn::Sequential& model, const Tensor& probe) {
   bool training = model.is_training();
   model.eval();

@@ -13,6 +13,10 @@ namespace graft::edit::internal {
 
 // `values` as a tensor of `shape` in `dtype` (computed in double).
 Tensor to_dtype(const std::vector<double>& values, const Shape& shape, DType dtype);
+// Zeros of `shape` in `dtype` with a 1 at each flat index of `ones`: the
+// identity kernels deepen inserts, without a double-precision copy of the
+// whole kernel.
+Tensor ones_at(const Shape& shape, DType dtype, const std::vector<int64_t>& ones);
 
 // The model's output on `probe` in evaluation mode (its mode comes back).
 Tensor probe_output(nn::Sequential& model, const Tensor& probe);
