@@ -17,7 +17,15 @@ TensorMeta infer_arange(const OpDef& def, std::span<const Tensor>, const OpAttrs
   const double count = std::ceil((attrs.stop - attrs.start) / attrs.step);
   GRAFT_CHECK(count < 1e15, def.name, ": ", count, " values from ", attrs.start, " to ", attrs.stop, " by ",
               attrs.step, " are too many");
-  return {Shape{count > 0 ? static_cast<int64_t>(count) : 0}, attrs.dtype};
+  const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+  if (attrs.dtype == DType::kInt64 && n > 0) {
+    // The values are monotonic, so the first and the last bound them all.
+    const double last = attrs.start + static_cast<double>(n - 1) * attrs.step;
+    GRAFT_CHECK(fits_int64(attrs.start) && fits_int64(last), def.name, ": values from ", attrs.start, " to ",
+                last, " do not fit int64 (expected values in [-2^63, 2^63))",
+                "\n  help: use a float dtype for larger values");
+  }
+  return {Shape{n}, attrs.dtype};
 }
 
 void arange_forward(std::span<const Tensor>, const Tensor& out, const OpAttrs& attrs) {

@@ -40,7 +40,10 @@ void check_floating(const OpDef& def, const Tensor& t, int index) {
                  " must be float32 or float64, got ", dtype_name(t.dtype()));
 }
 
-TensorMeta infer_fill(const OpDef&, std::span<const Tensor>, const OpAttrs& attrs) {
+TensorMeta infer_fill(const OpDef& def, std::span<const Tensor>, const OpAttrs& attrs) {
+  GRAFT_CHECK(attrs.dtype != DType::kInt64 || fits_int64(attrs.scalar), def.name, ": the value ", attrs.scalar,
+              " does not fit int64 (expected a finite value in [-2^63, 2^63))",
+              "\n  help: use a float dtype for non-finite or larger values");
   return {attrs.shape, attrs.dtype};
 }
 
@@ -273,9 +276,21 @@ void cast_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&)
     visit_dtype(out.dtype(), [&]<typename T>(T) {
       const S* ps = in[0].data<S>();
       T* po = out.data<T>();
+      const int64_t n = out.numel();
+      if constexpr (std::is_floating_point_v<S> && std::is_integral_v<T>) {
+        // Converting NaN, an infinity or an out-of-range value to an integer
+        // is undefined behaviour (x86 gives INT64_MIN for all of them).
+        for (int64_t i = 0; i < n; ++i) {
+          GRAFT_CHECK(fits_int64(static_cast<double>(ps[i])), op_name(OpKind::kCast), ": element ", i, " of ",
+                      in[0].shape().to_string(), " is ", ps[i], ", which ", dtype_name(out.dtype()),
+                      " cannot hold (expected a finite value in [-2^63, 2^63))",
+                      "\n  help: replace non-finite values first, e.g. where(equal(x, x), x, zeros_like(x)), "
+                      "and clamp with minimum/maximum");
+        }
+      }
       // The count read once: out.numel() in the condition is a call per
       // element and keeps the loop from vectorising.
-      for (int64_t i = 0, n = out.numel(); i < n; ++i) po[i] = static_cast<T>(ps[i]);
+      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(ps[i]);
     });
   });
 }

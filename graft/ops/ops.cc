@@ -109,6 +109,11 @@ Tensor sum(const Tensor& x, const Dims& axes, const ReduceOptions& options) {
 }
 
 Tensor mean(const Tensor& x, const Dims& axes, const ReduceOptions& options) {
+  // An int64 mean would be a truncating division (mean of {1, 2} was 1) and
+  // an empty one a division by zero; PyTorch refuses it too.
+  GRAFT_CHECK_AS(DTypeError, is_floating(x.dtype()), "mean: expected a float32 or float64 tensor, got ",
+                 dtype_name(x.dtype()), " of shape ", x.shape().to_string(),
+                 "\n  help: cast(x, DType::kFloat64) first");
   Tensor total = sum(x, axes, options);
   int64_t count = total.numel() == 0 ? 0 : x.numel() / total.numel();
   return total / static_cast<double>(count);
@@ -262,7 +267,14 @@ Tensor pad(const Tensor& x, const Dims& before, const Dims& after) {
     GRAFT_CHECK_AS(ShapeError, before[d] >= 0 && after[d] >= 0, op_name(OpKind::kPad), ": axis ", d,
                    " of shape ", shape.to_string(), " has negative padding ", before[d], ", ", after[d],
                    "\n  help: use slice() to cut a tensor down");
-    out.push_back(before[d] + shape[d] + after[d]);
+    // Checked: padding from a setting or a file may be hostile, and a wrapped
+    // sum would be undefined behaviour and a wrong output shape.
+    std::optional<int64_t> extent = checked_add(before[d], shape[d]);
+    if (extent) extent = checked_add(*extent, after[d]);
+    GRAFT_CHECK_AS(ShapeError, extent.has_value(), op_name(OpKind::kPad), ": axis ", d, " of shape ",
+                   shape.to_string(), " padded by ", before[d], " and ", after[d],
+                   " does not fit in a 64-bit dimension\n  help: check where the padding amounts come from");
+    out.push_back(*extent);
   }
   attrs.begin = before;
   attrs.shape = Shape(out);
@@ -315,6 +327,8 @@ Tensor mse_loss(const Tensor& prediction, const Tensor& target) {
   GRAFT_CHECK_AS(ShapeError, prediction.shape() == target.shape(), "mse_loss: prediction has shape ",
                  prediction.shape().to_string(), " but target has shape ", target.shape().to_string(),
                  "\n  help: reshape the target to the prediction's shape; mse_loss does not broadcast");
+  GRAFT_CHECK_AS(DTypeError, is_floating(prediction.dtype()), "mse_loss: expected float32 or float64 tensors, got ",
+                 dtype_name(prediction.dtype()), "\n  help: cast(prediction, DType::kFloat32) and the target alike");
   return mean(square(prediction - target));
 }
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "graft/ops/internal/elementwise_math.h"
 #include "graft/ops/internal/kernels.h"
 #include "graft/ops/ops.h"
 #include "graft/tensor/parallel.h"
@@ -220,7 +221,8 @@ void sum_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs& a
   visit_dtype(out.dtype(), [&]<typename T>(T) {
     // float32 sums accumulate in double along rows; exact for int64.
     using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
-    reduce_kernel<T, Acc>(in[0], out, axes, Acc(0), [](Acc a, Acc b) { return a + b; });
+    // int64 sums wrap modulo 2^64 as add() does (no undefined overflow).
+    reduce_kernel<T, Acc>(in[0], out, axes, Acc(0), [](Acc a, Acc b) { return wrapping_add(a, b); });
   });
 }
 

@@ -1,6 +1,12 @@
 #include "graft/ops/ops.h"
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
 #include <gtest/gtest.h>
+
+#include "tests/testing.h"
 
 namespace graft {
 namespace {
@@ -105,6 +111,87 @@ TEST(OpsTest, IntegerDivisionByZeroIsAnErrorNotACrash) {
   Tensor a = Tensor::from_vector<int64_t>({1, 2});
   Tensor b = Tensor::from_vector<int64_t>({1, 0});
   EXPECT_THROW(div(a, b), ValueError);
+}
+
+// INT64_MIN / -1 traps in x86's idiv (SIGFPE kills the process) and every
+// other overflow below was undefined behaviour (UBSan stops on each); int64
+// arithmetic wraps modulo 2^64 as NumPy's does.
+TEST(OpsTest, Int64ArithmeticWrapsInsteadOfOverflowing) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  Tensor lo = Tensor::from_vector<int64_t>({kMin});
+  Tensor hi = Tensor::from_vector<int64_t>({kMax});
+  Tensor one = Tensor::from_vector<int64_t>({1});
+  EXPECT_EQ(div(lo, Tensor::from_vector<int64_t>({-1})).item<int64_t>(), kMin);
+  EXPECT_EQ(div(Tensor::from_vector<int64_t>({7}), Tensor::from_vector<int64_t>({-1})).item<int64_t>(), -7);
+  EXPECT_EQ(add(hi, one).item<int64_t>(), kMin);
+  EXPECT_EQ(sub(lo, one).item<int64_t>(), kMax);
+  EXPECT_EQ(mul(hi, Tensor::from_vector<int64_t>({2})).item<int64_t>(), -2);
+  EXPECT_EQ(neg(lo).item<int64_t>(), kMin);
+  EXPECT_EQ(abs(lo).item<int64_t>(), kMin);
+  EXPECT_EQ(square(hi).item<int64_t>(), 1);
+  EXPECT_EQ(sum(Tensor::from_vector<int64_t>({kMax, kMax})).item<int64_t>(), -2);
+}
+
+// maximum(NaN, 1) was 1 while maximum(1, NaN) was NaN; relu(NaN) was 0, so
+// a diverged layer looked finite downstream. NaN propagates, as in NumPy,
+// PyTorch and graft's own max().
+TEST(OpsTest, MaximumMinimumAndReluKeepNaNFromEitherSide) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor a = Tensor::from_vector<float>({nan, 1, 2});
+  Tensor b = Tensor::from_vector<float>({1, nan, 3});
+  for (const Tensor& r : {maximum(a, b), minimum(a, b), maximum(b, a), minimum(b, a)}) {
+    std::vector<float> v = values(r);
+    EXPECT_TRUE(std::isnan(v[0]) && std::isnan(v[1])) << r;
+  }
+  EXPECT_EQ(values(maximum(a, b))[2], 3);
+  EXPECT_EQ(values(minimum(a, b))[2], 2);
+  std::vector<float> r = values(relu(Tensor::from_vector<float>({nan, -1, 2})));
+  EXPECT_TRUE(std::isnan(r[0]));
+  EXPECT_EQ(r[1], 0);
+  EXPECT_EQ(r[2], 2);
+  Tensor x = Tensor::from_vector<float>({nan, 1}, {1, 2});
+  std::vector<float> fused = values(linear(x, ones({2, 1}), Tensor(), OpKind::kRelu));
+  EXPECT_TRUE(std::isnan(fused[0]));
+}
+
+// NaN, infinities and values past 2^63 became INT64_MIN (undefined
+// behaviour in C++) in cast, fill and arange.
+TEST(OpsTest, FloatsThatInt64CannotHoldAreValueErrors) {
+  Tensor x = Tensor::from_vector<double>({1.5, std::nan(""), -2});
+  std::string what = test_util::error_text<ValueError>([&] { cast(x, DType::kInt64); });
+  GRAFT_EXPECT_CONTAINS(what, "cast: element 1 of [3] is nan, which int64 cannot hold");
+  GRAFT_EXPECT_CONTAINS(what, "help:");
+  EXPECT_THROW(cast(Tensor::from_vector<float>({1e19f}), DType::kInt64), ValueError);
+  EXPECT_THROW(cast(Tensor::from_vector<float>({-INFINITY}), DType::kInt64), ValueError);
+  EXPECT_EQ(cast(Tensor::from_vector<double>({-0x1p63}), DType::kInt64).item<int64_t>(),
+            std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(cast(Tensor::from_vector<double>({-2.5}), DType::kInt64).item<int64_t>(), -2);
+  what = test_util::error_text<ValueError>([&] { full({2}, INFINITY, DType::kInt64); });
+  GRAFT_EXPECT_CONTAINS(what, "fill: the value inf does not fit int64");
+  EXPECT_THROW(full({2}, 0x1p63, DType::kInt64), ValueError);
+  what = test_util::error_text<ValueError>([&] { arange(1e30, 1e30 + 1e16, 1e15, DType::kInt64); });
+  GRAFT_EXPECT_CONTAINS(what, "do not fit int64");
+  EXPECT_EQ(arange(0, 3, 1, DType::kInt64).to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 2}));
+}
+
+// mean of int64 {1, 2} was 1 (a truncating division) and an empty one a
+// division by zero.
+TEST(OpsTest, MeanOfIntegersIsADTypeErrorThatSaysToCast) {
+  Tensor x = Tensor::from_vector<int64_t>({1, 2});
+  std::string what = test_util::error_text<DTypeError>([&] { mean(x); });
+  GRAFT_EXPECT_CONTAINS(what, "mean: expected a float32 or float64 tensor, got int64 of shape [2]");
+  GRAFT_EXPECT_CONTAINS(what, "cast(x, DType::kFloat64)");
+  EXPECT_THROW(mse_loss(x, x), DTypeError);
+  EXPECT_DOUBLE_EQ(mean(cast(x, DType::kFloat64)).item<double>(), 1.5);
+}
+
+// before + dim + after wrapped around int64 (undefined behaviour) and gave
+// a nonsense shape.
+TEST(OpsTest, PaddingPastInt64IsAShapeError) {
+  constexpr int64_t kHuge = int64_t{1} << 62;
+  std::string what = test_util::error_text<ShapeError>([&] { pad(ones({3}), {kHuge}, {kHuge}); });
+  GRAFT_EXPECT_CONTAINS(what, "pad: axis 0 of shape [3] padded by 4611686018427387904 and 4611686018427387904");
 }
 
 }  // namespace

@@ -18,6 +18,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 
 #include "graft/base/check.h"
 #include "graft/ops/op_kind.h"
@@ -34,29 +36,63 @@ struct ElementwiseTraits {
   static constexpr bool kFloatingOnly = FloatingOnly;
 };
 
+// int64 arithmetic wraps modulo 2^64, as NumPy's and PyTorch's does: the
+// integer forms below run in uint64, where a signed overflow (INT64_MAX + 1,
+// -INT64_MIN) would be undefined behaviour. Floating point is untouched.
+template <typename T> T wrapping_add(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    return static_cast<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+  } else {
+    return a + b;
+  }
+}
+template <typename T> T wrapping_sub(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    return static_cast<T>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+  } else {
+    return a - b;
+  }
+}
+template <typename T> T wrapping_mul(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+  } else {
+    return a * b;
+  }
+}
+
 struct AddMath : ElementwiseTraits<OpKind::kAdd, 2> {
-  template <typename T> T operator()(T a, T b) const { return a + b; }
+  template <typename T> T operator()(T a, T b) const { return wrapping_add(a, b); }
 };
 struct SubMath : ElementwiseTraits<OpKind::kSub, 2> {
-  template <typename T> T operator()(T a, T b) const { return a - b; }
+  template <typename T> T operator()(T a, T b) const { return wrapping_sub(a, b); }
 };
 struct MulMath : ElementwiseTraits<OpKind::kMul, 2> {
-  template <typename T> T operator()(T a, T b) const { return a * b; }
+  template <typename T> T operator()(T a, T b) const { return wrapping_mul(a, b); }
 };
 // Integer division by zero is checked by the eager kernel before it runs;
-// fused loops are floating point only.
+// fused loops are floating point only. INT64_MIN / -1 wraps to INT64_MIN
+// (the hardware's idiv traps on it, killing the process).
 struct DivMath : ElementwiseTraits<OpKind::kDiv, 2> {
-  template <typename T> T operator()(T a, T b) const { return a / b; }
+  template <typename T> T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T>) {
+      if (b == T(-1)) return wrapping_sub(T(0), a);
+    }
+    return a / b;
+  }
 };
 struct PowMath : ElementwiseTraits<OpKind::kPow, 2, true> {
   template <typename T> T operator()(T a, T b) const { return static_cast<T>(std::pow(a, b)); }
 };
-// Ties pick the first operand (the VJPs send the gradient there too).
+// Ties pick the first operand (the VJPs send the gradient there too). A NaN
+// in either operand is the result, as NumPy's maximum and max(): `a >= b`
+// alone is false for a NaN a, so maximum(NaN, 1) was 1 and maximum(1, NaN)
+// NaN. (a != a is false for integers and folds away.)
 struct MaximumMath : ElementwiseTraits<OpKind::kMaximum, 2> {
-  template <typename T> T operator()(T a, T b) const { return a >= b ? a : b; }
+  template <typename T> T operator()(T a, T b) const { return a >= b || a != a ? a : b; }
 };
 struct MinimumMath : ElementwiseTraits<OpKind::kMinimum, 2> {
-  template <typename T> T operator()(T a, T b) const { return a <= b ? a : b; }
+  template <typename T> T operator()(T a, T b) const { return a <= b || a != a ? a : b; }
 };
 // Comparisons yield 1 or 0 in the operands' dtype.
 struct EqualMath : ElementwiseTraits<OpKind::kEqual, 2> {
@@ -82,7 +118,13 @@ struct WhereMath : ElementwiseTraits<OpKind::kWhere, 3> {
   template <typename C, typename T> T operator()(C cond, T a, T b) const { return cond != C(0) ? a : b; }
 };
 struct NegMath : ElementwiseTraits<OpKind::kNeg, 1> {
-  template <typename T> T operator()(T x) const { return -x; }
+  template <typename T> T operator()(T x) const {
+    if constexpr (std::is_integral_v<T>) {
+      return wrapping_sub(T(0), x);
+    } else {
+      return -x;
+    }
+  }
 };
 struct ExpMath : ElementwiseTraits<OpKind::kExp, 1, true> {
   template <typename T> T operator()(T x) const { return std::exp(x); }
@@ -104,14 +146,16 @@ struct SigmoidMath : ElementwiseTraits<OpKind::kSigmoid, 1, true> {
     return e / (T(1) + e);
   }
 };
+// NaN stays NaN, as in PyTorch and TensorFlow (`x > 0 ? x : 0` made it 0,
+// hiding a diverged layer from every check downstream); same cost.
 struct ReluMath : ElementwiseTraits<OpKind::kRelu, 1> {
-  template <typename T> T operator()(T x) const { return x > T(0) ? x : T(0); }
+  template <typename T> T operator()(T x) const { return x <= T(0) ? T(0) : x; }
 };
 struct AbsMath : ElementwiseTraits<OpKind::kAbs, 1> {
-  template <typename T> T operator()(T x) const { return x < T(0) ? -x : x; }
+  template <typename T> T operator()(T x) const { return x < T(0) ? NegMath{}(x) : x; }
 };
 struct SquareMath : ElementwiseTraits<OpKind::kSquare, 1> {
-  template <typename T> T operator()(T x) const { return x * x; }
+  template <typename T> T operator()(T x) const { return wrapping_mul(x, x); }
 };
 struct SignMath : ElementwiseTraits<OpKind::kSign, 1> {
   template <typename T> T operator()(T x) const { return static_cast<T>((x > T(0)) - (x < T(0))); }

@@ -15,6 +15,12 @@ namespace graft::ops::internal {
   void name(std::span<const Tensor> in, const Tensor& out, const OpAttrs& attrs)
 #define GRAFT_DECLARE_VJP(name) void name(const VjpContext& ctx, std::span<Tensor> grad)
 
+// Whether `v` converts to int64 as a value rather than as undefined
+// behaviour: false for NaN, the infinities and anything outside
+// [-2^63, 2^63) (both bounds exact in double). fill, arange and cast check
+// it before they write an int64.
+inline bool fits_int64(double v) { return v >= -0x1p63 && v < 0x1p63; }
+
 // Shared inference rules.
 GRAFT_DECLARE_INFER(infer_fill);
 GRAFT_DECLARE_INFER(infer_binary);      // broadcast, same dtype
