@@ -114,9 +114,10 @@ or feature count raises graft.ShapeError (a ValueError) naming the cell.)doc")
             std::optional<nn::LSTMState> given;
             if (!state.is_none()) given = to_state(state);
             py::gil_scoped_release release;
-            // A rank error must name the cell before zero_state reads the batch.
-            if (!given) return cell.step(input, cell.zero_state(input.rank() == 2 ? input.shape()[0] : 1, input.dtype()));
-            return cell.step(input, *given);
+            if (given) return cell.step(input, *given);
+            // A wrong rank reaches step(), whose error names the cell.
+            const int64_t batch = input.rank() == 2 ? input.shape()[0] : 1;
+            return cell.step(input, cell.zero_state(batch, input.dtype()));
           },
           py::arg("x"), py::arg("state") = py::none(), "One step: returns the next LSTMState.")
       .def(

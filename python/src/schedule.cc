@@ -36,8 +36,9 @@ optim::LearningRateSchedule from_callable(py::handle callable) {
     py::object lr = (*fn)(step);
     if (!py::isinstance<py::float_>(lr) && !py::isinstance<py::int_>(lr) &&
         !py::hasattr(lr, "__float__")) {
+      std::string type = py::str(py::type::of(lr).attr("__name__"));
       throw ValueError("learning-rate schedule " + py::repr(*fn).cast<std::string>() + ": expected a number for step " +
-                       std::to_string(step) + ", got " + py::str(py::type::of(lr).attr("__name__")).cast<std::string>() +
+                       std::to_string(step) + ", got " + type +
                        "\n  help: return the learning rate as a float, e.g. lambda step: 0.1 * 0.9 ** step");
     }
     double value = lr.cast<double>();
@@ -51,7 +52,9 @@ optim::LearningRateSchedule from_callable(py::handle callable) {
 
 optim::LearningRateSchedule to_schedule(py::handle obj) {
   if (py::isinstance<Schedule>(obj)) return obj.cast<const Schedule&>().fn;
-  if (py::isinstance<py::float_>(obj) || py::isinstance<py::int_>(obj)) return optim::schedule::constant(obj.cast<double>());
+  if (py::isinstance<py::float_>(obj) || py::isinstance<py::int_>(obj)) {
+    return optim::schedule::constant(obj.cast<double>());
+  }
   if (PyCallable_Check(obj.ptr())) return from_callable(obj);
   throw py::type_error("learning rate: expected a number, a graft.optim.schedules schedule or a callable step -> lr, "
                        "got " + py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
@@ -66,7 +69,8 @@ optim::LearningRateSchedule resolve_schedule(const char* optimizer, py::handle l
   if (!schedule.is_none()) return to_schedule(schedule);
   if (!learning_rate.is_none()) return to_schedule(learning_rate);
   GRAFT_CHECK(default_lr.has_value(), optimizer, ": expected a learning_rate or a schedule, got neither",
-              "\n  help: e.g. ", optimizer, "(0.1) or ", optimizer, "(schedule=graft.optim.schedules.cosine(0.1, 1000))");
+              "\n  help: e.g. ", optimizer, "(0.1) or ", optimizer,
+              "(schedule=graft.optim.schedules.cosine(0.1, 1000))");
   return optim::schedule::constant(*default_lr);
 }
 
@@ -81,7 +85,8 @@ is exponential decay.)doc");
       .def("__repr__", [](const Schedule& self) { return self.description; });
   const std::string prefix = "graft.optim.schedules.";
   s.def(
-      "constant", [prefix](double lr) { return Schedule{optim::schedule::constant(lr), prefix + "constant(" + number(lr) + ")"}; },
+      "constant",
+      [prefix](double lr) { return Schedule{optim::schedule::constant(lr), prefix + "constant(" + number(lr) + ")"}; },
       py::arg("learning_rate"), "learning_rate at every step.");
   s.def(
       "step_decay",
