@@ -62,3 +62,26 @@ def test_an_op_that_holds_the_gil_shows_no_progress():
     # does not move while it runs.
     x = graft.ones([4])
     assert progress_during(lambda: graft.relu(x)) == 0
+
+
+def test_lstm_calls_and_a_step_with_a_python_schedule_release_the_gil():
+    x = graft.tensor(np.ones((64, 20, 128), dtype=np.float32))
+    lstm = graft.nn.LSTM(128)
+    cell = graft.nn.LSTMCell(128)
+    assert progress_during(lambda: lstm(x)) > 0
+    assert progress_during(lambda: cell(x[:, 0])) > 0
+    # The schedule takes the GIL for its call only; the products around it run without it.
+    model = graft.nn.Sequential([graft.nn.Linear(256), graft.nn.Linear(256)], name="gil_schedule")
+    opt = graft.optim.SGD(lambda step: 1e-6)
+    inputs = graft.tensor(np.ones((256, 256), dtype=np.float32))
+
+    @graft.function
+    def train_step(inputs):
+        with graft.GradientTape() as tape:
+            loss = graft.mean(model(inputs))
+        variables = model.trainable_variables()
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    train_step(inputs)
+    assert progress_during(lambda: train_step(inputs)) > 0
