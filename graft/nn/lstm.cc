@@ -41,7 +41,9 @@ LSTMState LSTMCell::step(const Tensor& x, const LSTMState& state) {
   const int64_t h = options_.hidden_size();
   GRAFT_CHECK_AS(ShapeError, x.rank() == 2, "LSTMCell '", path(), "' expected a step of shape [batch, ",
                  input_size_ > 0 ? std::to_string(input_size_) : std::string("features"), "], received shape ",
-                 x.shape().to_string());
+                 x.shape().to_string(),
+                 "\n  help: a cell takes one time step; for a [batch, time, features] sequence use nn::LSTM, or "
+                 "apply the cell to each step in turn");
   ensure_built(x);
   check_input_dtype("LSTMCell", x, kernel_.dtype());
   const Shape state_shape{x.shape()[0], h};
@@ -75,7 +77,7 @@ void LSTMCell::check_features(const Shape& step, const Shape& input) const {
 Tensor LSTMCell::sequence(const Tensor& x) {
   GRAFT_CHECK_AS(ShapeError, x.rank() == 3 && x.shape()[1] > 0, "LSTMCell '", path(),
                  "' expected a sequence of shape [batch, time, features] with time >= 1, received shape ",
-                 x.shape().to_string());
+                 x.shape().to_string(), "\n  help: for one time step of shape [batch, features], call step()");
   ensure_built(x);
   check_input_dtype("LSTMCell", x, kernel_.dtype());
   check_features(Shape{x.shape()[0], x.shape()[2]}, x.shape());
@@ -91,7 +93,8 @@ LSTMState LSTMCell::zero_state(int64_t batch, DType dtype) const {
 
 Tensor LSTMCell::forward(const Tensor& x) {
   GRAFT_CHECK_AS(ShapeError, x.rank() == 2, "LSTMCell '", path(), "' expected a step of shape [batch, features], "
-                 "received shape ", x.shape().to_string());
+                 "received shape ", x.shape().to_string(),
+                 "\n  help: a cell takes one time step; for a [batch, time, features] sequence use nn::LSTM");
   return step(x, zero_state(x.shape()[0], x.dtype())).h;
 }
 

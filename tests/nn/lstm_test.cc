@@ -148,6 +148,31 @@ TEST(LSTMTest, ShapeErrorsNameTheLayerAndBothShapes) {
   EXPECT_THROW(lstm.unroll({}), ShapeError);
 }
 
+TEST(LSTMTest, ACellGivenASequenceSaysToUseTheLstm) {
+  LSTMCell cell(LSTMCellOptions(2));
+  for (const bool built : {false, true}) {
+    if (built) cell.step(ones({2, 4}), cell.zero_state(2, DType::kFloat32));
+    try {
+      cell.step(ones({2, 3, 4}), cell.zero_state(2, DType::kFloat32));
+      FAIL();
+    } catch (const ShapeError& e) {
+      std::string what = e.what();
+      EXPECT_NE(what.find("received shape [2, 3, 4]"), std::string::npos) << what;
+      EXPECT_NE(what.find("help: a cell takes one time step; for a [batch, time, features] sequence use nn::LSTM"),
+                std::string::npos)
+          << what;
+    }
+  }
+  try {
+    cell.sequence(ones({2, 4}));
+    FAIL();
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("help: for one time step of shape [batch, features], call step()"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(LSTMTest, TrainsInsideASequential) {
   Sequential model("seq");
   model.set_seed(2);
