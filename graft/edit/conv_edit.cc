@@ -303,6 +303,9 @@ EditReport widen_units(nn::Sequential& model, size_t index, int64_t units, const
   GRAFT_CHECK(options.noise() == 0, "widen of '", c.layer->path(), "': noise applies to a Linear widened by duplicate, "
               "got noise ", options.noise(), " with init ", unit_init_name(options.init()),
               "\n  help: use UnitInit::kZeroFanout to start new units without symmetry");
+  const std::string reason = graft::base::internal::str("widen of '", c.layer->path(), "' to ", units, conv ? " channels" : " units",
+                                                  options.init() == UnitInit::kZeroFanout ? " (zero_fanout)" : "");
+  reserve_widened(c.unit_edit.variables()[0], conv ? 0 : 1, units, reason);
   UnitMap map;
   std::vector<int64_t> count(static_cast<size_t>(h), 1);
   for (int64_t j = 0; j < units; ++j) {
@@ -330,8 +333,6 @@ EditReport widen_units(nn::Sequential& model, size_t index, int64_t units, const
     s.edits[1].axes[0]->fresh = ones({units}, dt);  // gamma
     s.edits[1].axes[3]->fresh = ones({units}, dt);  // moving_variance
   }
-  const std::string reason = graft::base::internal::str("widen of '", c.layer->path(), "' to ", units, conv ? " channels" : " units",
-                                                  options.init() == UnitInit::kZeroFanout ? " (zero_fanout)" : "");
   return edit_units(model, s, map, options, reason, /*verify=*/true);
 }
 

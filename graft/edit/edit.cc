@@ -139,6 +139,7 @@ std::vector<size_t> linear_positions(const nn::Sequential& model) {
 }
 
 EditReport widen(nn::Sequential& model, size_t index, int64_t units, const EditOptions& options) {
+  internal::check_can_edit("widen", options);
   if (is_conv(model, index) || options.init() == UnitInit::kZeroFanout) {
     return internal::widen_units(model, index, units, options);
   }
@@ -147,6 +148,9 @@ EditReport widen(nn::Sequential& model, size_t index, int64_t units, const EditO
   const int64_t h = l1->options().out_features();
   GRAFT_CHECK(units > h, "widen: layer ", index, " ('", l1->path(), "') has ", h, " units; widening needs more, got ",
               units, "\n  help: use prune to make a layer smaller");
+  const std::string reason = "widen of '" + l1->path() + "' to " + std::to_string(units) + " units";
+  internal::reserve_widened(l1->kernel(), 1, units, reason);
+  internal::reserve_widened(l2->kernel(), 0, units, reason);
   UnitMap map;
   std::vector<int64_t> count(static_cast<size_t>(h), 0);
   for (int64_t j = 0; j < units; ++j) {
@@ -164,7 +168,6 @@ EditReport widen(nn::Sequential& model, size_t index, int64_t units, const EditO
       for (int64_t j = h; j < units; ++j) noise[i * units + j] = draws[i * units + j];
   }
   LayerState s1 = snapshot(l1, options.optimizer()), s2 = snapshot(l2, options.optimizer());
-  std::string reason = "widen of '" + l1->path() + "' to " + std::to_string(units) + " units";
   auto apply = [&] {
     // Slots follow the weights: copies take their source's moments; the
     // next layer's rows scale like the weights (v, a second moment, twice).
@@ -185,6 +188,7 @@ EditReport widen(nn::Sequential& model, size_t index, int64_t units, const EditO
 }
 
 EditReport deepen(nn::Sequential& model, size_t index, const EditOptions& options) {
+  internal::check_can_edit("deepen", options);
   if (is_conv(model, index)) return internal::deepen_conv(model, index, options);
   auto l1 = linear_at(model, index, "deepen");
   const int64_t h = l1->options().out_features();
@@ -205,6 +209,7 @@ EditReport deepen(nn::Sequential& model, size_t index, const EditOptions& option
 }
 
 EditReport prune(nn::Sequential& model, size_t index, int64_t units, const EditOptions& options) {
+  internal::check_can_edit("prune", options);
   if (is_conv(model, index)) return internal::prune_conv(model, index, units, options);
   auto l1 = linear_at(model, index, "prune");
   auto l2 = next_linear(model, index, "prune");

@@ -1,5 +1,7 @@
 #include "graft/edit/edit.h"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "graft/autodiff/tape.h"
@@ -188,6 +190,74 @@ TEST(EditTest, ImpossibleEditsAreClearErrors) {
   EXPECT_NE(e.find("pruning keeps between 1 and 4, got 5"), std::string::npos) << e;
   e = message([&] { deepen(net.model, 7); });
   EXPECT_NE(e.find("position 7 is out of range"), std::string::npos) << e;
+}
+
+// Inside a capture the weights are symbolic: widen replaced the first layer,
+// then failed reading the new kernel ("tensor [6, 8] float32 is symbolic"),
+// leaving an 8-unit layer feeding a layer built for 5.
+TEST(EditTest, AnEditInsideACompiledFunctionIsRefusedAndChangesNothing) {
+  Net net;
+  net.step();
+  auto step = function([&](const Tensor& x) {
+    widen(net.model, 0, 8);
+    return net.model(x);
+  });
+  try {
+    step(net.x);
+    FAIL() << "expected a ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("widen: cannot edit a model inside a graft::function capture"),
+              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("help: edit between calls"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(net.linear(0)->kernel().shape(), (Shape{6, 5}));
+  EXPECT_EQ(net.model(net.x).shape(), (Shape{16, 3}));
+}
+
+// A NaN tolerance rolled every edit back with "changed the output by
+// 2.4e-07 (tolerance nan)"; a negative or NaN noise was silently no noise.
+TEST(EditTest, NaNOrNegativeToleranceAndNoiseAreRefusedUpFront) {
+  Net net;
+  net.step();
+  EXPECT_THROW(widen(net.model, 0, 8, EditOptions().probe(net.x).tolerance(NAN)), ValueError);
+  EXPECT_THROW(deepen(net.model, 0, EditOptions().tolerance(-1)), ValueError);
+  EXPECT_THROW(widen(net.model, 0, 8, EditOptions().noise(-1)), ValueError);
+  EXPECT_THROW(widen(net.model, 0, 8, EditOptions().noise(NAN)), ValueError);
+  EXPECT_EQ(net.linear(0)->kernel().shape(), (Shape{6, 5}));
+}
+
+// max(m, NaN) is m, so NaN outputs counted as a difference of 0 and the
+// edit came back verified.
+TEST(EditTest, AProbeWithNaNOutputsDoesNotVerifyAnEdit) {
+  Net net;
+  net.step();
+  Tensor probe = full({2, 6}, NAN);
+  try {
+    widen(net.model, 0, 8, EditOptions().probe(probe));
+    FAIL() << "expected a ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("could not be verified: the network's output on the probe batch has NaN"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_EQ(net.linear(0)->kernel().shape(), (Shape{6, 5}));
+}
+
+// A width whose weights cannot exist built its unit map first: 2^62 units
+// pushed entries until memory ran out.
+TEST(EditTest, AWidthWhoseWeightsCannotExistIsAShapeError) {
+  Net net;
+  net.step();
+  const int64_t huge = int64_t{1} << 62;
+  for (UnitInit init : {UnitInit::kDuplicate, UnitInit::kZeroFanout}) {
+    try {
+      widen(net.model, 0, huge, EditOptions().init(init));
+      FAIL() << "expected a ShapeError";
+    } catch (const ShapeError& e) {
+      EXPECT_NE(std::string(e.what()).find("while widen of 'mlp/layer_0' to 4611686018427387904 units"),
+                std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(net.linear(0)->kernel().shape(), (Shape{6, 5}));
 }
 
 }  // namespace

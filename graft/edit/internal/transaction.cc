@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "graft/ops/dispatch.h"
 #include "graft/ops/ops.h"
 
 namespace graft::edit::internal {
@@ -41,8 +42,35 @@ double max_difference(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape()) return INFINITY;
   std::vector<double> va = a.to_vector<double>(), vb = b.to_vector<double>();
   double m = 0;
-  for (size_t i = 0; i < va.size(); ++i) m = std::max(m, std::abs(va[i] - vb[i]));
+  for (size_t i = 0; i < va.size(); ++i) {
+    // std::max(m, NaN) is m, so a NaN output (before or after) passed as a
+    // difference of 0 and the edit was reported verified. A NaN is no
+    // evidence that the function was kept.
+    const double d = std::abs(va[i] - vb[i]);
+    if (std::isnan(d)) return NAN;
+    m = std::max(m, d);
+  }
   return m;
+}
+
+void check_can_edit(const char* edit, const EditOptions& options) {
+  GRAFT_CHECK(ops::internal::interceptor() == nullptr, edit,
+              ": cannot edit a model inside a graft::function capture (its weights are symbolic there)",
+              "\n  help: edit between calls of the compiled function; its next call recaptures the grown model");
+  GRAFT_CHECK(options.tolerance() >= 0, edit, ": EditOptions::tolerance must be >= 0, got ", options.tolerance());
+  GRAFT_CHECK(options.noise() >= 0 && std::isfinite(options.noise()), edit,
+              ": EditOptions::noise (a standard deviation) must be finite and >= 0, got ", options.noise());
+}
+
+void reserve_widened(const Variable& kernel, int axis, int64_t units, const std::string& reason) {
+  try {
+    Shape grown = kernel.shape();
+    grown.set_dim(axis, units);
+    Tensor::empty(grown, kernel.dtype());
+  } catch (Error& e) {
+    e.add_context("while " + reason);
+    throw;
+  }
 }
 
 void finish_report(EditReport& r, nn::Sequential& model, const std::vector<Variable>& before) {

@@ -2,6 +2,7 @@
 // the probe check, the report, the rollback. Not a public header.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -25,6 +26,18 @@ double max_difference(const Tensor& a, const Tensor& b);
 // Fills in the parameter counts and created/retired paths.
 void finish_report(EditReport& r, nn::Sequential& model, const std::vector<Variable>& before);
 
+// Throws ValueError when `edit` ("widen", "deepen", "prune") cannot start:
+// inside a graft::function capture (weights are symbolic there, so an edit
+// failed halfway and left the model inconsistent), or with a tolerance or
+// noise that is NaN or negative (a NaN tolerance rolled back every edit, a
+// negative noise was silently none).
+void check_can_edit(const char* edit, const EditOptions& options);
+// Allocates a weight of `kernel`'s shape grown to `units` along `axis`, so an
+// impossible width is a ShapeError (the element count overflows) or graft's
+// out-of-memory error, both naming `reason`, before any per-unit work (a
+// widen to 2^40 units filled memory with its unit map, then died).
+void reserve_widened(const Variable& kernel, int axis, int64_t units, const std::string& reason);
+
 // Runs `apply`, verifies on the probe, rolls back with `undo` on failure.
 template <typename Apply, typename Undo>
 EditReport transaction(nn::Sequential& model, const EditOptions& options, std::string description, bool verify,
@@ -40,6 +53,12 @@ EditReport transaction(nn::Sequential& model, const EditOptions& options, std::s
     report.verified = true;
     if (!(report.max_difference <= options.tolerance())) {
       undo();
+      if (std::isnan(report.max_difference)) {
+        graft::base::internal::throw_error<ValueError>(
+            report.description, " could not be verified: the network's output on the probe batch has NaN (before ",
+            "or after the edit), so it was rolled back",
+            "\n  help: probe with finite inputs, on a model whose outputs are finite");
+      }
       graft::base::internal::throw_error<ValueError>(
           report.description, " changed the network's output by up to ", report.max_difference,
           " on the probe batch (tolerance ", options.tolerance(), "), so it was rolled back",
