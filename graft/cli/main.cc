@@ -12,7 +12,10 @@
 // SIGINT, SIGTERM or SIGHUP saves its checkpoint and exits 128 + the signal's
 // number, as shells expect of a process a signal ended. `inspect --diff` exits
 // 0 when every key matches and 1 otherwise, as diff(1) does.
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <string>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -30,6 +33,28 @@ class StderrWarnings : public graft::WarningHandler {
  public:
   void on_warning(const graft::Warning& w) override { std::cerr << "warning: " << w.message << "\n"; }
 };
+
+// A check that the flag's value is a number > 0 (or >= 0 when `inclusive`).
+// CLI11's PositiveNumber and NonNegativeNumber wrote their limit as DBL_MAX
+// in 309 digits and called 0 out of "range 0.000000 to 17976931348623...";
+// this says what is expected and what was given. Text that is no number at
+// all passes here and fails conversion ("Could not convert"); NaN passes
+// here and fails TrainConfig's checks.
+CLI::Validator above_zero(bool inclusive, std::string name) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0') return {};
+        // NaN passes to train's own check, which says "must be a finite number".
+        if (std::isnan(v) || (inclusive ? v >= 0 : v > 0)) return {};
+        return std::string("expected a number ") + (inclusive ? ">= 0" : "> 0") + ", got " + text;
+      },
+      std::move(name));
+}
+
+const CLI::Validator kPositive = above_zero(false, "POSITIVE");
+const CLI::Validator kNonNegative = above_zero(true, "NONNEGATIVE");
 
 }  // namespace
 
@@ -64,27 +89,27 @@ int main(int argc, char** argv) {
                     "Growth plan: ACTION[:ARGS]@WHEN,... with deepen[:LAYER], widen:UNITS[:LAYER], "
                     "prune:UNITS[:LAYER]; WHEN is an epoch or s<step> ('' for none)")
       ->capture_default_str();
-  train->add_option("--epochs", config.epochs, "Epochs (at most 1000000)")->capture_default_str()->check(CLI::PositiveNumber);
-  train->add_option("--batch-size", config.batch_size, "Examples per step")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--epochs", config.epochs, "Epochs (at most 1000000)")->capture_default_str()->check(kPositive);
+  train->add_option("--batch-size", config.batch_size, "Examples per step")->capture_default_str()->check(kPositive);
   train->add_option("--optimizer", config.optimizer, "adam, adamw, sgd or momentum")
       ->capture_default_str()
       ->check(CLI::IsMember({"adam", "adamw", "sgd", "momentum"}));
-  train->add_option("--lr", config.learning_rate, "Peak learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--lr", config.learning_rate, "Peak learning rate")->capture_default_str()->check(kPositive);
   train->add_option("--schedule", config.schedule, "constant, cosine or step")
       ->capture_default_str()
       ->check(CLI::IsMember({"constant", "cosine", "step"}));
-  train->add_option("--warmup", config.warmup_steps, "Linear warm-up steps")->capture_default_str()->check(CLI::NonNegativeNumber);
-  train->add_option("--weight-decay", config.weight_decay, "Weight decay")->capture_default_str()->check(CLI::NonNegativeNumber);
+  train->add_option("--warmup", config.warmup_steps, "Linear warm-up steps")->capture_default_str()->check(kNonNegative);
+  train->add_option("--weight-decay", config.weight_decay, "Weight decay")->capture_default_str()->check(kNonNegative);
   train->add_option("--clip-norm", config.clip_norm, "Clip gradients to this global norm (0: off)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   train->add_option("--widen-noise", config.widen_noise, "Noise added to widened units (breaks symmetry)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   train->add_option("--seed", config.seed, "Seed for weights and data order")->capture_default_str();
   train->add_option("--threads", config.threads, "Threads (0: every core; at most 256)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   train->add_option("--data-dir", config.data_dir, "Folder with the Fashion-MNIST idx.gz files")->capture_default_str();
   train->add_option("--run-dir", config.run_dir,
                     "Folder for metrics.jsonl, curves.svg and checkpoint.safetensors; a fresh run refuses a folder "
@@ -93,10 +118,10 @@ int main(int argc, char** argv) {
   train->add_flag("--overwrite", config.overwrite,
                   "Replace the run in --run-dir: its metrics.jsonl, curves.svg and checkpoint are deleted when the "
                   "new run starts");
-  train->add_option("--log-every", config.log_every, "Steps per metrics record")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--log-every", config.log_every, "Steps per metrics record")->capture_default_str()->check(kPositive);
   train->add_option("--limit", config.limit, "Train on the first N examples only (0: all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   bool eager = false;
   train->add_flag("--eager", eager, "Run the training step eagerly instead of as a graft::function");
   bool no_progress = false;
@@ -105,7 +130,7 @@ int main(int argc, char** argv) {
   train->add_option("--checkpoint-every", config.checkpoint_every,
                     "Steps between checkpoints in the run folder (0: only at the end; one is always written then)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   train->add_option("--resume", config.resume,
                     "Continue the run in this folder (or checkpoint file) exactly: settings not given come from it "
                     "(also --checkpoint-every, --max-steps unless reached, --data-dir, --eager); metrics.jsonl is cut "
@@ -117,7 +142,7 @@ int main(int argc, char** argv) {
   train->add_option("--max-steps", config.max_steps,
                     "Stop after this many steps in all, with a checkpoint, as an interruption would (0: every epoch)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
 
   CLI::App* inspect = app.add_subcommand(
       "inspect", "List a checkpoint's keys, dtypes, shapes, parameter counts and metadata, or diff two");
@@ -130,7 +155,14 @@ int main(int argc, char** argv) {
                     "Show the restore report of FILE onto OTHER's tensors (another checkpoint) without restoring; "
                     "exit 0 when all match, 1 otherwise");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // app.exit prints the message (or the help, exit code 0); CLI11's own
+    // codes (105 for a value out of range, 109 for an unknown flag, ...) are
+    // replaced by the 2 promised above, as getopt programs exit on bad usage.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   try {
     if (train->parsed()) {
       config.hidden = graft::cli::parse_widths(hidden);

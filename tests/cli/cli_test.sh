@@ -19,6 +19,14 @@ expect_failure narrower-widen "widen needs more units" train --hidden 128 --grow
 expect_failure too-late "but the run has 2 epochs" train --epochs 2 --grow deepen@2 --run-dir "$tmp/r3"
 expect_failure missing-data "install Debian's dataset-fashion-mnist package" train --data-dir "$tmp/nowhere"
 expect_failure missing-data-names-file "$tmp/nowhere" train --data-dir "$tmp/nowhere"
+# A value out of range said "Value 0 not in range 0.000000 to 1797693134862315708145..." (DBL_MAX in
+# 309 digits) and exited 105; bad usage exits 2, as main.cc promises, and says what is expected.
+out=$("$graft" train --epochs 0 2>&1); status=$?
+check out-of-range-flag-says-what-is-expected '[ "$status" -eq 2 ] && grep -qF -- "--epochs: expected a number > 0, got 0" <<<"$out" && ! grep -q 1797693 <<<"$out"'
+out=$("$graft" train --threads -2 2>&1); status=$?
+check negative-flag-exits-2 '[ "$status" -eq 2 ] && grep -qF -- "--threads: expected a number >= 0, got -2" <<<"$out"'
+out=$("$graft" train --bogus 2>&1); status=$?
+check unknown-flag-exits-2 '[ "$status" -eq 2 ]'
 
 # A short run: 3000 examples, two epochs, a growth event between them.
 out=$("$graft" train --limit 3000 --epochs 2 --batch-size 100 --hidden 32 --grow widen:48@1 \
