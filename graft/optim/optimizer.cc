@@ -1,5 +1,6 @@
 #include "graft/optim/optimizer.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "graft/ops/dispatch.h"
@@ -181,11 +182,16 @@ std::vector<std::string> Optimizer::diagnose(const std::vector<Variable>& traina
 }
 
 ClippedGradients clip_by_global_norm(const std::vector<std::optional<Tensor>>& grads, double max_norm) {
-  GRAFT_CHECK(max_norm > 0, "clip_by_global_norm: max_norm must be > 0, got ", max_norm);
+  // An infinite max_norm made the scale inf / inf: NaN gradients.
+  GRAFT_CHECK(max_norm > 0 && std::isfinite(max_norm), "clip_by_global_norm: max_norm must be a finite number > 0, got ",
+              max_norm, "\n  help: to leave gradients as they are, do not clip");
+  // The squares are summed in float64: in float32 any element above ~1.8e19
+  // squared to inf, the norm was inf and the scale max_norm / inf = 0, so
+  // the exploding gradients clipping exists for became a silent zero step.
   Tensor total;
   for (const auto& g : grads) {
     if (!g) continue;
-    Tensor s = sum(square(cast(*g, DType::kFloat32)));
+    Tensor s = sum(square(cast(*g, DType::kFloat64)));
     total = total.defined() ? total + s : s;
   }
   ClippedGradients out;
@@ -194,13 +200,18 @@ ClippedGradients clip_by_global_norm(const std::vector<std::optional<Tensor>>& g
     out.global_norm = zeros({});
     return out;
   }
-  out.global_norm = sqrt(total);
-  Tensor scale = max_norm / maximum(out.global_norm, scalar_like(max_norm, out.global_norm));
+  Tensor norm = sqrt(total);
+  out.global_norm = cast(norm, DType::kFloat32);
+  Tensor scale = max_norm / maximum(norm, scalar_like(max_norm, norm));
+  Tensor scale32;
   for (const auto& g : grads) {
     if (!g) {
       out.gradients.emplace_back();
+    } else if (g->dtype() == DType::kFloat64) {
+      out.gradients.emplace_back(*g * scale);
     } else {
-      out.gradients.emplace_back(*g * (g->dtype() == DType::kFloat32 ? scale : cast(scale, g->dtype())));
+      if (!scale32.defined()) scale32 = cast(scale, g->dtype());
+      out.gradients.emplace_back(*g * scale32);
     }
   }
   return out;

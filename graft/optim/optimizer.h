@@ -118,13 +118,15 @@ class Optimizer {
 // What clip_by_global_norm() returns.
 struct ClippedGradients {
   std::vector<std::optional<Tensor>> gradients;  // clipped, one per input
-  Tensor global_norm;                            // the norm before clipping
+  Tensor global_norm;                            // the norm before clipping (float32)
 };
 
 // Scales gradients so their global L2 norm is at most max_norm (TensorFlow's
 // clip_by_global_norm): g * max_norm / max(norm, max_norm). Missing
 // gradients stay missing. Returns the clipped gradients and the norm before
-// clipping.
+// clipping. The norm is summed in float64, so float32 gradients far past
+// sqrt(FLT_MAX) still scale down to max_norm. ValueError unless max_norm is
+// finite and > 0.
 ClippedGradients clip_by_global_norm(const std::vector<std::optional<Tensor>>& grads, double max_norm);
 
 }  // namespace graft::optim

@@ -291,5 +291,17 @@ TEST(ClipTest, ScalesToTheGlobalNormAndKeepsMissingGradients) {
   EXPECT_FLOAT_EQ(unchanged.gradients[2]->item<float>(), 4.0f);
 }
 
+// Squares summed in float32 overflowed past ~1.8e19: the norm was inf, the
+// scale max_norm / inf = 0, and exploding gradients became a zero step.
+TEST(ClipTest, HugeFloat32GradientsScaleToMaxNormInsteadOfToZero) {
+  std::vector<std::optional<Tensor>> grads{Tensor::from_vector<float>({3e20f, 0}), Tensor::from_vector<float>({4e20f})};
+  ClippedGradients c = clip_by_global_norm(grads, 1.0);
+  EXPECT_FLOAT_EQ(c.global_norm.item<float>(), 5e20f);
+  EXPECT_FLOAT_EQ(c.gradients[0]->to_vector<float>()[0], 0.6f);
+  EXPECT_FLOAT_EQ(c.gradients[1]->item<float>(), 0.8f);
+  EXPECT_THROW(clip_by_global_norm(grads, INFINITY), ValueError);
+  EXPECT_THROW(clip_by_global_norm(grads, NAN), ValueError);
+}
+
 }  // namespace
 }  // namespace graft::optim
