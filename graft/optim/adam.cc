@@ -1,5 +1,7 @@
 #include "graft/optim/adam.h"
 
+#include <cmath>
+
 #include "graft/ops/ops.h"
 
 namespace graft::optim {
@@ -8,6 +10,10 @@ Adam::Adam(const AdamOptions& options) : Optimizer(options.name(), options.sched
   GRAFT_CHECK(options.beta1() >= 0 && options.beta1() < 1 && options.beta2() >= 0 && options.beta2() < 1,
               "Adam: betas must be in [0, 1), got (", options.beta1(), ", ", options.beta2(), ")");
   GRAFT_CHECK(options.eps() > 0, "Adam: eps must be > 0, got ", options.eps());
+  // A NaN or infinite decay turned every weight NaN on the first step; a
+  // negative one grew the weights instead of decaying them.
+  GRAFT_CHECK(options.weight_decay() >= 0 && std::isfinite(options.weight_decay()),
+              "Adam: weight_decay must be a finite number >= 0, got ", options.weight_decay());
 }
 
 std::vector<std::string> Adam::slot_names() const { return {"m", "v", "step"}; }

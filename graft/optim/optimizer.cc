@@ -1,5 +1,6 @@
 #include "graft/optim/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -38,6 +39,26 @@ Scope scope_of_path(Scope root, std::string_view path) {
     path.remove_prefix(slash + 1);
   }
   return root;
+}
+
+// Throws ValueError when a variable appears twice among `ids` (those with a
+// gradient), naming both positions in `vars`.
+void check_listed_once(const std::string& optimizer, const std::vector<uint64_t>& ids,
+                       const std::vector<Variable>& vars, std::source_location location) {
+  // A variable listed twice was updated twice per step (its slots too),
+  // silently doubling its learning rate.
+  std::vector<uint64_t> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());
+  auto twice = std::adjacent_find(sorted.begin(), sorted.end());
+  if (twice == sorted.end()) return;
+  std::vector<size_t> at;
+  for (size_t i = 0; i < vars.size(); ++i) {
+    if (vars[i].id() == *twice) at.push_back(i);
+  }
+  graft::base::internal::throw_error<ValueError>(
+      "optimizer '", optimizer, "': variable '", vars[at[0]].path(), "' is listed twice (positions ", at[0], " and ",
+      at[1], " of ", vars.size(), ", at ", base::internal::format_location(location), ")",
+      "\n  help: pass each variable once, e.g. model.trainable_variables()");
 }
 
 }  // namespace
@@ -98,6 +119,7 @@ void Optimizer::apply_gradients(const std::vector<Variable>& vars, const std::ve
   for (size_t i = 0; i < vars.size(); ++i) {
     if (!grads[i]) continue;
     const Variable& v = vars[i];
+
     GRAFT_CHECK_AS(ShapeError, grads[i]->shape() == v.shape(), "optimizer '", name(), "': the gradient for '", v.path(),
                    "' has shape ", grads[i]->shape().to_string(), ", the variable ", v.shape().to_string());
     auto [it, fresh] = entries_.try_emplace(v.id());
@@ -107,10 +129,17 @@ void Optimizer::apply_gradients(const std::vector<Variable>& vars, const std::ve
     }
     updated.push_back(v.id());
   }
+  check_listed_once(name(), updated, vars, location);
   // The schedule and the counters run on the host at every step, also when
   // this runs inside a compiled function.
   host_call("learning_rate_schedule", [this, updated] {
-    lr_.assign(Tensor::scalar<double>(schedule_(iterations_)));
+    // A user's schedule that goes negative runs gradient ascent, and an
+    // infinite or NaN rate makes every weight NaN: stop at that step instead.
+    const double lr = schedule_(iterations_);
+    GRAFT_CHECK(lr >= 0 && std::isfinite(lr), "optimizer '", name(), "': its learning-rate schedule gave ", lr,
+                " at step ", iterations_, " (expected a finite number >= 0)",
+                "\n  help: check the schedule; a negative rate climbs the loss instead of descending it");
+    lr_.assign(Tensor::scalar<double>(lr));
     ++iterations_;
     for (uint64_t id : updated) {
       auto it = entries_.find(id);

@@ -14,8 +14,10 @@ namespace graft::optim {
 // The learning rate as a function of the optimizer's iteration count.
 using LearningRateSchedule = std::function<double(int64_t step)>;
 
-// Ready-made schedules. They throw ValueError for a negative learning rate
-// or warmup, or a period (every, total_steps) below 1.
+// Ready-made schedules. They throw ValueError for a learning rate (lr,
+// min_lr) or gamma that is negative, infinite or NaN, a negative warmup, or a
+// period (every, total_steps) below 1. An optimizer throws ValueError at the
+// step where any schedule gives a rate that is negative, infinite or NaN.
 namespace schedule {
 
 // lr at every step.

@@ -1,11 +1,17 @@
 #include "graft/optim/sgd.h"
 
+#include <cmath>
+
 #include "graft/ops/ops.h"
 
 namespace graft::optim {
 
 SGD::SGD(const SGDOptions& options) : Optimizer(options.name(), options.schedule()), options_(options) {
-  GRAFT_CHECK(options.momentum() >= 0, "SGD: momentum must be >= 0, got ", options.momentum());
+  GRAFT_CHECK(options.momentum() >= 0 && std::isfinite(options.momentum()),
+              "SGD: momentum must be a finite number >= 0, got ", options.momentum());
+  // As Adam's: NaN or inf made every weight NaN, a negative decay grew them.
+  GRAFT_CHECK(options.weight_decay() >= 0 && std::isfinite(options.weight_decay()),
+              "SGD: weight_decay must be a finite number >= 0, got ", options.weight_decay());
   GRAFT_CHECK(!options.nesterov() || options.momentum() > 0, "SGD: Nesterov momentum needs momentum > 0");
 }
 

@@ -291,6 +291,52 @@ TEST(ClipTest, ScalesToTheGlobalNormAndKeepsMissingGradients) {
   EXPECT_FLOAT_EQ(unchanged.gradients[2]->item<float>(), 4.0f);
 }
 
+// NaN, infinite or negative weight decay or momentum were accepted: NaN
+// weights after one step, or weights that grew instead of decaying.
+TEST(OptimizerTest, NonFiniteOrNegativeHyperparametersAreRefused) {
+  EXPECT_THROW(Adam(AdamOptions(0.1).weight_decay(NAN)), ValueError);
+  EXPECT_THROW(Adam(AdamOptions(0.1).weight_decay(-1)), ValueError);
+  EXPECT_THROW(Adam(AdamOptions(INFINITY)), ValueError);
+  EXPECT_THROW(SGD(SGDOptions(0.1).weight_decay(INFINITY)), ValueError);
+  EXPECT_THROW(SGD(SGDOptions(0.1).momentum(INFINITY)), ValueError);
+}
+
+// A schedule of the user's that went negative ran gradient ascent silently
+// (a weight of 1 with gradient 1 and rate -5 became 6).
+TEST(OptimizerTest, AScheduleGivingANegativeRateStopsAtThatStep) {
+  VariableStore store("neg");
+  Variable w = store.root().variable("w", {2}, init::ones());
+  SGD sgd(SGDOptions(0.1).schedule([](int64_t step) { return step < 1 ? 0.1 : -5.0; }));
+  sgd.apply_gradients({w}, {ones({2})});
+  EXPECT_FLOAT_EQ(w.value().to_vector<float>()[0], 0.9f);
+  try {
+    sgd.apply_gradients({w}, {ones({2})});
+    FAIL() << "expected a ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("optimizer 'sgd': its learning-rate schedule gave -5 at step 1"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_FLOAT_EQ(w.value().to_vector<float>()[0], 0.9f);
+}
+
+// A variable listed twice was updated twice per step.
+TEST(OptimizerTest, AVariableListedTwiceIsAnErrorNamingBothPositions) {
+  VariableStore store("dup");
+  Variable w = store.root().variable("w", {2}, init::ones());
+  Variable b = store.root().variable("b", {2}, init::ones());
+  SGD sgd(SGDOptions(0.1));
+  try {
+    sgd.apply_gradients({w, b, w}, {ones({2}), ones({2}), ones({2})});
+    FAIL() << "expected a ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("variable 'dup/w' is listed twice (positions 0 and 2 of 3"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_FLOAT_EQ(w.value().to_vector<float>()[0], 1.0f);
+  sgd.apply_gradients({w, b, w}, {ones({2}), ones({2}), std::nullopt});
+  EXPECT_FLOAT_EQ(w.value().to_vector<float>()[0], 0.9f);
+}
+
 // Squares summed in float32 overflowed past ~1.8e19: the norm was inf, the
 // scale max_norm / inf = 0, and exploding gradients became a zero step.
 TEST(ClipTest, HugeFloat32GradientsScaleToMaxNormInsteadOfToZero) {

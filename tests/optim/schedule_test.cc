@@ -1,5 +1,8 @@
 #include "graft/optim/schedule.h"
 
+#include <cmath>
+#include <cstdint>
+
 #include <gtest/gtest.h>
 
 #include "graft/base/error.h"
@@ -28,6 +31,23 @@ TEST(ScheduleTest, BadArgumentsAreErrors) {
   EXPECT_THROW(schedule::constant(-1), ValueError);
   EXPECT_THROW(schedule::step_decay(1, 0, 0.5), ValueError);
   EXPECT_THROW(schedule::cosine(1, 0), ValueError);
+}
+
+// Only constant() checked its rate: a negative step_decay or cosine rate ran
+// gradient ascent, inf or NaN made every weight NaN; warmup(INT64_MAX)
+// overflowed int64 (undefined behaviour) computing warmup_steps + 1.
+TEST(ScheduleTest, EveryScheduleRefusesNegativeInfiniteOrNaNRates) {
+  EXPECT_THROW(schedule::constant(INFINITY), ValueError);
+  EXPECT_THROW(schedule::constant(NAN), ValueError);
+  EXPECT_THROW(schedule::step_decay(-1, 10, 0.5), ValueError);
+  EXPECT_THROW(schedule::step_decay(1, 10, NAN), ValueError);
+  EXPECT_THROW(schedule::step_decay(1, 10, -2), ValueError);
+  EXPECT_THROW(schedule::cosine(NAN, 10), ValueError);
+  EXPECT_THROW(schedule::cosine(0.1, 10, -1), ValueError);
+  EXPECT_THROW(schedule::cosine(INFINITY, 10), ValueError);
+  auto forever = schedule::warmup(INT64_MAX, schedule::constant(0.5));
+  EXPECT_GT(forever(5), 0.0);
+  EXPECT_LT(forever(5), 1e-15);
 }
 
 }  // namespace
