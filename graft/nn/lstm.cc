@@ -46,16 +46,8 @@ LSTMState LSTMCell::step(const Tensor& x, const LSTMState& state) {
                  "apply the cell to each step in turn");
   ensure_built(x);
   check_input_dtype("LSTMCell", x, kernel_.dtype());
-  const Shape state_shape{x.shape()[0], h};
   check_features(x.shape(), x.shape());
-  GRAFT_CHECK_AS(ShapeError, state.h.defined() && state.c.defined() && state.h.shape() == state_shape &&
-                                 state.c.shape() == state_shape,
-                 "LSTMCell '", path(), "' expected a state h and c of shape ", state_shape.to_string(), ", received ",
-                 state.h.defined() ? state.h.shape().to_string() : "none", " and ",
-                 state.c.defined() ? state.c.shape().to_string() : "none",
-                 "\n  help: start from zero_state(batch) or the previous step's state");
-  check_input_dtype("LSTMCell", state.h, kernel_.dtype(), "state h");
-  check_input_dtype("LSTMCell", state.c, kernel_.dtype(), "state c");
+  check_state(state, x.shape()[0]);
   // z = x W + h U + b, [batch, 4h], viewed as [batch, 4, h] to split the gates.
   Tensor z = reshape(matmul(x, kernel_) + matmul(state.h, recurrent_kernel_) + bias_, {-1, 4, h});
   Tensor i = sigmoid(internal::select(z, 1, 0));
@@ -74,7 +66,19 @@ void LSTMCell::check_features(const Shape& step, const Shape& input) const {
                  "\n  help: a cell's input size is fixed by its first step");
 }
 
-Tensor LSTMCell::sequence(const Tensor& x) {
+void LSTMCell::check_state(const LSTMState& state, int64_t batch) const {
+  const Shape state_shape{batch, options_.hidden_size()};
+  GRAFT_CHECK_AS(ShapeError, state.h.defined() && state.c.defined() && state.h.shape() == state_shape &&
+                                 state.c.shape() == state_shape,
+                 "LSTMCell '", path(), "' expected a state h and c of shape ", state_shape.to_string(), ", received ",
+                 state.h.defined() ? state.h.shape().to_string() : "none", " and ",
+                 state.c.defined() ? state.c.shape().to_string() : "none",
+                 "\n  help: start from zero_state(batch) or the previous step's state");
+  check_input_dtype("LSTMCell", state.h, kernel_.dtype(), "state h");
+  check_input_dtype("LSTMCell", state.c, kernel_.dtype(), "state c");
+}
+
+Tensor LSTMCell::sequence(const Tensor& x, const std::optional<LSTMState>& initial) {
   GRAFT_CHECK_AS(ShapeError, x.rank() == 3 && x.shape()[1] > 0, "LSTMCell '", path(),
                  "' expected a sequence of shape [batch, time, features] with time >= 1, received shape ",
                  x.shape().to_string(), "\n  help: for one time step of shape [batch, features], call step()");
@@ -84,7 +88,9 @@ Tensor LSTMCell::sequence(const Tensor& x) {
   // Every step's input projection (bias included) in one product, time-major
   // so that each step's rows are contiguous for the recurrence.
   Tensor xp = linear(permute(x, {1, 0, 2}), kernel_, bias_);
-  return lstm_sequence(xp, recurrent_kernel_);
+  if (!initial) return lstm_sequence(xp, recurrent_kernel_);
+  check_state(*initial, x.shape()[0]);
+  return lstm_sequence(xp, recurrent_kernel_, initial->h, initial->c);
 }
 
 LSTMState LSTMCell::zero_state(int64_t batch, DType dtype) const {
@@ -124,16 +130,24 @@ LSTMSequence LSTM::unroll(const std::vector<Tensor>& steps, const std::optional<
   return out;
 }
 
-Tensor LSTM::forward(const Tensor& x) {
+Tensor LSTM::forward(const Tensor& x) { return run(x).output; }
+
+LSTMOutput LSTM::run(const Tensor& x, const std::optional<LSTMState>& initial) {
   GRAFT_CHECK_AS(ShapeError, x.rank() == 3 && x.shape()[1] > 0, "LSTM '", path(),
                  "' expected an input of shape [batch, time, features] with time >= 1, received shape ",
                  x.shape().to_string(), "\n  help: for a list of [batch, features] steps, call unroll()");
   ensure_built(x);
-  // y [time, batch, 7h]: h is its last h columns (graft/ops/ops.h).
-  Tensor y = cell_->sequence(x);
+  // y [time, batch, 7h]: c is its fifth h columns, h its last (graft/ops/ops.h).
+  Tensor y = cell_->sequence(x, initial);
   const int64_t steps = x.shape()[1], batch = x.shape()[0], h = options_.hidden_size();
-  if (options_.return_sequences()) return permute(slice(y, {0, 0, 6 * h}, {steps, batch, 7 * h}), {1, 0, 2});
-  return reshape(slice(y, {steps - 1, 0, 6 * h}, {steps, batch, 7 * h}), {batch, h});
+  auto last = [&](int64_t column) {
+    return reshape(slice(y, {steps - 1, 0, column * h}, {steps, batch, (column + 1) * h}), {batch, h});
+  };
+  LSTMOutput out;
+  out.state = {last(6), last(4)};
+  out.output = options_.return_sequences() ? permute(slice(y, {0, 0, 6 * h}, {steps, batch, 7 * h}), {1, 0, 2})
+                                           : out.state.h;
+  return out;
 }
 
 std::string LSTM::describe() const {

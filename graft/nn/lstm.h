@@ -5,6 +5,7 @@
 //   Tensor h = lstm(x);                  // x [batch, time, features] -> [batch, time, 32]
 //   nn::LSTMSequence r = lstm.unroll(steps);  // steps: time tensors [batch, features]
 //   r.outputs.back();  r.state.c;
+//   nn::LSTMOutput o = lstm.run(x, state);    // from a given state; o.state is the last
 //
 // LSTMCell builds on its first step from the input's feature size: `kernel`
 // [in, 4h] (glorot_uniform), `recurrent_kernel` [h, 4h] (orthogonal) and
@@ -60,13 +61,14 @@ class LSTMCell : public Module {
   // One step: x [batch, in], state h and c [batch, hidden]. ShapeError naming
   // the cell's path for other shapes.
   LSTMState step(const Tensor& x, const LSTMState& state);
-  // A whole sequence x [batch, time, in] (time >= 1) from the zero state, in
-  // two ops: every step's input projection as one product (linear), then
-  // the recurrence (lstm_sequence, whose gradient is one backward sweep and
-  // one product per weight). Returns lstm_sequence's y [time, batch, 7h]
-  // (graft/ops/ops.h); its last h columns are h. The same values as step()
-  // run over the steps. ShapeError / DTypeError as step().
-  Tensor sequence(const Tensor& x);
+  // A whole sequence x [batch, time, in] (time >= 1) from `initial` (the
+  // zero state when absent), in two ops: every step's input projection as
+  // one product (linear), then the recurrence (lstm_sequence, whose gradient
+  // is one backward sweep and one product per weight). Returns
+  // lstm_sequence's y [time, batch, 7h] (graft/ops/ops.h); its fifth h
+  // columns are c, its last h. The same values as step() run over the
+  // steps. ShapeError / DTypeError as step().
+  Tensor sequence(const Tensor& x, const std::optional<LSTMState>& initial = std::nullopt);
   // Zeros for h and c.
   LSTMState zero_state(int64_t batch, DType dtype = DType::kFloat32) const;
   // One step from the zero state; returns h.
@@ -85,6 +87,9 @@ class LSTMCell : public Module {
   // ShapeError unless a step's feature count (step [batch, features]) is the
   // built input size; `input` is the tensor the step came from.
   void check_features(const Shape& step, const Shape& input) const;
+  // ShapeError / DTypeError unless h and c are [batch, hidden] in the
+  // kernel's dtype.
+  void check_state(const LSTMState& state, int64_t batch) const;
 
   LSTMCellOptions options_;
   int64_t input_size_ = 0;
@@ -120,6 +125,12 @@ struct LSTMSequence {
   LSTMState state;              // after the last step
 };
 
+// What LSTM::run() returns.
+struct LSTMOutput {
+  Tensor output;    // what forward() returns
+  LSTMState state;  // after the last step
+};
+
 // An LSTMCell unrolled over a sequence, one set of weights for every step.
 class LSTM : public Module {
  public:
@@ -131,6 +142,12 @@ class LSTM : public Module {
   // Runs the fused sequence (LSTMCell::sequence): O(time) forward and
   // backward, weight gradients as one product each over all steps.
   Tensor forward(const Tensor& x) override;
+  // forward() from `initial` (zeros when absent), also returning the state
+  // after the last step (PyTorch's (h_n, c_n), Keras' return_state): the
+  // same fused sequence, and gradients reach the initial state. An encoder's
+  // final state can start a decoder; a long sequence can run in chunks,
+  // each from the last one's state.
+  LSTMOutput run(const Tensor& x, const std::optional<LSTMState>& initial = std::nullopt);
   // Steps [batch, features] each, from `initial` (zeros when absent), one
   // LSTMCell::step() per step, built from basic ops (so any order of
   // derivative works); the same values as forward().

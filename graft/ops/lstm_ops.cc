@@ -136,12 +136,28 @@ inline void gates_forward_columns(T* r, const T* c_prev, int64_t h) {
   gates_forward_columns<float, GateMathF32>(r, c_prev, h);
 }
 
-// Rows [first, last) of one step; prev is step t-1's rows (null at t = 0).
+// c_{t-1} of every example of a step: example b's h values at
+// rows + b * stride, or none (the zero state before step 0).
 template <typename T>
-void gates_forward(T* y, const T* prev, int64_t first, int64_t last, int64_t h) {
+struct PrevCells {
+  const T* rows = nullptr;
+  int64_t stride = 0;
+
+  // The c columns of y's previous step (`prev`, step t-1's rows), or at
+  // t = 0 the initial state c0 [B, h] (null: zeros).
+  static PrevCells before(int64_t t, const T* prev, const T* c0, int64_t h) {
+    if (t > 0) return {prev + 4 * h, kColumns * h};
+    return {c0, h};
+  }
+  const T* of(int64_t b) const { return rows != nullptr ? rows + b * stride : nullptr; }
+};
+
+// Rows [first, last) of one step.
+template <typename T>
+void gates_forward(T* y, PrevCells<T> prev, int64_t first, int64_t last, int64_t h) {
   const int64_t w = kColumns * h;
   for (int64_t b = first; b < last; ++b) {
-    const T* c_prev = prev != nullptr ? prev + b * w + 4 * h : nullptr;
+    const T* c_prev = prev.of(b);
     if constexpr (std::is_same_v<T, float>) {
       gates_forward_f32(y + b * w, c_prev, h);
     } else {
@@ -150,8 +166,9 @@ void gates_forward(T* y, const T* prev, int64_t first, int64_t last, int64_t h) 
   }
 }
 
+// h0 and c0 [B, h] are the initial state, or both null (zeros).
 template <typename T>
-void lstm_forward_kernel(const T* xp, const T* u, T* y, const LstmDims& d) {
+void lstm_forward_kernel(const T* xp, const T* u, const T* h0, const T* c0, T* y, const LstmDims& d) {
   const int64_t h = d.hidden, g4 = kGates * h, w = kColumns * h;
   const int64_t step_rows = d.batch;
   for (int64_t t = 0; t < d.steps; ++t) {
@@ -159,12 +176,15 @@ void lstm_forward_kernel(const T* xp, const T* u, T* y, const LstmDims& d) {
     const T* xt = xp + t * step_rows * g4;
     const T* prev = t > 0 ? yt - step_rows * w : nullptr;
     for (int64_t b = 0; b < step_rows; ++b) std::memcpy(yt + b * w, xt + b * g4, sizeof(T) * g4);
-    // z_t = xp_t + h_{t-1} u, accumulated onto the copy (h_{-1} = 0 adds nothing).
-    if (prev != nullptr && h > 0) {
+    // z_t = xp_t + h_{t-1} u, accumulated onto the copy (a zero h_{-1} adds nothing).
+    if (prev != nullptr) {
       blas::gemm(false, false, step_rows, g4, h, T(1), prev + 6 * h, w, u, g4, T(1), yt, w);
+    } else if (h0 != nullptr) {
+      blas::gemm(false, false, step_rows, g4, h, T(1), h0, h, u, g4, T(1), yt, w);
     }
+    const PrevCells<T> cells = PrevCells<T>::before(t, prev, c0, h);
     parallel_for(0, step_rows, row_grain(h),
-                 [=](int64_t first, int64_t last) { gates_forward(yt, prev, first, last, h); });
+                 [=](int64_t first, int64_t last) { gates_forward(yt, cells, first, last, h); });
   }
 }
 
@@ -212,13 +232,13 @@ inline void gates_backward_columns(const T* r, const T* c_prev, const T* gy, con
   gates_backward_columns(r, c_prev, gy, dh, dz, dc, h);
 }
 
-// Rows [first, last) of step t; prev is step t-1's rows (null at t = 0).
+// Rows [first, last) of step t.
 template <typename T>
-void gates_backward(const T* y, const T* prev, const T* gy, T* dz, const T* dh, T* dc, int64_t first, int64_t last,
-                    int64_t h) {
+void gates_backward(const T* y, PrevCells<T> prev, const T* gy, T* dz, const T* dh, T* dc, int64_t first,
+                    int64_t last, int64_t h) {
   const int64_t w = kColumns * h, g4 = kGates * h;
   for (int64_t b = first; b < last; ++b) {
-    const T* c_prev = prev != nullptr ? prev + b * w + 4 * h : nullptr;
+    const T* c_prev = prev.of(b);
     if constexpr (std::is_same_v<T, float>) {
       gates_backward_f32(y + b * w, c_prev, gy + b * w, dh + b * h, dz + b * g4, dc + b * h, h);
     } else {
@@ -227,8 +247,12 @@ void gates_backward(const T* y, const T* prev, const T* gy, T* dz, const T* dh, 
   }
 }
 
+// c0 [B, h] is the initial state's c, or null (zeros). With an initial
+// state, dz holds one more step after the T steps: its rows are
+// [dh_{-1} | dc_{-1} | 0 | 0], the gradients reaching h0 and c0.
 template <typename T>
-void lstm_backward_kernel(const T* y, const T* u, const T* gy, T* dz, const LstmDims& d) {
+void lstm_backward_kernel(const T* y, const T* u, const T* gy, const T* c0, bool initial_state, T* dz,
+                          const LstmDims& d) {
   const int64_t h = d.hidden, g4 = kGates * h, w = kColumns * h;
   const int64_t rows = d.batch;
   std::vector<T> dh(static_cast<size_t>(rows * h), T(0));
@@ -240,11 +264,20 @@ void lstm_backward_kernel(const T* y, const T* u, const T* gy, T* dz, const Lstm
     T* dzt = dz + t * rows * g4;
     T* dh_data = dh.data();
     T* dc_data = dc.data();
+    const PrevCells<T> cells = PrevCells<T>::before(t, prev, c0, h);
     parallel_for(0, rows, row_grain(h), [=](int64_t first, int64_t last) {
-      gates_backward(yt, prev, gyt, dzt, dh_data, dc_data, first, last, h);
+      gates_backward(yt, cells, gyt, dzt, dh_data, dc_data, first, last, h);
     });
     // What reaches h_{t-1} through z_t = xp_t + h_{t-1} u: dz_t u^T.
-    if (t > 0 && h > 0) blas::gemm(false, true, rows, h, g4, T(1), dzt, g4, u, g4, T(0), dh_data, h);
+    if (t > 0 || initial_state) blas::gemm(false, true, rows, h, g4, T(1), dzt, g4, u, g4, T(0), dh_data, h);
+  }
+  if (!initial_state) return;
+  T* extra = dz + d.steps * rows * g4;
+  for (int64_t b = 0; b < rows; ++b) {
+    T* row = extra + b * g4;
+    std::memcpy(row, dh.data() + b * h, sizeof(T) * h);
+    std::memcpy(row + h, dc.data() + b * h, sizeof(T) * h);
+    std::fill(row + 2 * h, row + g4, T(0));
   }
 }
 
@@ -260,55 +293,96 @@ void check_recurrent_kernel(const OpDef& def, const Shape& seq, const Shape& u, 
 
 }  // namespace
 
+namespace {
+
+// An initial state's h0 or c0 (input `index`): [B, h] for a sequence of
+// batch B and a recurrent kernel of h rows.
+void check_initial_state(const OpDef& def, std::span<const Tensor> in, size_t index, int64_t batch, int64_t h) {
+  const Shape expected{batch, h};
+  GRAFT_CHECK_AS(ShapeError, in[index].shape() == expected, def.name, ": expected the initial ",
+                 index == in.size() - 1 ? "c0" : "h0", " of shape ", expected.to_string(), " (batch, h), got ",
+                 in[index].shape().to_string());
+}
+
+// The inputs' data, or null for an absent initial state.
+template <typename T>
+const T* data_or_null(std::span<const Tensor> in, size_t index) {
+  return index < in.size() ? in[index].data<T>() : nullptr;
+}
+
+}  // namespace
+
 TensorMeta infer_lstm_sequence(const OpDef& def, std::span<const Tensor> in, const OpAttrs&) {
+  GRAFT_CHECK(in.size() == 2 || in.size() == 4, def.name, ": expected 2 inputs (xp, u) or 4 (xp, u, h0, c0), got ",
+              in.size());
   check_floating(def, in[0], 0);
   check_same_dtype(def, in);
   const Shape& xp = in[0].shape();
   check_recurrent_kernel(def, xp, in[1].shape(), kGates, "projections xp");
+  for (size_t i = 2; i < in.size(); ++i) check_initial_state(def, in, i, xp[1], in[1].dim(0));
   return {Shape{xp[0], xp[1], kColumns * in[1].dim(0)}, in[0].dtype()};
 }
 
 void lstm_sequence_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
   const LstmDims d = lstm_dims(in[0].shape(), in[1].shape());
   visit_floating(out.dtype(), op_name(OpKind::kLstmSequence), [&]<typename T>(T) {
-    lstm_forward_kernel(in[0].data<T>(), in[1].data<T>(), out.data<T>(), d);
+    lstm_forward_kernel(in[0].data<T>(), in[1].data<T>(), data_or_null<T>(in, 2), data_or_null<T>(in, 3),
+                        out.data<T>(), d);
   });
 }
 
 // xp's gradient is dz; u's sums h_{t-1}^T dz_t over the steps, one product
-// over all of them: the h columns of steps 0..T-2 after a step of zeros
-// (h_{-1} = 0), [T B, h]^T [T B, 4h].
+// over all of them: the h columns of steps 0..T-2 after h_{-1} (h0, or a
+// step of zeros), [T B, h]^T [T B, 4h]. With an initial state the sweep
+// also returns what reaches h0 and c0, in one step after the T steps.
 void lstm_sequence_vjp(const VjpContext& c, std::span<Tensor> grad) {
   const Tensor& y = c.output;
   const Tensor& u = c.inputs[1];
-  Tensor dz = lstm_sequence_grad(y, u, c.grad_output);
+  const bool initial_state = c.inputs.size() == 4;
+  const int64_t steps = y.dim(0), batch = y.dim(1), h = u.dim(0), g4 = kGates * h;
+  Tensor dz = initial_state ? lstm_sequence_grad(y, u, c.grad_output, c.inputs[3])
+                            : lstm_sequence_grad(y, u, c.grad_output);
+  if (initial_state) {
+    Tensor into_state = reshape(slice(dz, {steps, 0, 0}, {steps + 1, batch, g4}), {batch, g4});
+    if (c.needs(2)) grad[2] = slice(into_state, {0, 0}, {batch, h});
+    if (c.needs(3)) grad[3] = slice(into_state, {0, h}, {batch, 2 * h});
+    dz = slice(dz, {0, 0, 0}, {steps, batch, g4});
+  }
   if (c.needs(1)) {
-    const int64_t steps = y.dim(0), batch = y.dim(1), h = u.dim(0);
-    if (steps == 1) {
-      grad[1] = zeros_like(u);
-    } else {
-      Tensor h_prev = pad(slice(y, {0, 0, 6 * h}, {steps - 1, batch, kColumns * h}), {1, 0, 0}, {0, 0, 0});
-      grad[1] = matmul(reshape(h_prev, {steps * batch, h}), reshape(dz, {steps * batch, kGates * h}),
-                       MatmulOptions().transpose_a(true));
+    Tensor h_prev;  // [T, B, h]
+    if (steps > 1) h_prev = slice(y, {0, 0, 6 * h}, {steps - 1, batch, kColumns * h});
+    if (initial_state) {
+      Tensor h0 = reshape(c.inputs[2], {1, batch, h});
+      h_prev = h_prev.defined() ? concat({h0, h_prev}, 0) : h0;
+    } else if (h_prev.defined()) {
+      h_prev = pad(h_prev, {1, 0, 0}, {0, 0, 0});
     }
+    grad[1] = h_prev.defined() ? matmul(reshape(h_prev, {steps * batch, h}), reshape(dz, {steps * batch, g4}),
+                                        MatmulOptions().transpose_a(true))
+                               : zeros_like(u);
   }
   if (c.needs(0)) grad[0] = std::move(dz);
 }
 
 TensorMeta infer_lstm_sequence_grad(const OpDef& def, std::span<const Tensor> in, const OpAttrs&) {
+  GRAFT_CHECK(in.size() == 3 || in.size() == 4, def.name,
+              ": expected 3 inputs (y, u, grad_y) or 4 (y, u, grad_y, c0), got ", in.size());
   check_floating(def, in[0], 0);
   check_same_dtype(def, in);
   const Shape& y = in[0].shape();
   check_recurrent_kernel(def, y, in[1].shape(), kColumns, "lstm_sequence's output y");
   GRAFT_CHECK_AS(ShapeError, in[2].shape() == y, def.name, ": expected grad_y of y's shape ", y.to_string(),
                  ", got ", in[2].shape().to_string());
-  return {Shape{y[0], y[1], kGates * in[1].dim(0)}, in[0].dtype()};
+  if (in.size() == 4) check_initial_state(def, in, 3, y[1], in[1].dim(0));
+  // With an initial state, one more step: the gradients reaching h0 and c0.
+  return {Shape{y[0] + (in.size() == 4 ? 1 : 0), y[1], kGates * in[1].dim(0)}, in[0].dtype()};
 }
 
 void lstm_sequence_grad_forward(std::span<const Tensor> in, const Tensor& out, const OpAttrs&) {
   const LstmDims d = lstm_dims(in[0].shape(), in[1].shape());
   visit_floating(out.dtype(), op_name(OpKind::kLstmSequenceGrad), [&]<typename T>(T) {
-    lstm_backward_kernel(in[0].data<T>(), in[1].data<T>(), in[2].data<T>(), out.data<T>(), d);
+    lstm_backward_kernel(in[0].data<T>(), in[1].data<T>(), in[2].data<T>(), data_or_null<T>(in, 3), in.size() == 4,
+                         out.data<T>(), d);
   });
 }
 

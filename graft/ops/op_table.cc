@@ -61,8 +61,9 @@ constexpr std::array<OpDef, static_cast<size_t>(OpKind::kCount)> kOpTable = {{
     {OpKind::kSparseSoftmaxCrossEntropy, "sparse_softmax_cross_entropy", 2, infer_sparse_softmax_cross_entropy,
      sparse_softmax_cross_entropy_forward, sparse_softmax_cross_entropy_vjp},
     // Inputs (xp [T, B, 4h], u [h, 4h]) -> y [T, B, 7h]; (y, u, grad_y) -> grad of the gates' pre-activations.
-    {OpKind::kLstmSequence, "lstm_sequence", 2, infer_lstm_sequence, lstm_sequence_forward, lstm_sequence_vjp},
-    {OpKind::kLstmSequenceGrad, "lstm_sequence_grad", 3, infer_lstm_sequence_grad, lstm_sequence_grad_forward,
+    {OpKind::kLstmSequence, "lstm_sequence", kVariadic, infer_lstm_sequence, lstm_sequence_forward,
+     lstm_sequence_vjp},  // xp, u[, h0, c0]
+    {OpKind::kLstmSequenceGrad, "lstm_sequence_grad", kVariadic, infer_lstm_sequence_grad, lstm_sequence_grad_forward,
      lstm_sequence_grad_vjp},
     // Inputs (x, w[, b]) -> y; (grad_y, w) -> grad_x; (x, grad_y) -> grad_w. All read window; the gradients, shape.
     {OpKind::kConv2d, "conv2d", kVariadic, infer_conv2d, conv2d_forward, conv2d_vjp},

@@ -317,10 +317,17 @@ Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels) 
   return apply(OpKind::kSparseSoftmaxCrossEntropy, {logits, labels});
 }
 
-Tensor lstm_sequence(const Tensor& xp, const Tensor& u) { return apply(OpKind::kLstmSequence, {xp, u}); }
+Tensor lstm_sequence(const Tensor& xp, const Tensor& u, const Tensor& h0, const Tensor& c0) {
+  GRAFT_CHECK_AS(ValueError, h0.defined() == c0.defined(), op_name(OpKind::kLstmSequence),
+                 ": an initial state needs both h0 and c0, got only ", h0.defined() ? "h0" : "c0",
+                 "\n  help: pass zeros for the other, or neither for the zero state");
+  if (!h0.defined()) return apply(OpKind::kLstmSequence, {xp, u});
+  return apply(OpKind::kLstmSequence, {xp, u, h0, c0});
+}
 
-Tensor lstm_sequence_grad(const Tensor& y, const Tensor& u, const Tensor& grad_y) {
-  return apply(OpKind::kLstmSequenceGrad, {y, u, grad_y});
+Tensor lstm_sequence_grad(const Tensor& y, const Tensor& u, const Tensor& grad_y, const Tensor& c0) {
+  if (!c0.defined()) return apply(OpKind::kLstmSequenceGrad, {y, u, grad_y});
+  return apply(OpKind::kLstmSequenceGrad, {y, u, grad_y, c0});
 }
 
 Tensor mse_loss(const Tensor& prediction, const Tensor& target) {

@@ -182,26 +182,30 @@ Tensor mse_loss(const Tensor& prediction, const Tensor& target);
 // position and C. Take mean() of the result for the usual batch loss.
 Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
 
-// An LSTM's recurrence over a whole sequence, from the zero state, the way
-// cuDNN runs it: the caller computes every step's input projection in one
+// An LSTM's recurrence over a whole sequence, from the state (h0, c0) or
+// the zero state, the way cuDNN runs it: the caller computes every step's input projection in one
 // product beforehand (xp = x kernel + bias, e.g. with linear()), the op runs
 // the T recurrent products and one fused pass over the gates per step, and
 // its gradient sweeps back through the steps once (lstm_sequence_grad), so
 // the weight gradients are single products over all steps.
 //   xp [T, B, 4h]: time-major projections, gates stacked [i | f | g | o];
-//   u  [h, 4h]:    the recurrent kernel.
+//   u  [h, 4h]:    the recurrent kernel;
+//   h0, c0 [B, h]: the initial state, both or neither (zeros).
 // Returns y [T, B, 7h]: per step and example the row
 //   [sigmoid(i) | sigmoid(f) | tanh(g) | sigmoid(o) | c | tanh(c) | h]
-// with c_t = f c_{t-1} + i g, h_t = o tanh(c_t), c_{-1} = h_{-1} = 0, and
-// z_t = xp_t + h_{t-1} u the gates' pre-activations. h is the last h columns
-// (slice(y, {0, 0, 6h}, {T, B, 7h})). float32 or float64, one dtype; T >= 1.
-// Throws ShapeError / DTypeError naming the shapes found.
-Tensor lstm_sequence(const Tensor& xp, const Tensor& u);
-// The backward sweep of lstm_sequence: given its output y, u and the
-// gradient grad_y of a loss with respect to y (any of its columns), the
-// gradient with respect to every z_t (and so to xp), [T, B, 4h]. Not
+// with c_t = f c_{t-1} + i g, h_t = o tanh(c_t), (h_{-1}, c_{-1}) = (h0, c0),
+// and z_t = xp_t + h_{t-1} u the gates' pre-activations. h is the last h
+// columns (slice(y, {0, 0, 6h}, {T, B, 7h})), c the fifth h. float32 or
+// float64, one dtype; T >= 1. Throws ShapeError / DTypeError naming the
+// shapes found, ValueError for only one of h0 and c0.
+Tensor lstm_sequence(const Tensor& xp, const Tensor& u, const Tensor& h0 = Tensor(), const Tensor& c0 = Tensor());
+// The backward sweep of lstm_sequence: given its output y, u, the gradient
+// grad_y of a loss with respect to y (any of its columns) and the initial c0
+// when the sequence had one, the gradient with respect to every z_t (and so
+// to xp), [T, B, 4h]; with c0, [T + 1, B, 4h], whose last step holds per
+// example [dh0 | dc0 | 0 | 0], the gradients reaching the initial state. Not
 // differentiable again (ValueError when a second derivative reaches it).
-Tensor lstm_sequence_grad(const Tensor& y, const Tensor& u, const Tensor& grad_y);
+Tensor lstm_sequence_grad(const Tensor& y, const Tensor& u, const Tensor& grad_y, const Tensor& c0 = Tensor());
 
 // Convolution and pooling over the two spatial axes of NCHW tensors.
 //

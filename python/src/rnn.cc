@@ -7,6 +7,7 @@
 //   lstm = graft.nn.LSTM(32, return_sequences=True)
 //   y = lstm(x)                                  # [batch, time, features] -> [batch, time, 32]
 //   outputs, state = lstm.unroll(x)              # every h, and the last state
+//   y, state = lstm.run(x, state)                # fused, from a given state
 //
 // The cell's variables (kernel, recurrent_kernel, bias) are created once, by
 // path, on the first step; every later step, call, retrace or recapture finds
@@ -85,6 +86,17 @@ hidden] tensors) and `state` (the LSTMState after the last step). Unpacks as
       .def("__repr__", [](const nn::LSTMSequence& s) {
         return "LSTMSequence(" + std::to_string(s.outputs.size()) + " steps, " + state_repr(s.state) + ")";
       });
+
+  py::class_<nn::LSTMOutput>(nn_module, "LSTMOutput", R"doc(
+What LSTM.run returns: `output` (what lstm(x) returns) and `state` (the
+LSTMState after the last step). Unpacks as `output, state = lstm.run(x)`.)doc")
+      .def_readonly("output", &nn::LSTMOutput::output)
+      .def_readonly("state", &nn::LSTMOutput::state)
+      .def("__len__", [](const nn::LSTMOutput&) { return 2; })
+      .def("__iter__", [](const nn::LSTMOutput& o) { return py::iter(py::make_tuple(o.output, o.state)); })
+      .def("__repr__", [](const nn::LSTMOutput& o) {
+        return "LSTMOutput(output=" + o.output.shape().to_string() + ", " + state_repr(o.state) + ")";
+      });
 }
 
 void init_cell(py::module_& nn_module) {
@@ -137,6 +149,10 @@ LSTM(hidden_size, *, return_sequences=False, forget_bias=1.0).
 lstm(x) takes x [batch, time, features] and returns the last h [batch,
 hidden], or every h as [batch, time, hidden] with return_sequences=True; it
 runs the fused recurrence (one backward sweep, one product per weight).
+lstm.run(x, initial_state=None) is the same fused recurrence from a given
+state (an LSTMState or a pair (h, c); zeros when None) and returns an
+LSTMOutput (output, state): the state after the last step, as PyTorch's
+(h_n, c_n) or Keras' return_state, with gradients reaching the initial state.
 lstm.unroll(x, initial_state=None) runs the cell step by step from basic ops
 (any order of derivative) and returns an LSTMSequence (outputs, state).)doc")
       .def(py::init([](int64_t hidden_size, bool return_sequences, double forget_bias) {
@@ -145,6 +161,18 @@ lstm.unroll(x, initial_state=None) runs the cell step by step from basic ops
                  caller_location());
            }),
            py::arg("hidden_size"), py::kw_only(), py::arg("return_sequences") = false, py::arg("forget_bias") = 1.0)
+      .def(
+          "run",
+          [](nn::LSTM& lstm, py::handle x, py::handle initial_state) {
+            Tensor input = to_tensor(x);
+            std::optional<nn::LSTMState> initial;
+            if (!initial_state.is_none()) initial = to_state(initial_state);
+            py::gil_scoped_release release;
+            return lstm.run(input, initial);
+          },
+          py::arg("x"), py::arg("initial_state") = py::none(),
+          "The fused recurrence over x [batch, time, features] from `initial_state` (zeros when None); returns an "
+          "LSTMOutput (output, state).")
       .def(
           "unroll",
           [](nn::LSTM& lstm, py::handle steps, py::handle initial_state) {

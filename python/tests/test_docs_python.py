@@ -22,7 +22,7 @@ def test_docs_python_block_runs(index, tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     expected = {
         0: ["['lstm_cell/kernel', 'lstm_cell/recurrent_kernel', 'lstm_cell/bias']",
-            "(4, 12, 16) 12 LSTMState(h=[4, 16], c=[4, 16])"],
+            "(4, 12, 16) 12 LSTMState(h=[4, 16], c=[4, 16])", "(4, 4, 16) LSTMState(h=[4, 16], c=[4, 16])"],
         1: ["1 3 3", "(8, 2)"],
         2: ["graft.optim.schedules.warmup(100, graft.optim.schedules.cosine(0.001, total_steps=10000, min_lr=1e-05))",
             "[9.9e-06, 0.00098986, 0.000505]", "0.1"],

@@ -155,6 +155,37 @@ def test_the_fused_lstm_and_the_unrolled_cell_give_the_same_gradients():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
 
 
+def test_run_continues_from_a_given_state_and_returns_the_last_state_with_gradients():
+    x = sequence(batch=2, time=6, features=3, dtype=np.float64, seed=5)
+    lstm = graft.nn.LSTM(4, return_sequences=True)
+    whole, last = lstm.run(x)
+    np.testing.assert_allclose(np.asarray(whole), np.asarray(lstm(x)), rtol=1e-12)
+    # Two chunks, the second from the first's last state, give the whole run.
+    first = lstm.run(x[:, :4])
+    second = lstm.run(x[:, 4:], initial_state=first.state)
+    np.testing.assert_allclose(np.asarray(second.output), np.asarray(whole)[:, 4:], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(second.state.c), np.asarray(last.c), rtol=1e-12, atol=1e-14)
+    assert repr(second) == "LSTMOutput(output=[2, 2, 4], LSTMState(h=[2, 4], c=[2, 4]))"
+    # Gradients reach the initial state as through the step-by-step unroll.
+    h0 = graft.tensor(np.random.default_rng(6).normal(size=(2, 4)))
+    c0 = graft.tensor(np.random.default_rng(7).normal(size=(2, 4)))
+    grads = []
+    for fused in (True, False):
+        with graft.GradientTape() as tape:
+            tape.watch(h0)
+            tape.watch(c0)
+            if fused:
+                _, state = lstm.run(x, (h0, c0))
+            else:
+                _, state = lstm.unroll(x, initial_state=(h0, c0))
+            loss = loss_of(state.h) + loss_of(state.c)
+        grads.append([np.asarray(g) for g in tape.gradient(loss, [h0, c0] + lstm.variables())])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match=r"expected a state h and c of shape \[2, 4\], received \[2, 4\] and \[3, 4\]"):
+        lstm.run(x, (h0, np.zeros((3, 4))))
+
+
 def test_lstm_inside_graft_function_is_captured_once_and_replays_as_eager():
     x = sequence()
     model = graft.nn.Sequential([graft.nn.LSTM(8), graft.nn.Linear(2)], name="rnn")

@@ -130,6 +130,134 @@ TEST(LSTMSequenceTest, CompiledStepMatchesTheEagerUnroll) {
   }
 }
 
+// LSTM::run from a given state against unroll from the same state: the
+// output and the final h and c, and the gradients of x, h0, c0 and every
+// weight, with a loss that reads all three results.
+std::vector<Tensor> run_from_state(LSTM& lstm, const Tensor& x, const LSTMState& initial, bool fused) {
+  GradientTape tape;
+  tape.watch(x);
+  tape.watch(initial.h);
+  tape.watch(initial.c);
+  Tensor output;
+  LSTMState last;
+  if (fused) {
+    LSTMOutput r = lstm.run(x, initial);
+    output = r.output;
+    last = r.state;
+  } else {
+    const int64_t batch = x.dim(0), time = x.dim(1), features = x.dim(2);
+    std::vector<Tensor> steps;
+    for (int64_t t = 0; t < time; ++t) {
+      steps.push_back(reshape(slice(x, {0, t, 0}, {batch, t + 1, features}), {batch, features}));
+    }
+    LSTMSequence r = lstm.unroll(steps, initial);
+    output = r.state.h;
+    last = r.state;
+  }
+  Tensor loss = weighted_loss(output) + weighted_loss(last.h * 0.5) + weighted_loss(last.c);
+  std::vector<Tensor> sources{x, initial.h, initial.c};
+  for (const Variable& v : lstm.trainable_variables()) sources.push_back(v);
+  std::vector<Tensor> out{output, last.h, last.c};
+  for (const std::optional<Tensor>& g : tape.gradient(loss, sources)) {
+    EXPECT_TRUE(g.has_value());
+    out.push_back(g.has_value() ? *g : Tensor());
+  }
+  return out;
+}
+
+TEST(LSTMSequenceTest, RunFromAGivenStateMatchesTheUnrollAndReturnsTheLastState) {
+  const char* names[] = {"output", "last h", "last c", "grad x", "grad h0", "grad c0",
+                         "grad kernel", "grad recurrent_kernel", "grad bias"};
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    const double tolerance = dtype == DType::kFloat32 ? 2e-5 : 1e-12;
+    for (const Case& c : cases()) {
+      LSTM lstm(LSTMOptions(c.hidden));
+      lstm.set_seed(9);
+      Tensor x = random_tensor({c.batch, c.time, c.features}, 13, dtype);
+      LSTMState initial{random_tensor({c.batch, c.hidden}, 14, dtype), random_tensor({c.batch, c.hidden}, 15, dtype)};
+      std::vector<Tensor> fused = run_from_state(lstm, x, initial, true);
+      std::vector<Tensor> reference = run_from_state(lstm, x, initial, false);
+      ASSERT_EQ(fused.size(), 9u);
+      for (size_t k = 0; k < fused.size(); ++k) {
+        expect_close(fused[k], reference[k], tolerance,
+                     std::string(names[k]) + " (" + std::string(dtype_name(dtype)) + ", time " + std::to_string(c.time) + ")");
+      }
+    }
+  }
+}
+
+// A sequence run in two chunks, the second from the first's last state,
+// gives the values and gradients of the whole sequence in one run.
+TEST(LSTMSequenceTest, TwoChunksCarryingTheStateEqualOneRun) {
+  LSTM lstm(LSTMOptions(3).return_sequences(true));
+  lstm.set_seed(4);
+  Tensor x = random_tensor({2, 6, 2}, 17, DType::kFloat64);
+  auto outputs_and_gradients = [&](bool chunked) {
+    GradientTape tape;
+    tape.watch(x);
+    Tensor y;
+    if (chunked) {
+      LSTMOutput first = lstm.run(slice(x, {0, 0, 0}, {2, 4, 2}));
+      LSTMOutput second = lstm.run(slice(x, {0, 4, 0}, {2, 6, 2}), first.state);
+      y = concat({first.output, second.output}, 1);
+    } else {
+      y = lstm.run(x).output;
+    }
+    std::vector<Tensor> sources{x};
+    for (const Variable& v : lstm.trainable_variables()) sources.push_back(v);
+    std::vector<Tensor> out{y};
+    for (const std::optional<Tensor>& g : tape.gradient(weighted_loss(y), sources)) out.push_back(*g);
+    return out;
+  };
+  std::vector<Tensor> chunked = outputs_and_gradients(true), whole = outputs_and_gradients(false);
+  ASSERT_EQ(chunked.size(), whole.size());
+  for (size_t k = 0; k < whole.size(); ++k) expect_close(chunked[k], whole[k], 1e-12, kNames[k]);
+}
+
+TEST(LSTMSequenceTest, ACompiledRunFromAStateMatchesEager) {
+  LSTM lstm(LSTMOptions(3));
+  lstm.set_seed(6);
+  auto step = graft::function([&lstm](const Tensor& x, const Tensor& h0, const Tensor& c0) {
+    GradientTape tape;
+    tape.watch(h0);
+    tape.watch(c0);
+    LSTMOutput r = lstm.run(x, LSTMState{h0, c0});
+    Tensor loss = weighted_loss(r.output) + weighted_loss(r.state.c);
+    std::vector<Tensor> out{loss};
+    std::vector<Tensor> sources{h0, c0};
+    for (const Variable& v : lstm.trainable_variables()) sources.push_back(v);
+    for (const std::optional<Tensor>& g : tape.gradient(loss, sources)) out.push_back(*g);
+    return out;
+  });
+  for (uint64_t seed : {31, 32}) {  // capture, then replay
+    Tensor x = random_tensor({2, 5, 4}, seed, DType::kFloat64);
+    Tensor h0 = random_tensor({2, 3}, seed + 10, DType::kFloat64), c0 = random_tensor({2, 3}, seed + 20, DType::kFloat64);
+    std::vector<Tensor> compiled = step(x, h0, c0);
+    GradientTape tape;
+    tape.watch(h0);
+    tape.watch(c0);
+    LSTMOutput r = lstm.run(x, LSTMState{h0, c0});
+    Tensor loss = weighted_loss(r.output) + weighted_loss(r.state.c);
+    std::vector<Tensor> sources{h0, c0};
+    for (const Variable& v : lstm.trainable_variables()) sources.push_back(v);
+    std::vector<Tensor> eager{loss};
+    for (const std::optional<Tensor>& g : tape.gradient(loss, sources)) eager.push_back(*g);
+    ASSERT_EQ(compiled.size(), eager.size());
+    for (size_t k = 0; k < eager.size(); ++k) expect_close(compiled[k], eager[k], 1e-12, "result " + std::to_string(k));
+  }
+}
+
+TEST(LSTMSequenceTest, AnInitialStateOfTheWrongShapeNamesBothShapes) {
+  LSTM lstm(LSTMOptions(2));
+  Tensor x = ones({3, 4, 5});
+  std::string what = test_util::error_text<ShapeError>([&] { lstm.run(x, LSTMState{ones({3, 2}), ones({2, 2})}); });
+  GRAFT_EXPECT_CONTAINS(what, "LSTMCell 'lstm/cell' expected a state h and c of shape [3, 2], received [3, 2] and [2, 2]");
+  what = test_util::error_text<ShapeError>([] { lstm_sequence(ones({4, 3, 8}), ones({2, 8}), ones({3, 2}), ones({3, 3})); });
+  GRAFT_EXPECT_CONTAINS(what, "lstm_sequence: expected the initial c0 of shape [3, 2] (batch, h), got [3, 3]");
+  what = test_util::error_text<ValueError>([] { lstm_sequence(ones({4, 3, 8}), ones({2, 8}), ones({3, 2})); });
+  GRAFT_EXPECT_CONTAINS(what, "lstm_sequence: an initial state needs both h0 and c0, got only h0");
+}
+
 // Counts the ops applied while alive.
 class OpCounter : public ops::internal::OpObserver {
  public:
