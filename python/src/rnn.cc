@@ -31,6 +31,12 @@ nn::LSTMState to_state(py::handle obj) {
                        "\n  help: start from cell.zero_state(batch), or pass None for zeros");
 }
 
+// A state argument that may be None (the zero state).
+std::optional<nn::LSTMState> to_optional_state(py::handle obj) {
+  if (obj.is_none()) return std::nullopt;
+  return to_state(obj);
+}
+
 // The steps of a sequence: a list of [batch, features] tensor-likes, or one
 // [batch, time, features] tensor split along time.
 std::vector<Tensor> to_steps(py::handle obj, const nn::Module& lstm) {
@@ -123,8 +129,7 @@ or feature count raises graft.ShapeError (a ValueError) naming the cell.)doc")
           "__call__",
           [](nn::LSTMCell& cell, py::handle x, py::handle state) {
             Tensor input = to_tensor(x);
-            std::optional<nn::LSTMState> given;
-            if (!state.is_none()) given = to_state(state);
+            std::optional<nn::LSTMState> given = to_optional_state(state);
             py::gil_scoped_release release;
             if (given) return cell.step(input, *given);
             // A wrong rank reaches step(), whose error names the cell.
@@ -165,8 +170,7 @@ lstm.unroll(x, initial_state=None) runs the cell step by step from basic ops
           "run",
           [](nn::LSTM& lstm, py::handle x, py::handle initial_state) {
             Tensor input = to_tensor(x);
-            std::optional<nn::LSTMState> initial;
-            if (!initial_state.is_none()) initial = to_state(initial_state);
+            std::optional<nn::LSTMState> initial = to_optional_state(initial_state);
             py::gil_scoped_release release;
             return lstm.run(input, initial);
           },
@@ -177,8 +181,7 @@ lstm.unroll(x, initial_state=None) runs the cell step by step from basic ops
           "unroll",
           [](nn::LSTM& lstm, py::handle steps, py::handle initial_state) {
             std::vector<Tensor> inputs = to_steps(steps, lstm);
-            std::optional<nn::LSTMState> initial;
-            if (!initial_state.is_none()) initial = to_state(initial_state);
+            std::optional<nn::LSTMState> initial = to_optional_state(initial_state);
             py::gil_scoped_release release;
             return lstm.unroll(inputs, initial);
           },
