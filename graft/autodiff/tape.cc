@@ -110,7 +110,15 @@ std::vector<std::optional<Tensor>> GradientTape::gradient(const Tensor& target, 
   GRAFT_CHECK(target.defined(), "GradientTape.gradient(): the target is an undefined tensor");
   GRAFT_CHECK_AS(DTypeError, is_floating(target.dtype()), "GradientTape.gradient(): the target must be float32 or ",
                  "float64, got ", dtype_name(target.dtype()));
-  if (output_gradient.defined()) check_shape(output_gradient, target.shape(), "GradientTape.gradient(): output_gradient");
+  if (output_gradient.defined()) {
+    check_shape(output_gradient, target.shape(), "GradientTape.gradient(): output_gradient");
+    // Unchecked, a float64 seed for a float32 target failed deep in the
+    // backward pass as "mul: input 0 is float64 but input 1 is float32".
+    GRAFT_CHECK_AS(DTypeError, output_gradient.dtype() == target.dtype(),
+                   "GradientTape.gradient(): output_gradient: expected the target's dtype ", dtype_name(target.dtype()),
+                   ", got ", dtype_name(output_gradient.dtype()), "\n  help: cast(output_gradient, DType::k",
+                   target.dtype() == DType::kFloat64 ? "Float64" : "Float32", ") first");
+  }
 
   // The tape does not record its own backward pass; outer tapes do.
   struct RecordingPause {

@@ -108,5 +108,21 @@ TEST(GradcheckTest, CatchesAWrongGradient) {
   EXPECT_FALSE(bad.ok);
 }
 
+// A float64 seed for a float32 target failed in the backward pass with
+// "mul: input 0 is float64 but input 1 is float32", naming no seed.
+TEST(GradientTapeTest, AnOutputGradientOfAnotherDtypeIsADTypeErrorNamingIt) {
+  Tensor x = Tensor::from_vector<float>({1, 2, 3});
+  GradientTape tape;
+  tape.watch(x);
+  Tensor y = x * x;
+  try {
+    tape.gradient(y, {x}, ones({3}, DType::kFloat64));
+    FAIL() << "expected a DTypeError";
+  } catch (const DTypeError& e) {
+    EXPECT_NE(std::string(e.what()).find("output_gradient: expected the target's dtype float32, got float64"),
+              std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace graft
