@@ -105,6 +105,11 @@ FunctionCore::FunctionCore(FunctionOptions options) : options_(std::move(options
   GRAFT_CHECK(options_.max_cached_graphs() >= 1, "function '", options_.name(),
               "': max_cached_graphs must be at least 1, got ", options_.max_cached_graphs(),
               "\n  help: pass the number of graphs to keep (one per input signature and static arguments in use)");
+  // 0 or a negative count warned on the first recapture, as 1 does, while
+  // reading as "never".
+  GRAFT_CHECK(options_.recapture_warning() >= 1, "function '", options_.name(),
+              "': recapture_warning must be at least 1 (calls in a row that recapture), got ",
+              options_.recapture_warning(), "\n  help: pass a large count to warn only in pathological cases");
 }
 FunctionCore::FunctionCore(FunctionCore&&) noexcept = default;
 FunctionCore::~FunctionCore() = default;

@@ -193,5 +193,14 @@ TEST(FunctionCacheTest, ACacheWithRoomForNoGraphIsAClearError) {
   GRAFT_EXPECT_CONTAINS(what, "function 'f': max_cached_graphs must be at least 1, got 0");
 }
 
+// recapture_warning(0) and (-1) warned on the first recapture, as 1 does.
+TEST(FunctionCacheTest, ARecaptureWarningBelowOneCallIsAClearError) {
+  for (int n : {0, -1}) {
+    auto make = [n] { return function([](const Tensor& x) { return x; }, FunctionOptions().name("f").recapture_warning(n)); };
+    std::string what = test_util::error_text<ValueError>(make);
+    GRAFT_EXPECT_CONTAINS(what, "function 'f': recapture_warning must be at least 1");
+  }
+}
+
 }  // namespace
 }  // namespace graft
