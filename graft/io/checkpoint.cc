@@ -107,6 +107,16 @@ void defer_keys(VariableStore& store, std::vector<std::pair<std::string, Pending
   }
 }
 
+// Throws ValueError for a null store pointer (it was dereferenced: a crash),
+// naming the call and the position.
+template <typename Store>
+void check_stores(const char* call, const std::vector<Store*>& stores) {
+  for (size_t i = 0; i < stores.size(); ++i) {
+    GRAFT_CHECK(stores[i] != nullptr, call, ": store ", i, " of ", stores.size(), " is a null pointer",
+                "\n  help: pass the address of each VariableStore, e.g. {&model.store(), &adam.store()}");
+  }
+}
+
 // The store names a graft checkpoint lists in graft.stores.
 std::unordered_set<std::string> stores_in_file(const SafetensorsFile& file) {
   std::unordered_set<std::string> out;
@@ -132,6 +142,7 @@ void save_checkpoint(const std::string& path, const std::vector<const VariableSt
                 "for example 'train.'");
     all[key] = value;
   }
+  check_stores("save_checkpoint", stores);
   NamedTensors tensors;
   std::unordered_set<std::string> seen;
   std::string names;
@@ -177,6 +188,7 @@ CheckpointReport restore_checkpoint(const SafetensorsFile& file, const std::vect
   NamedTensors targets;
   std::unordered_map<std::string, Variable> by_path;
   std::unordered_map<std::string, VariableStore*> store_by_name;
+  check_stores("restore_checkpoint", stores);
   for (VariableStore* store : stores) {
     store_by_name[store->name()] = store;
     for (const Variable& v : store->variables()) {
@@ -270,6 +282,7 @@ void cancel_pending_restores(VariableStore& store) {
 RestoreReport diff_checkpoint(const SafetensorsFile& file, const std::vector<const VariableStore*>& stores,
                               const RestoreOptions& options) {
   std::vector<NamedShape> targets;
+  check_stores("diff_checkpoint", stores);
   for (const VariableStore* store : stores) {
     for (const Variable& v : store->variables()) targets.push_back({v.path(), dims_of(v.shape()), v.dtype()});
   }

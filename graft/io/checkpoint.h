@@ -61,7 +61,9 @@ inline constexpr int kCheckpointFormatVersion = 1;
 // Saves every live variable of `stores` (raw values: no tape, no capture) and
 // `metadata` plus the graft.* keys above to `path`, atomically (a crash
 // leaves the previous file). Throws ValueError for a reserved metadata key,
-// an unnamed store or two variables with one path; IoError when writing fails.
+// a null or unnamed store or two variables with one path; IoError when
+// writing fails. restore_checkpoint and diff_checkpoint also throw
+// ValueError for a null store.
 void save_checkpoint(const std::string& path, const std::vector<const VariableStore*>& stores,
                      const Metadata& metadata = {});
 

@@ -460,5 +460,22 @@ TEST(CheckpointTest, KilledSaveLeavesTheLastGoodCheckpoint) {
   std::filesystem::remove(path + ".tmp." + std::to_string(child));
 }
 
+// A null store pointer was dereferenced (a crash; UBSan: member call on null
+// pointer) by save, restore and diff alike.
+TEST(CheckpointTest, ANullStoreIsAValueErrorNotACrash) {
+  TempDir dir;
+  const std::string path = dir.file("ckpt.safetensors");
+  VariableStore store("m");
+  store.root().variable("w", {2}, init::ones());
+  std::string what = error_text<ValueError>([&] { save_checkpoint(path, {&store, nullptr}); });
+  GRAFT_EXPECT_CONTAINS(what, "save_checkpoint: store 1 of 2 is a null pointer");
+  EXPECT_FALSE(std::filesystem::exists(path));
+  save_checkpoint(path, {&store});
+  what = error_text<ValueError>([&] { restore_checkpoint(path, {nullptr}); });
+  GRAFT_EXPECT_CONTAINS(what, "restore_checkpoint: store 0 of 1 is a null pointer");
+  what = error_text<ValueError>([&] { diff_checkpoint(SafetensorsFile::read(path), {nullptr}); });
+  GRAFT_EXPECT_CONTAINS(what, "diff_checkpoint: store 0 of 1 is a null pointer");
+}
+
 }  // namespace
 }  // namespace graft::io
