@@ -41,8 +41,14 @@ TensorMeta infer_random(const OpDef& def, std::span<const Tensor>, const OpAttrs
   if (def.kind == OpKind::kRandomUniform) {
     GRAFT_CHECK(attrs.low <= attrs.high, def.name, ": expected low <= high, got low ", attrs.low, " and high ",
                 attrs.high);
+    // Infinite bounds drew NaN silently (random_uniform(-inf, inf) was all NaN).
+    GRAFT_CHECK(std::isfinite(attrs.low) && std::isfinite(attrs.high), def.name, ": expected finite bounds, got low ",
+                attrs.low, " and high ", attrs.high);
   } else {
     GRAFT_CHECK(attrs.stddev >= 0.0, def.name, ": expected stddev >= 0, got ", attrs.stddev);
+    // An infinite stddev or mean drew +-inf or NaN silently.
+    GRAFT_CHECK(std::isfinite(attrs.stddev) && std::isfinite(attrs.mean), def.name,
+                ": expected a finite mean and stddev, got mean ", attrs.mean, " and stddev ", attrs.stddev);
   }
   return {attrs.shape, attrs.dtype};
 }

@@ -144,5 +144,16 @@ TEST(RandomOpsTest, IntegerDtypeAndBadParametersAreErrors) {
   EXPECT_NE(what.find("truncated_normal: expected stddev >= 0, got -1"), std::string::npos) << what;
 }
 
+// Infinite parameters drew values silently: random_uniform(-inf, inf) was
+// all NaN, truncated_normal with stddev inf all -inf.
+TEST(RandomOpsTest, InfiniteParametersAreErrors) {
+  std::string what = error_text<ValueError>([] { random_uniform({2}, 1, -INFINITY, INFINITY); });
+  EXPECT_NE(what.find("random_uniform: expected finite bounds, got low -inf and high inf"), std::string::npos) << what;
+  what = error_text<ValueError>([] { truncated_normal({2}, 1, 0.0, INFINITY); });
+  EXPECT_NE(what.find("truncated_normal: expected a finite mean and stddev, got mean 0 and stddev inf"),
+            std::string::npos) << what;
+  EXPECT_THROW(random_normal({2}, 1, NAN, 1.0), ValueError);
+}
+
 }  // namespace
 }  // namespace graft
