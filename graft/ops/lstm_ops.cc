@@ -291,10 +291,6 @@ void check_recurrent_kernel(const OpDef& def, const Shape& seq, const Shape& u, 
                  "\n  help: the sequence is time-major; permute a [batch, time, ...] tensor with {1, 0, 2}");
 }
 
-}  // namespace
-
-namespace {
-
 // An initial state's h0 or c0 (input `index`): [B, h] for a sequence of
 // batch B and a recurrent kernel of h rows.
 void check_initial_state(const OpDef& def, std::span<const Tensor> in, size_t index, int64_t batch, int64_t h) {
